@@ -1,0 +1,114 @@
+"""The adapter interface that every array library's module implements."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class NativePath:
+    """A native fast path: ``can_run(**arguments)`` says whether ``run`` computes exactly
+    the requested semantics; ``run(*arrays, **arguments)`` computes it with the library's
+    own kernel. Arguments are the normalised ones (see portconv's op modules)."""
+
+    can_run: Callable[..., bool]
+    run: Callable[..., Any]
+
+
+class Adapter:
+    """Base class of the adapters.
+
+    Subclasses set ``name`` (the backend name users type), ``module`` (the top-level module
+    of the library, used to recognise its arrays without importing it) and implement the
+    methods below. An instance is shared by every call: keep it stateless apart from caches
+    guarded for threads.
+    """
+
+    #: the name users type: ``--backend numpy``, ``PORTCONV_BACKENDS=torch``
+    name: ClassVar[str] = ""
+    #: the top-level import name of the library
+    module: ClassVar[str] = ""
+    #: the distribution name used to report the version
+    distribution: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        #: op name -> NativePath; filled by the op issues, empty means "generic path only"
+        self.native: dict[str, NativePath] = {}
+
+    # -- recognising arrays -------------------------------------------------------------
+    def imported(self) -> bool:
+        """True when the library has been imported by somebody (we never import it just
+        to ask whether an object belongs to it)."""
+        return self.module in sys.modules
+
+    def owns(self, x: Any) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- what it is -----------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        mod = sys.modules.get(self.module) or __import__(self.module)
+        return str(getattr(mod, "__version__", "unknown"))
+
+    def available(self) -> bool:
+        """True when the library can be imported here (and, for GPU libraries, has a
+        device to run on)."""
+        try:
+            __import__(self.module)
+        except Exception:
+            return False
+        return True
+
+    def unavailable_reason(self) -> str:
+        try:
+            __import__(self.module)
+        except Exception as exc:  # report the real reason
+            return f"{self.module} cannot be imported: {type(exc).__name__}: {exc}"
+        return ""
+
+    # -- the standard's view of an array ----------------------------------------------------
+    def namespace(self, x: Any = None) -> Any:  # pragma: no cover - abstract
+        """The array API namespace for this library's arrays."""
+        raise NotImplementedError
+
+    def to_standard(self, x: Any) -> Any:
+        """The array as the namespace's functions expect it (MXNet's legacy ``nd`` arrays
+        become ``mx.np`` arrays here, without a copy). Identity for most libraries."""
+        return x
+
+    def from_standard(self, y: Any, like: Any) -> Any:
+        """The result in the caller's array type (the inverse of :meth:`to_standard`)."""
+        return y
+
+    def device(self, x: Any) -> Any:
+        from array_api_compat import device
+
+        return device(x)
+
+    def devices(self) -> list[Any]:
+        """The devices this library can put arrays on here."""
+        return [self.default_device()]
+
+    def default_device(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- moving data -----------------------------------------------------------------------
+    def to_numpy(self, x: Any):
+        import numpy as np
+
+        return np.asarray(x)
+
+    def from_numpy(self, a: Any, device: Any = None, like: Any = None) -> Any:
+        """A new array of this library holding a NumPy array's values, on ``device``, or on
+        the device of ``like``, or on the default device."""
+        xp = self.namespace()
+        if device is None and like is not None:
+            device = self.device(like)
+        out = xp.asarray(a, device=device) if device is not None else xp.asarray(a)
+        return self.from_standard(out, like) if like is not None else out
+
+    def __repr__(self) -> str:
+        return f"<portconv adapter {self.name!r}>"

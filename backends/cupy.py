@@ -1,0 +1,64 @@
+"""CuPy adapter (CUDA GPUs; the namespace through array-api-compat)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ._adapter import Adapter
+
+
+class CuPyAdapter(Adapter):
+    name = "cupy"
+    module = "cupy"
+    distribution = "cupy"
+
+    def owns(self, x: Any) -> bool:
+        cupy = sys.modules.get("cupy")
+        return cupy is not None and isinstance(x, cupy.ndarray)
+
+    def namespace(self, x: Any = None) -> Any:
+        import array_api_compat.cupy as xp
+
+        return xp
+
+    def unavailable_reason(self) -> str:
+        reason = super().unavailable_reason()
+        if reason:
+            return reason
+        import cupy
+
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception as exc:  # no driver, no runtime
+            return f"no CUDA device: {type(exc).__name__}: {exc}"
+        return "" if count > 0 else "no CUDA device: the CUDA runtime reports 0 devices"
+
+    def available(self) -> bool:
+        return not self.unavailable_reason()
+
+    def device(self, x: Any) -> Any:
+        return x.device
+
+    def default_device(self) -> Any:
+        import cupy
+
+        return cupy.cuda.Device()
+
+    def devices(self) -> list[Any]:
+        import cupy
+
+        return [cupy.cuda.Device(i) for i in range(cupy.cuda.runtime.getDeviceCount())]
+
+    def to_numpy(self, x: Any):
+        return x.get()
+
+    def from_numpy(self, a: Any, device: Any = None, like: Any = None) -> Any:
+        import cupy
+
+        if device is None and like is not None:
+            device = like.device
+        if device is None:
+            return cupy.asarray(a)
+        with cupy.cuda.Device(device):
+            return cupy.asarray(a)

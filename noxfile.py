@@ -1,0 +1,86 @@
+"""The test matrix: one ``tests`` session per array library, plus lint.
+
+    python3 -m nox -s tests            # every backend (cupy skips where no CUDA device)
+    python3 -m nox -s "tests(torch)"   # one backend
+    python3 -m nox -s lint
+
+Each session installs portconv from the checkout into its own virtual environment with the
+one array library it tests, and sets PORTCONV_BACKENDS so the whole pytest suite runs on that
+library. PyTorch comes from PORTCONV_TORCH (default ``torch==2.13.0``, a CPU build): set it to
+the requirement of the build you want, for example ``PORTCONV_TORCH="torch==2.5.1"``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import nox
+
+nox.options.default_venv_backend = "virtualenv"  # pip sees the locally cached torch build
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests"]
+
+TORCH = os.environ.get("PORTCONV_TORCH", "torch==2.13.0")
+MXNET = ["mxnet==1.9.1", "numpy<1.24"]  # the last MXNet release needs NumPy < 1.24
+CUPY = os.environ.get("PORTCONV_CUPY", "cupy-cuda12x")
+
+# backend name -> (packages to install, PORTCONV_BACKENDS value)
+BACKENDS = {
+    "numpy": ([], "numpy"),
+    "torch": ([TORCH], "torch"),
+    "mxnet": (MXNET, "mxnet,mxnet.nd"),
+    "array_api_strict": (["array-api-strict"], "array_api_strict"),
+    "cupy": ([CUPY], "cupy"),
+}
+
+
+def cuda_device_reason() -> str:
+    """Empty when a CUDA device is visible here, else why not."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return "no CUDA device: nvidia-smi is not on PATH (no NVIDIA driver on this machine)"
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"no CUDA device: nvidia-smi failed: {exc}"
+    if out.returncode != 0 or "GPU" not in out.stdout:
+        return f"no CUDA device: nvidia-smi -L printed {out.stdout.strip() or out.stderr.strip()!r}"
+    return ""
+
+
+def install_backend(session: nox.Session, backend: str, extras: str = "test") -> str:
+    """Install portconv with ``backend``'s library; return the PORTCONV_BACKENDS value."""
+    if backend == "cupy":
+        reason = cuda_device_reason()
+        if reason:
+            session.skip(f"cupy session skipped: {reason}")
+    packages, names = BACKENDS[backend]
+    # The array library first, so portconv's own requirements do not pick another build.
+    if packages:
+        session.install(*packages)
+    session.install(f".[{extras}]", *packages)
+    return names
+
+
+@nox.session
+@nox.parametrize("backend", list(BACKENDS), ids=list(BACKENDS))
+def tests(session: nox.Session, backend: str) -> None:
+    """The whole pytest suite on one array library."""
+    names = install_backend(session, backend)
+    env = {
+        "PORTCONV_BACKENDS": names,
+        "PORTCONV_REQUIRE_BACKENDS": "1",  # a backend that fails to load fails, not skips
+        "MXNET_ENGINE_TYPE": "NaiveEngine",  # MXNet errors raise where they occur
+        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+        "PYTHONWARNINGS": "ignore::DeprecationWarning:mxnet",
+    }
+    session.run("pytest", *session.posargs, env=env)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")

@@ -1,0 +1,64 @@
+"""What every op does first: find the backend of its arrays, view them as the standard's
+arrays, and check dtypes; and last: hand the result back in the caller's array type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._dispatch import Backend, backend_of
+from ..errors import ArrayTypeError
+
+_FLOAT_KINDS = "real floating"
+
+
+def prepare(*arrays: Any) -> tuple[Backend, Any, list[Any]]:
+    """``(backend, xp, arrays as standard arrays)`` for the arrays of one call."""
+    be = backend_of(*arrays)
+    ad = be.adapter
+    return be, ad.namespace(), [None if a is None else ad.to_standard(a) for a in arrays]
+
+
+def require_float(xp: Any, name: str, x: Any) -> None:
+    """Raise a clear error unless ``x`` has a real floating dtype."""
+    if not xp.isdtype(x.dtype, _FLOAT_KINDS):
+        raise ArrayTypeError(
+            f"{name}: expected a real floating-point array (float16, bfloat16, float32 or "
+            f"float64), got dtype {x.dtype}; cast it first, for example with "
+            f"x.astype('float32') (NumPy, CuPy, MXNet) or x.float() (PyTorch)"
+        )
+
+
+def require_ndim(name: str, x: Any, allowed: tuple[int, ...], meaning: str) -> None:
+    if x.ndim not in allowed:
+        from ..errors import ArgumentError
+
+        allowed_txt = " or ".join(str(n) for n in allowed)
+        raise ArgumentError(
+            f"{name}: expected a {allowed_txt}-dimensional array ({meaning}), "
+            f"got shape {tuple(x.shape)} ({x.ndim} dimensions)"
+        )
+
+
+def run_path(be: Backend, op: str, path: str | None, native_args: tuple, generic,
+             **kwargs: Any) -> Any:
+    """Run ``op`` on the backend's native kernel where allowed and able, else ``generic``.
+
+    ``path`` (or, when None, the ``portconv.config(path=...)`` in force) is "auto": native
+    when the adapter has a native path whose ``can_run(**kwargs)`` is true; "generic": always
+    ``generic(*native_args, **kwargs)``; "native": the native path or an error saying why not.
+    """
+    from .._config import check_path, current_path
+    from ..errors import ArgumentError
+
+    mode = current_path() if path is None else check_path(path)
+    if mode != "generic":
+        native = be.adapter.native.get(op)
+        if native is not None and native.can_run(**kwargs):
+            return native.run(*native_args, **kwargs)
+        if mode == "native":
+            why = "has no native kernel" if native is None else "cannot compute exactly"
+            raise ArgumentError(
+                f"path: 'native' was asked for, but the {be.name} backend {why} for {op} "
+                f"with {kwargs}; use path='auto' or 'generic'"
+            )
+    return generic(*native_args, **kwargs)

@@ -1,0 +1,136 @@
+"""The backend fixture: every test that takes ``be`` runs once per backend named in the
+environment variable ``PORTCONV_BACKENDS`` (comma-separated; default ``numpy``). Each nox
+session sets it, so the whole suite runs on every array library.
+
+``be.asarray(a)`` builds an array of the backend under test from NumPy data; ``be.check(y,
+expected)`` asserts that ``y`` is the backend's own array type, on its device, with the
+expected dtype, before comparing its values with a float64 NumPy reference: a silent detour
+through NumPy fails.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+warnings.filterwarnings("ignore", category=DeprecationWarning, module="mxnet")
+os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")  # errors raised where they occur
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import portconv as pc  # noqa: E402
+
+# Hypothesis profiles: "ci" is what every nox session affords on 2 cores; "nightly" is the
+# long run (HYPOTHESIS_PROFILE=nightly python3 -m nox -s tests).
+settings.register_profile(
+    "ci", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "nightly", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=10, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+BACKENDS = [b.strip() for b in os.environ.get("PORTCONV_BACKENDS", "numpy").split(",") if b]
+
+
+@dataclass
+class BackendUnderTest:
+    """One backend as the tests see it. ``name`` is the backend's name; ``adapter_name``
+    the adapter's (``mxnet.nd`` is the MXNet adapter fed legacy NDArrays)."""
+
+    name: str
+    adapter: Any
+    device: Any = None
+    legacy_nd: bool = False
+    native: dict = field(default_factory=dict)
+
+    @property
+    def xp(self):
+        return self.adapter.namespace()
+
+    def asarray(self, a, dtype=None):
+        a = np.asarray(a, dtype=dtype if dtype is not None else None)
+        if self.legacy_nd:
+            import mxnet as mx
+
+            return mx.nd.array(a, dtype=a.dtype, ctx=self.device)
+        return self.adapter.from_numpy(a, device=self.device)
+
+    def to_numpy(self, y) -> np.ndarray:
+        return np.asarray(self.adapter.to_numpy(y))
+
+    def array_type(self):
+        probe = self.asarray(np.zeros(1, dtype=np.float32))
+        return type(probe)
+
+    def check_array(self, y, dtype=None):
+        """Assert that ``y`` is this backend's own array type on its device."""
+        expected_type = self.array_type()
+        assert type(y) is expected_type, (
+            f"result is a {type(y).__module__}.{type(y).__qualname__}, expected the "
+            f"{self.name} backend's {expected_type.__module__}.{expected_type.__qualname__}"
+        )
+        assert str(self.adapter.device(y)) == str(self.device), (
+            f"result is on {self.adapter.device(y)}, expected {self.device}"
+        )
+        if dtype is not None:
+            got = np.dtype(str(y.dtype).replace("torch.", "").split(".")[-1])
+            assert got == np.dtype(dtype), f"result dtype {y.dtype}, expected {dtype}"
+
+    def check(self, y, expected, *, rtol=1e-6, atol=1e-6, dtype=None):
+        """Type, device and (optionally) dtype, then values against a NumPy reference."""
+        self.check_array(y, dtype=dtype)
+        got = self.to_numpy(y)
+        expected = np.asarray(expected)
+        assert got.shape == expected.shape, f"shape {got.shape}, expected {expected.shape}"
+        np.testing.assert_allclose(
+            got.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol
+        )
+
+
+def _make(name: str) -> BackendUnderTest:
+    adapter_name = "mxnet" if name == "mxnet.nd" else name
+    try:
+        adapter = pc.get_adapter(adapter_name)
+    except pc.BackendUnavailableError as exc:
+        pytest.skip(str(exc))
+    reason = adapter.unavailable_reason()
+    if reason:
+        if os.environ.get("PORTCONV_REQUIRE_BACKENDS") == "1" and adapter_name != "cupy":
+            pytest.fail(f"backend {name} is required here but unavailable: {reason}")
+        pytest.skip(f"backend {name} unavailable: {reason}")
+    if adapter_name == "mxnet":
+        import mxnet  # noqa: F401  (make its arrays recognisable)
+    else:
+        __import__(adapter.module)
+    return BackendUnderTest(
+        name=name, adapter=adapter, device=adapter.default_device(), legacy_nd=(name == "mxnet.nd")
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def be(request) -> BackendUnderTest:
+    return _make(request.param)
+
+
+def pytest_report_header(config):
+    lines = [f"portconv backends under test: {', '.join(BACKENDS)}"]
+    for name in BACKENDS:
+        ad = pc.adapters().get("mxnet" if name == "mxnet.nd" else name)
+        if ad is None:
+            lines.append(f"  {name}: no adapter registered")
+            continue
+        reason = ad.unavailable_reason()
+        lines.append(
+            f"  {name}: "
+            + (f"unavailable ({reason})" if reason else f"{ad.distribution} {ad.version}")
+        )
+    lines.append(f"  python {sys.version.split()[0]}, numpy {np.__version__}")
+    return lines
