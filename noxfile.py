@@ -1,8 +1,11 @@
-"""The test matrix: one ``tests`` session per array library, plus lint.
+"""The matrix: one session per array library for the conformance suite and for the tests.
 
-    python3 -m nox -s tests            # every backend (cupy skips where no CUDA device)
-    python3 -m nox -s "tests(torch)"   # one backend
+    python3 -m nox -s conformance          # the textbook on every backend, merged into one matrix
+    python3 -m nox -s tests                # the pytest suite on every backend
+    python3 -m nox -s "tests(torch)"       # one backend
     python3 -m nox -s lint
+
+The cupy sessions skip, printing why, where no CUDA device is visible.
 
 Each session installs portconv from the checkout into its own virtual environment with the
 one array library it tests, and sets PORTCONV_BACKENDS so the whole pytest suite runs on that
@@ -20,7 +23,7 @@ import nox
 
 nox.options.default_venv_backend = "virtualenv"  # pip sees the locally cached torch build
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["conformance"]
 
 TORCH = os.environ.get("PORTCONV_TORCH", "torch==2.13.0")
 MXNET = ["mxnet==1.9.1", "numpy<1.24"]  # the last MXNet release needs NumPy < 1.24
@@ -84,3 +87,15 @@ def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+@nox.parametrize("backend", list(BACKENDS), ids=list(BACKENDS))
+def conformance(session: nox.Session, backend: str) -> None:
+    """Every documented output of the seeds on one library, then the merged matrix of every
+    backend run so far (conformance-report/matrix.{md,html,json})."""
+    names = install_backend(session, backend, extras="test")
+    env = {"MXNET_ENGINE_TYPE": "NaiveEngine", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    # runs the cases, then merges what every backend's session has written so far into the
+    # matrix (the last session prints the whole of it); fails when a case fails here
+    session.run("python", "-m", "conformance.run", "--backend", names, "--report", env=env)

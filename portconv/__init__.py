@@ -8,9 +8,51 @@ caller's device::
     pc.corr2d(np.array([[0., 1, 2], [3, 4, 5], [6, 7, 8]]), np.array([[0., 1], [2, 3]]))
 """
 
+import os as _os
+
+
+def _adapters_of_a_source_checkout() -> None:
+    """Installed, the adapters are the subpackage ``portconv/backends``. In a source checkout
+    (``python -m conformance.run`` from the repository root, say) they are the top-level folder
+    ``backends/`` beside this package: let ``portconv.backends`` find them there."""
+    here = _os.path.dirname(_os.path.abspath(__file__))
+    root = _os.path.dirname(here)
+    if _os.path.isdir(_os.path.join(here, "backends")):
+        return
+    marker = _os.path.join(root, "pyproject.toml")
+    adapter = _os.path.join(root, "backends", "_adapter.py")
+    if _os.path.isfile(adapter) and _os.path.isfile(marker):
+        with open(marker, encoding="utf-8") as f:
+            if 'name = "portconv"' in f.read():
+                __path__.append(root)  # noqa: F821  (the package's own __path__)
+
+
+_adapters_of_a_source_checkout()
+
+from ._config import config
 from ._dispatch import Backend, adapters, backend_of, get_adapter, register
 from .errors import ArgumentError, ArrayTypeError, BackendUnavailableError, PortconvError
-from .ops import corr2d
+from .ops import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
+from .ops import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    global_avg_pool,
+    global_max_pool,
+    max_pool,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    pool2d,
+    pool_output_shape,
+)
 
 __version__ = "0.1.0"
 
@@ -21,8 +63,33 @@ __all__ = [
     "BackendUnavailableError",
     "PortconvError",
     "adapters",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "avg_pool",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
     "backend_of",
+    "config",
+    "conv",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_output_shape",
+    "convolve",
     "corr2d",
     "get_adapter",
+    "global_avg_pool",
+    "global_max_pool",
+    "max_pool",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "pool2d",
+    "pool_output_shape",
     "register",
 ]

@@ -1,0 +1,95 @@
+"""Cases: what the book documents, the example that reproduces it, and how to compare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: seed file -> the backend that is the seed's own framework (its printouts are compared
+#: with the documented text there)
+SEED_FRAMEWORK = {
+    "000_199e6c1d1a4f81cd.txt": "mxnet.nd",
+    "001_311510ee5bf2f193.txt": "mxnet",
+    "002_2b99741476205a97.txt": "torch",
+    "003_55d8c69464c26305.txt": "torch",
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One documented output.
+
+    ``documented`` is the text exactly as the seed prints it; ``expected`` is the value the
+    case checks, parsed from ``documented`` by ``parse`` -- or, for an erratum, the true value
+    (``erratum`` says why the documented text cannot come from the documented code).
+    ``run(bk)`` computes the output on a backend with portconv's public API. ``rule`` is
+    "exact" (integers, shapes, booleans, text) or "close" (floats, within ``rtol``/``atol``);
+    ``printed`` says whether the seed's own framework prints ``documented`` for the returned
+    object (then the runner also compares that printout after whitespace normalisation).
+    """
+
+    id: str
+    seed: str
+    cell: str
+    title: str
+    documented: str
+    run: Callable[[Any], Any]
+    expected: Any
+    rule: str = "exact"
+    rtol: float = 0.0
+    atol: float = 0.0
+    printed: bool = False
+    erratum: str | None = None
+    requires: tuple[str, ...] = field(default_factory=tuple)
+
+
+CASES: list[Case] = []
+
+
+def case(
+    seed: str,
+    cell: str,
+    title: str,
+    documented: str,
+    *,
+    expected: Any = None,
+    parse: Callable[[str], Any] | None = None,
+    rule: str = "exact",
+    rtol: float = 0.0,
+    atol: float = 0.0,
+    printed: bool = False,
+    erratum: str | None = None,
+):
+    """Register the decorated ``run(bk)`` as a case. Give ``expected`` or ``parse``."""
+    if seed not in SEED_FRAMEWORK:
+        raise ValueError(f"seed: unknown seed file {seed!r}")
+    if (expected is None) == (parse is None) and erratum is None:
+        raise ValueError(f"{seed} {cell}: give exactly one of expected= and parse=")
+    if rule not in ("exact", "close"):
+        raise ValueError(f"rule: expected 'exact' or 'close', got {rule!r}")
+
+    def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        value = expected if expected is not None else parse(documented)
+        cid = f"{seed[:3]}:{cell}:{fn.__name__}"
+        if any(c.id == cid for c in CASES):
+            raise ValueError(f"duplicate case id {cid}")
+        CASES.append(
+            Case(
+                cid,
+                seed,
+                cell,
+                title,
+                documented.strip("\n"),
+                fn,
+                value,
+                rule,
+                rtol,
+                atol,
+                printed,
+                erratum,
+            )
+        )
+        return fn
+
+    return register
