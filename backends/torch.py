@@ -59,13 +59,122 @@ class TorchAdapter(Adapter):
 
 
 def native_conv_paths() -> dict:
-    """Native convolution paths of this library, by op name."""
-    return {}
+    """Native convolution paths of this library, by op name.
+
+    "conv": ``torch.nn.functional.conv1d/2d/3d`` for every normalised request (any dtype and
+    device torch supports). Symmetric padding goes to the kernel directly; asymmetric padding
+    (``"same"`` with an even kernel span, explicit (before, after) pairs) is applied first with
+    ``F.pad`` (zeros), which is exactly the same computation.
+    """
+    from ._adapter import NativePath
+
+    fns: list = []  # conv1d, conv2d, conv3d, and F.pad: looked up once, on the first call
+
+    def can_run(**kwargs: Any) -> bool:
+        return True
+
+    def run(x: Any, w: Any, b: Any, *, stride, padding, dilation, groups, **_: Any) -> Any:
+        if not fns:
+            import torch.nn.functional as F
+
+            fns.extend((F.conv1d, F.conv2d, F.conv3d, F.pad))
+        pad = []
+        for before, after in padding:
+            if before != after:  # asymmetric: zeros first (F.pad counts from the last axis)
+                flat = []
+                for before, after in reversed(padding):
+                    flat += (before, after)
+                x, pad = fns[3](x, flat), 0
+                break
+            pad.append(before)
+        return fns[len(padding) - 1](x, w, b, stride, pad, dilation, groups)
+
+    return {"conv": NativePath(can_run, run)}
 
 
 # -- native pooling: see portconv/ops/pool.py ------------------------------------------------
 
 
 def native_pool_paths() -> dict:
-    """Native pooling paths of this library, by op name."""
-    return {}
+    """Native pooling paths of this library, by op name (see portconv/ops/pool.py for the
+    normalised arguments).
+
+    "max_pool" / "avg_pool": ``torch.nn.functional.max_pool{1,2,3}d`` / ``avg_pool{1,2,3}d``
+    where they compute exactly the request: the padding is symmetric and at most half the
+    kernel on every axis (torch's limit; more runs the generic path), and the output size is
+    torch's: ``ceil_mode=False`` for "valid", ``ceil_mode=True`` for PyTorch's rounding up,
+    and for MXNet's "full" only where torch's rule (drop a last window that starts in the
+    right padding) removes nothing. torch's max pooling propagates NaN and pads with -inf, as
+    portconv's. "avg_pool" passes count_include_pad (False for "same" padding) and runs the
+    generic path for float16/bfloat16 3-D on the CPU, which torch has no kernel for, and for
+    3-D inputs smaller than the kernel along an axis, which ``avg_pool3d`` refuses even when
+    the padding makes room.
+    "adaptive_max_pool" / "adaptive_avg_pool": ``F.adaptive_*_pool{1,2,3}d``, always.
+    """
+    from ._adapter import NativePath
+
+    fns: dict = {}  # torch.nn.functional's pooling functions, looked up on the first call
+
+    def F(name: str):
+        if not fns:
+            import torch.nn.functional as functional
+
+            for kind in ("max", "avg", "adaptive_max", "adaptive_avg"):
+                for d in (1, 2, 3):
+                    fns[f"{kind}{d}"] = getattr(functional, f"{kind}_pool{d}d")
+        return fns[name]
+
+    def torch_args(kernel, stride, padding, mode, out, size):
+        """(padding ints, ceil_mode) for torch, or None where torch computes something else."""
+        pads = []
+        for (before, after), k in zip(padding, kernel):
+            if before != after or 2 * before > k:
+                return None
+            pads.append(before)
+        if mode == "floor":
+            return tuple(pads), False
+        if mode == "full":
+            for n, s, (before, _), o in zip(size, stride, padding, out):
+                if (o - 1) * s >= n + before:  # torch would drop this last window
+                    return None
+        return tuple(pads), True
+
+    def max_can_run(*, kernel, stride, padding, mode, out, size, **_: Any) -> bool:
+        return torch_args(kernel, stride, padding, mode, out, size) is not None
+
+    def max_run(x, *, kernel, stride, padding, dilation, mode, out, size, **_: Any) -> Any:
+        pads, ceil = torch_args(kernel, stride, padding, mode, out, size)
+        return F(f"max{len(kernel)}")(x, kernel, stride, pads, dilation, ceil)
+
+    def avg_can_run(
+        *, kernel, stride, padding, dilation, mode, out, size, dtype, device, **_: Any
+    ) -> bool:
+        if any(dl != 1 for dl in dilation):
+            return False
+        if len(kernel) == 3:
+            if any(n < k for n, k in zip(size, kernel)):  # avg_pool3d refuses these
+                return False
+            torch = sys.modules["torch"]
+            if getattr(device, "type", "cpu") == "cpu" and dtype in (
+                torch.float16,
+                torch.bfloat16,
+            ):
+                return False
+        return torch_args(kernel, stride, padding, mode, out, size) is not None
+
+    def avg_run(x, *, kernel, stride, padding, mode, out, size, count, **_: Any) -> Any:
+        pads, ceil = torch_args(kernel, stride, padding, mode, out, size)
+        return F(f"avg{len(kernel)}")(x, kernel, stride, pads, ceil, count == "padded")
+
+    def adaptive(kind: str):
+        def run(x, *, out, **_: Any) -> Any:
+            return F(f"adaptive_{kind}{len(out)}")(x, out)
+
+        return NativePath(lambda **_: True, run)
+
+    return {
+        "max_pool": NativePath(max_can_run, max_run),
+        "avg_pool": NativePath(avg_can_run, avg_run),
+        "adaptive_max_pool": adaptive("max"),
+        "adaptive_avg_pool": adaptive("avg"),
+    }

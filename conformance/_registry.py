@@ -25,8 +25,10 @@ class Case:
     (``erratum`` says why the documented text cannot come from the documented code).
     ``run(bk)`` computes the output on a backend with portconv's public API. ``rule`` is
     "exact" (integers, shapes, booleans, text) or "close" (floats, within ``rtol``/``atol``);
-    ``printed`` says whether the seed's own framework prints ``documented`` for the returned
-    object (then the runner also compares that printout after whitespace normalisation).
+    ``printed`` says how the seed's own framework shows the returned object -- "repr" (a
+    notebook's ``Out[...]``) or "str" (``print``) -- when that is what ``documented`` holds;
+    on that framework's backend the runner then also compares the printout with
+    ``documented`` after whitespace normalisation.
     """
 
     id: str
@@ -39,7 +41,7 @@ class Case:
     rule: str = "exact"
     rtol: float = 0.0
     atol: float = 0.0
-    printed: bool = False
+    printed: str | None = None
     erratum: str | None = None
     requires: tuple[str, ...] = field(default_factory=tuple)
 
@@ -66,6 +68,10 @@ def case(
         raise ValueError(f"seed: unknown seed file {seed!r}")
     if (expected is None) == (parse is None) and erratum is None:
         raise ValueError(f"{seed} {cell}: give exactly one of expected= and parse=")
+    if printed is True:
+        printed = "repr"
+    if printed not in (None, "repr", "str"):
+        raise ValueError(f"printed: expected 'repr', 'str' or None, got {printed!r}")
     if rule not in ("exact", "close"):
         raise ValueError(f"rule: expected 'exact' or 'close', got {rule!r}")
 

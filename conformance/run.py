@@ -133,7 +133,7 @@ def run_case(bk: Book, case: Case) -> dict[str, Any]:
         printout = "n/a"
         if not why and case.printed and SEED_FRAMEWORK[case.seed] == bk.name:
             # the seed's own framework prints the documented text for this object
-            shown = _parse.normalise(repr(result) if not isinstance(result, str) else result)
+            shown = _parse.normalise(repr(result) if case.printed == "repr" else str(result))
             if case.erratum is None:
                 printout = "pass" if shown == _parse.normalise(case.documented) else "fail"
                 if printout == "fail":

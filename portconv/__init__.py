@@ -32,7 +32,6 @@ _adapters_of_a_source_checkout()
 from ._config import config
 from ._dispatch import Backend, adapters, backend_of, get_adapter, register
 from .errors import ArgumentError, ArrayTypeError, BackendUnavailableError, PortconvError
-from .ops import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
 from .ops import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
@@ -44,6 +43,13 @@ from .ops import (
     avg_pool1d,
     avg_pool2d,
     avg_pool3d,
+    conv,
+    conv1d,
+    conv2d,
+    conv3d,
+    conv_output_shape,
+    convolve,
+    corr2d,
     global_avg_pool,
     global_max_pool,
     max_pool,

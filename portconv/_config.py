@@ -45,15 +45,17 @@ def memory_budget() -> int:
 def config(*, path: str | None = None, memory_budget: int | None = None) -> Iterator[None]:
     """Set the path and/or memory budget inside a ``with`` block::
 
-        with portconv.config(path="generic"):
-            y = portconv.conv2d(x, w)      # the array API implementation, even on torch
+    with portconv.config(path="generic"):
+        y = portconv.conv2d(x, w)      # the array API implementation, even on torch
     """
     tokens = []
     if path is not None:
         tokens.append((_path, _path.set(check_path(path))))
     if memory_budget is not None:
-        if isinstance(memory_budget, bool) or not isinstance(memory_budget, int) or (
-            memory_budget < 1
+        if (
+            isinstance(memory_budget, bool)
+            or not isinstance(memory_budget, int)
+            or (memory_budget < 1)
         ):
             raise ArgumentError(
                 f"memory_budget: expected a positive number of bytes, got {memory_budget!r}"

@@ -43,9 +43,7 @@ def pad(xp: Any, x: Any, pads: Pads, value: float, device: Any = None) -> Any:
 def window(x: Any, offset: Sequence[int], stride: Sequence[int], out: Sequence[int]) -> Any:
     """The strided slice of ``x`` that kernel offset ``offset`` (already multiplied by the
     dilation) sees at every one of the ``out`` output positions."""
-    spatial = tuple(
-        slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, out)
-    )
+    spatial = tuple(slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, out))
     return x[(...,) + spatial]
 
 
@@ -55,8 +53,14 @@ def offsets(kernel: Sequence[int], dilation: Sequence[int]) -> Iterator[tuple[in
         yield tuple(i * d for i, d in zip(idx, dilation))
 
 
-def gather(xp: Any, x: Any, kernel: Sequence[int], stride: Sequence[int],
-           dilation: Sequence[int], out: Sequence[int]) -> Any:
+def gather(
+    xp: Any,
+    x: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+) -> Any:
     """The column buffer: shape ``x.shape[:-d] + (prod(kernel),) + out``, its axis ``-d-1``
     running over kernel offsets in row-major order (im2col)."""
     d = len(kernel)
@@ -64,8 +68,14 @@ def gather(xp: Any, x: Any, kernel: Sequence[int], stride: Sequence[int],
     return xp.stack(slices, axis=x.ndim - d)
 
 
-def reduce(x: Any, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int],
-           out: Sequence[int], combine: Callable[[Any, Any], Any]) -> Any:
+def reduce(
+    x: Any,
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+    combine: Callable[[Any, Any], Any],
+) -> Any:
     """Combine the windows of every kernel offset pairwise (``combine`` is a max or an add):
     shift-and-accumulate, whose working memory is one output-sized array."""
     acc = None

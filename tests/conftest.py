@@ -81,8 +81,8 @@ class BackendUnderTest:
             f"result is on {self.adapter.device(y)}, expected {self.device}"
         )
         if dtype is not None:
-            got = np.dtype(str(y.dtype).replace("torch.", "").split(".")[-1])
-            assert got == np.dtype(dtype), f"result dtype {y.dtype}, expected {dtype}"
+            want = dtype if dtype == "bfloat16" else np.dtype(dtype).name
+            assert _dtype_name(y.dtype) == want, f"result dtype {y.dtype}, expected {dtype}"
 
     def check(self, y, expected, *, rtol=1e-6, atol=1e-6, dtype=None):
         """Type, device and (optionally) dtype, then values against a NumPy reference."""
@@ -93,6 +93,15 @@ class BackendUnderTest:
         np.testing.assert_allclose(
             got.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol
         )
+
+
+def _dtype_name(dtype) -> str:
+    """The name of any backend's dtype object (``torch.float32``, ``array_api_strict.float32``,
+    MXNet's ``numpy.float32`` class, ``torch.bfloat16``, ...)."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).split(".")[-1]
 
 
 def _make(name: str) -> BackendUnderTest:

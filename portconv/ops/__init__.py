@@ -1,5 +1,51 @@
 """Functional ops, each written once against the array API standard."""
 
-from .conv import corr2d
+from .conv import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
+from .pool import (
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
+    avg_pool,
+    avg_pool1d,
+    avg_pool2d,
+    avg_pool3d,
+    global_avg_pool,
+    global_max_pool,
+    max_pool,
+    max_pool1d,
+    max_pool2d,
+    max_pool3d,
+    pool2d,
+    pool_output_shape,
+)
 
-__all__ = ["corr2d"]
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "avg_pool",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "conv",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_output_shape",
+    "convolve",
+    "corr2d",
+    "global_avg_pool",
+    "global_max_pool",
+    "max_pool",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "pool2d",
+    "pool_output_shape",
+]

@@ -22,6 +22,8 @@ def _is_int(v: Any) -> bool:
 
 def int_tuple(name: str, value: Any, d: int, *, minimum: int = 1) -> tuple[int, ...]:
     """An int or a sequence of ``d`` ints, each at least ``minimum``, as a ``d``-tuple."""
+    if type(value) is int and value >= minimum:  # the common case, without ABC checks
+        return (value,) * d
     if _is_int(value):
         values = (int(value),) * d
     elif isinstance(value, Sequence) and not isinstance(value, str):
@@ -42,8 +44,9 @@ def int_tuple(name: str, value: Any, d: int, *, minimum: int = 1) -> tuple[int, 
     return values
 
 
-def same_padding(n: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequence[int],
-                 *, lower: bool) -> Pads:
+def same_padding(
+    n: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequence[int], *, lower: bool
+) -> Pads:
     """TensorFlow's SAME rule: output size ceil(n / s); the total padding is split in half
     with the odd extra at the end (``lower=False``, SAME_UPPER) or at the beginning
     (``lower=True``, SAME_LOWER, the book's "ceil(p/2) on top")."""
@@ -56,14 +59,23 @@ def same_padding(n: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequen
     return tuple(pads)
 
 
-def padding_pairs(name: str, padding: Any, d: int, *, spatial: Sequence[int],
-                  kernel: Sequence[int], stride: Sequence[int],
-                  dilation: Sequence[int]) -> Pads:
+def padding_pairs(
+    name: str,
+    padding: Any,
+    d: int,
+    *,
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+) -> Pads:
     """Normalise ``padding`` to ``d`` (before, after) pairs.
 
     Accepted: an int (both sides of every axis); ``d`` ints (both sides, per axis); ``d``
     (before, after) pairs; ``"valid"`` (none); ``"same"``; ``"same_lower"``.
     """
+    if type(padding) is int and padding >= 0:  # the common case, without ABC checks
+        return ((padding, padding),) * d
     if isinstance(padding, str):
         mode = padding.lower()
         if mode == "valid":
@@ -81,8 +93,7 @@ def padding_pairs(name: str, padding: Any, d: int, *, spatial: Sequence[int],
         isinstance(padding, Sequence)
         and len(padding) == d
         and all(
-            isinstance(p, Sequence) and len(p) == 2 and all(_is_int(v) for v in p)
-            for p in padding
+            isinstance(p, Sequence) and len(p) == 2 and all(_is_int(v) for v in p) for p in padding
         )
     ):
         pairs = tuple((int(p[0]), int(p[1])) for p in padding)
@@ -97,8 +108,9 @@ def padding_pairs(name: str, padding: Any, d: int, *, spatial: Sequence[int],
     return pairs
 
 
-def output_size(n: int, k: int, s: int, d: int, before: int, after: int, *,
-                ceil: bool = False) -> int:
+def output_size(
+    n: int, k: int, s: int, d: int, before: int, after: int, *, ceil: bool = False
+) -> int:
     """The number of window positions along one axis: floor((n + p - d*(k-1) - 1) / s) + 1,
     which is the book's floor((n - k + p + s) / s) for dilation 1."""
     span = n + before + after - d * (k - 1) - 1

@@ -3,10 +3,12 @@ arrays, and check dtypes; and last: hand the result back in the caller's array t
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
+from .._config import check_path, current_path
 from .._dispatch import Backend, backend_of
-from ..errors import ArrayTypeError
+from ..errors import ArgumentError, ArrayTypeError
 
 _FLOAT_KINDS = "real floating"
 
@@ -18,20 +20,32 @@ def prepare(*arrays: Any) -> tuple[Backend, Any, list[Any]]:
     return be, ad.namespace(), [None if a is None else ad.to_standard(a) for a in arrays]
 
 
+#: (type, dtype) pairs known to be real floating (``xp.isdtype`` costs about a microsecond)
+_float_dtypes: set = set()
+
+
 def require_float(xp: Any, name: str, x: Any) -> None:
     """Raise a clear error unless ``x`` has a real floating dtype."""
-    if not xp.isdtype(x.dtype, _FLOAT_KINDS):
-        raise ArrayTypeError(
-            f"{name}: expected a real floating-point array (float16, bfloat16, float32 or "
-            f"float64), got dtype {x.dtype}; cast it first, for example with "
-            f"x.astype('float32') (NumPy, CuPy, MXNet) or x.float() (PyTorch)"
-        )
+    dtype = x.dtype
+    key = (type(dtype), dtype)  # the type first: dtypes of two libraries never compare
+    try:
+        if key in _float_dtypes:
+            return
+    except TypeError:  # an unhashable dtype: ask every time
+        pass
+    if xp.isdtype(dtype, _FLOAT_KINDS):
+        with contextlib.suppress(TypeError):  # unhashable: not remembered
+            _float_dtypes.add(key)
+        return
+    raise ArrayTypeError(
+        f"{name}: expected a real floating-point array (float16, bfloat16, float32 or "
+        f"float64), got dtype {x.dtype}; cast it first, for example with "
+        f"x.astype('float32') (NumPy, CuPy, MXNet) or x.float() (PyTorch)"
+    )
 
 
 def require_ndim(name: str, x: Any, allowed: tuple[int, ...], meaning: str) -> None:
     if x.ndim not in allowed:
-        from ..errors import ArgumentError
-
         allowed_txt = " or ".join(str(n) for n in allowed)
         raise ArgumentError(
             f"{name}: expected a {allowed_txt}-dimensional array ({meaning}), "
@@ -39,17 +53,15 @@ def require_ndim(name: str, x: Any, allowed: tuple[int, ...], meaning: str) -> N
         )
 
 
-def run_path(be: Backend, op: str, path: str | None, native_args: tuple, generic,
-             **kwargs: Any) -> Any:
+def run_path(
+    be: Backend, op: str, path: str | None, native_args: tuple, generic, **kwargs: Any
+) -> Any:
     """Run ``op`` on the backend's native kernel where allowed and able, else ``generic``.
 
     ``path`` (or, when None, the ``portconv.config(path=...)`` in force) is "auto": native
     when the adapter has a native path whose ``can_run(**kwargs)`` is true; "generic": always
     ``generic(*native_args, **kwargs)``; "native": the native path or an error saying why not.
     """
-    from .._config import check_path, current_path
-    from ..errors import ArgumentError
-
     mode = current_path() if path is None else check_path(path)
     if mode != "generic":
         native = be.adapter.native.get(op)
