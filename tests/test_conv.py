@@ -740,7 +740,7 @@ def _err_cases():
             (x, w),
             {"groups": 2, "stride": 2, "strides": 2},
             ValueError,
-            r"strides: give the stride once",
+            r"strides: give the argument once",
         ),
         (
             pc.convolve,

@@ -117,3 +117,59 @@ def output_size(
     if span < 0:
         return 0
     return (-(-span // s) if ceil else span // s) + 1
+
+
+#: the names of the spatial axes, for error messages
+SPATIAL_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+# layout string (lower case) -> (channels_last, number of spatial dimensions or None for any)
+_LAYOUTS: dict[str, tuple[bool, int | None]] = {
+    "channels_first": (False, None),
+    "channels_last": (True, None),
+    "ncw": (False, 1),
+    "nchw": (False, 2),
+    "ncdhw": (False, 3),
+    "nwc": (True, 1),
+    "nhwc": (True, 2),
+    "ndhwc": (True, 3),
+}
+
+
+def channels_last(layout: Any, d: int | None, what: str) -> bool:
+    """True for a channels-last ``layout``; checks that an explicit layout such as "NHWC"
+    fits the ``d`` spatial dimensions of the ``what`` ("convolution", "pooling")."""
+    entry = _LAYOUTS.get(layout.lower()) if isinstance(layout, str) else None
+    if entry is None:
+        raise ArgumentError(
+            f"layout: expected 'channels_first' or 'channels_last' (or one of 'NCW', 'NCHW', "
+            f"'NCDHW', 'NWC', 'NHWC', 'NDHWC'), got {layout!r}"
+        )
+    last, dims = entry
+    if dims is not None and d is not None and dims != d:
+        raise ArgumentError(
+            f"layout: {layout!r} is a layout for {dims} spatial dimension(s), but this "
+            f"{what} has {d}"
+        )
+    return last
+
+
+def gluon_alias(name: str, value: Any, alias: str, alias_value: Any, default: Any = None) -> Any:
+    """The value of an argument that may also be given under its Gluon name (``strides=``
+    for ``stride=``, ``pool_size=`` for ``kernel_size=``). An explicit value equal to the
+    default cannot be told from the default, so the alias wins there."""
+    if alias_value is None:
+        return value
+    if value is not default and value != default:
+        raise ArgumentError(
+            f"{alias}: give the argument once, as {name}= (PyTorch) or {alias}= (Gluon), not "
+            f"both; got {name}={value!r} and {alias}={alias_value!r}"
+        )
+    return alias_value
+
+
+def itemsize(xp: Any, dtype: Any) -> int:
+    """Bytes per element of ``dtype`` (for memory budgets)."""
+    size = getattr(dtype, "itemsize", None)  # NumPy, MXNet and PyTorch dtypes know it
+    if isinstance(size, int) and size > 0:
+        return size
+    return xp.finfo(dtype).bits // 8

@@ -31,7 +31,16 @@ from typing import Any
 from .. import _windows
 from .._config import memory_budget
 from ..errors import ArgumentError, ArrayTypeError
-from ._args import _is_int, int_tuple, output_size, padding_pairs
+from ._args import (
+    SPATIAL_NAMES,
+    _is_int,
+    channels_last,
+    gluon_alias,
+    int_tuple,
+    itemsize,
+    output_size,
+    padding_pairs,
+)
 from ._common import prepare, require_float, require_ndim, run_path
 
 __all__ = [
@@ -44,59 +53,17 @@ __all__ = [
     "corr2d",
 ]
 
-_SPATIAL_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
-
-# layout string (lower case) -> (channels_last, number of spatial dimensions or None for any)
-_LAYOUTS: dict[str, tuple[bool, int | None]] = {
-    "channels_first": (False, None),
-    "channels_last": (True, None),
-    "ncw": (False, 1),
-    "nchw": (False, 2),
-    "ncdhw": (False, 3),
-    "nwc": (True, 1),
-    "nhwc": (True, 2),
-    "ndhwc": (True, 3),
-}
-
 
 # -- argument checking --------------------------------------------------------------------------
 
 
-def _layout(layout: Any, d: int | None) -> bool:
-    """True for channels-last; checks that an explicit layout such as "NHWC" fits ``d``."""
-    entry = _LAYOUTS.get(layout.lower()) if isinstance(layout, str) else None
-    if entry is None:
-        raise ArgumentError(
-            f"layout: expected 'channels_first' or 'channels_last' (or one of 'NCW', 'NCHW', "
-            f"'NCDHW', 'NWC', 'NHWC', 'NDHWC'), got {layout!r}"
-        )
-    last, dims = entry
-    if dims is not None and d is not None and dims != d:
-        raise ArgumentError(
-            f"layout: {layout!r} is a layout for {dims} spatial dimension(s), but this "
-            f"convolution has {d}"
-        )
-    return last
-
-
 def _shapes_text(d: int, last: bool) -> tuple[str, str]:
     """How input and weight shapes read for ``d`` spatial dimensions, for error messages."""
-    sp = ", ".join(_SPATIAL_NAMES[d])
-    ks = ", ".join("k" + n for n in _SPATIAL_NAMES[d])
+    sp = ", ".join(SPATIAL_NAMES[d])
+    ks = ", ".join("k" + n for n in SPATIAL_NAMES[d])
     if last:
         return f"(N, {sp}, C) or unbatched ({sp}, C)", f"({ks}, C_in/groups, C_out)"
     return f"(N, C, {sp}) or unbatched (C, {sp})", f"(C_out, C_in/groups, {ks})"
-
-
-def _stride_arg(stride: Any, strides: Any) -> Any:
-    if strides is None:
-        return stride
-    if not (isinstance(stride, int) and not isinstance(stride, bool) and stride == 1):
-        raise ArgumentError(
-            f"strides: give the stride once, as stride= (PyTorch) or strides= (Gluon), not "
-            f"both; got stride={stride!r} and strides={strides!r}"
-        )
-    return strides
 
 
 def _same_dtype(name: str, a: Any, x: Any) -> None:
@@ -105,13 +72,6 @@ def _same_dtype(name: str, a: Any, x: Any) -> None:
             f"{name}: dtype {a.dtype} differs from the input's dtype {x.dtype}; cast one of "
             f"them so that input, weight and bias share one floating dtype"
         )
-
-
-def _itemsize(xp: Any, dtype: Any) -> int:
-    size = getattr(dtype, "itemsize", None)  # NumPy, MXNet and PyTorch dtypes know it
-    if isinstance(size, int) and size > 0:
-        return size
-    return xp.finfo(dtype).bits // 8
 
 
 def _out_shape(spatial, kernel, stride, dilation, pads) -> tuple[int, ...]:
@@ -144,7 +104,7 @@ def _conv(
 
     ``d`` is the number of spatial dimensions the public op requires (None: from the weight).
     ``flip`` flips the kernel along its spatial axes (true convolution)."""
-    last = _layout(layout, d)
+    last = channels_last(layout, d, "convolution")
     be, xp, (x, w, b) = prepare(input, weight, bias)
     if d is None:
         if getattr(w, "ndim", None) not in (3, 4, 5):
@@ -155,7 +115,7 @@ def _conv(
                 "(*kernel, C_in/groups, C_out)" if last else "(C_out, C_in/groups, *kernel)",
             )
         d = w.ndim - 2
-        _layout(layout, d)
+        channels_last(layout, d, "convolution")
     if w.ndim != d + 2 or x.ndim not in (d + 1, d + 2):
         in_text, w_text = _shapes_text(d, last)
         require_ndim("weight", w, (d + 2,), w_text)
@@ -303,7 +263,7 @@ def _generic(xp, device, out, x, w, b, *, stride, padding, dilation, groups, **_
     n, c = x.shape[0], x.shape[1]
     c_out, kernel = w.shape[0], tuple(w.shape[2:])
     d = len(kernel)
-    plan = _plan(n, c, kernel, out, _itemsize(xp, x.dtype), memory_budget())
+    plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget())
     wm = xp.reshape(w, (groups, c_out // groups, w.shape[1] * math.prod(kernel)))
     pieces, padded_example = [], None
     for (a, z), rows in plan:
@@ -377,7 +337,7 @@ def conv(
         input,
         weight,
         bias,
-        _stride_arg(stride, strides),
+        gluon_alias("stride", stride, "strides", strides, 1),
         padding,
         dilation,
         groups,
@@ -406,7 +366,7 @@ def _fixed(d: int):
             input,
             weight,
             bias,
-            _stride_arg(stride, strides),
+            gluon_alias("stride", stride, "strides", strides, 1),
             padding,
             dilation,
             groups,
@@ -416,7 +376,7 @@ def _fixed(d: int):
             flip=False,
         )
 
-    names = ", ".join(_SPATIAL_NAMES[d])
+    names = ", ".join(SPATIAL_NAMES[d])
     op.__name__ = op.__qualname__ = f"conv{d}d"
     op.__module__ = __name__
     op.__doc__ = (
@@ -450,7 +410,7 @@ def convolve(
 
     Same arguments as :func:`conv`. Given a 2-D ``input`` and a 2-D ``weight``, both are one
     image and one kernel, as in :func:`corr2d`, and so is the result."""
-    stride = _stride_arg(stride, strides)
+    stride = gluon_alias("stride", stride, "strides", strides, 1)
     if getattr(input, "ndim", None) == 2 and getattr(weight, "ndim", None) == 2:
         be, xp, (x, k) = prepare(input, weight)
         require_float(xp, "input", x)

@@ -66,7 +66,15 @@ from typing import Any
 from .. import _windows
 from .._config import memory_budget
 from ..errors import ArgumentError, ArrayTypeError
-from ._args import _is_int, int_tuple, padding_pairs
+from ._args import (
+    SPATIAL_NAMES,
+    _is_int,
+    channels_last,
+    gluon_alias,
+    int_tuple,
+    itemsize,
+    padding_pairs,
+)
 from ._common import prepare, require_float, require_ndim, run_path
 
 __all__ = [
@@ -90,19 +98,6 @@ __all__ = [
     "pool_output_shape",
 ]
 
-_SPATIAL_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
-
-# layout string (lower case) -> (channels_last, number of spatial dimensions or None for any)
-_LAYOUTS: dict[str, tuple[bool, int | None]] = {
-    "channels_first": (False, None),
-    "channels_last": (True, None),
-    "ncw": (False, 1),
-    "nchw": (False, 2),
-    "ncdhw": (False, 3),
-    "nwc": (True, 1),
-    "nhwc": (True, 2),
-    "ndhwc": (True, 3),
-}
 
 _CONVENTIONS = ("valid", "full")
 
@@ -110,40 +105,11 @@ _CONVENTIONS = ("valid", "full")
 # -- argument checking ------------------------------------------------------------------------
 
 
-def _layout(layout: Any, d: int | None) -> bool:
-    """True for channels-last; checks that an explicit layout such as "NHWC" fits ``d``."""
-    entry = _LAYOUTS.get(layout.lower()) if isinstance(layout, str) else None
-    if entry is None:
-        raise ArgumentError(
-            f"layout: expected 'channels_first' or 'channels_last' (or one of 'NCW', 'NCHW', "
-            f"'NCDHW', 'NWC', 'NHWC', 'NDHWC'), got {layout!r}"
-        )
-    last, dims = entry
-    if dims is not None and d is not None and dims != d:
-        raise ArgumentError(
-            f"layout: {layout!r} is a layout for {dims} spatial dimension(s), but this "
-            f"pooling has {d}"
-        )
-    return last
-
-
 def _shape_text(d: int, last: bool, batched_only: bool = False) -> str:
-    sp = ", ".join(_SPATIAL_NAMES[d])
+    sp = ", ".join(SPATIAL_NAMES[d])
     if last:
         return f"(N, {sp}, C)" + ("" if batched_only else f" or unbatched ({sp}, C)")
     return f"(N, C, {sp})" + ("" if batched_only else f" or unbatched (C, {sp})")
-
-
-def _alias(name: str, value: Any, alias: str, alias_value: Any, default: Any = None) -> Any:
-    """The value of an argument that may also be given under its Gluon name."""
-    if alias_value is None:
-        return value
-    if value is not default:
-        raise ArgumentError(
-            f"{alias}: give the argument once, as {name}= (PyTorch) or {alias}= (Gluon), not "
-            f"both; got {name}={value!r} and {alias}={alias_value!r}"
-        )
-    return alias_value
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -233,13 +199,6 @@ def _is_same(padding: Any) -> bool:
     return isinstance(padding, str) and padding.lower().startswith("same")
 
 
-def _itemsize(xp: Any, dtype: Any) -> int:
-    size = getattr(dtype, "itemsize", None)  # NumPy, MXNet and PyTorch dtypes know it
-    if isinstance(size, int) and size > 0:
-        return size
-    return xp.finfo(dtype).bits // 8
-
-
 # -- the generic path -------------------------------------------------------------------------
 
 
@@ -299,7 +258,7 @@ def _generic(
 
     n_ex, chans = x.shape[0], x.shape[1]
     padded_plane = math.prod(n + b + a for n, (b, a) in zip(size, pads))
-    per_channel = padded_plane * _itemsize(xp, x.dtype)
+    per_channel = padded_plane * itemsize(xp, x.dtype)
     budget = memory_budget()
     if any(p != (0, 0) for p in pads) and n_ex * chans * per_channel > budget:
         # the padded copy would exceed the budget: pool a tile of examples (or channels)
@@ -365,7 +324,7 @@ def _pool(
     be, xp, (x,) = prepare(input)
     if d is None:
         d = _spatial_dims(kernel_size, x)
-    last = _layout(layout, d)
+    last = channels_last(layout, d, "pooling")
     require_ndim("input", x, (d + 1, d + 2), _shape_text(d, last))
     require_float(xp, "input", x)
     spatial = tuple(x.shape[-d - 1 : -1] if last else x.shape[-d:])
@@ -423,7 +382,7 @@ def _dispatch(kind, be, xp, x, kernel, stride, pads, dilation, mode, count, out,
 
 
 def _kernel_arg(op: str, kernel_size: Any, pool_size: Any) -> Any:
-    kernel_size = _alias("kernel_size", kernel_size, "pool_size", pool_size)
+    kernel_size = gluon_alias("kernel_size", kernel_size, "pool_size", pool_size)
     if kernel_size is None:
         raise ArrayTypeError(
             f"{op}() missing required argument 'kernel_size' (or its Gluon spelling "
@@ -461,7 +420,7 @@ def max_pool(
     "native".
     """
     kernel_size = _kernel_arg("max_pool", kernel_size, pool_size)
-    stride = _alias("stride", stride, "strides", strides)
+    stride = gluon_alias("stride", stride, "strides", strides)
     return _pool(
         "max",
         input,
@@ -503,7 +462,7 @@ def avg_pool(
     window whose count is zero (only with ``"full"``) gives 0, as in MXNet.
     """
     kernel_size = _kernel_arg("avg_pool", kernel_size, pool_size)
-    stride = _alias("stride", stride, "strides", strides)
+    stride = gluon_alias("stride", stride, "strides", strides)
     return _pool(
         "avg",
         input,
@@ -536,7 +495,7 @@ def _fixed_max(d: int):
         strides: Any = None,
     ) -> Any:
         kernel_size = _kernel_arg(f"max_pool{d}d", kernel_size, pool_size)
-        stride = _alias("stride", stride, "strides", strides)
+        stride = gluon_alias("stride", stride, "strides", strides)
         return _pool(
             "max",
             input,
@@ -552,7 +511,7 @@ def _fixed_max(d: int):
             d,
         )
 
-    names = ", ".join(_SPATIAL_NAMES[d])
+    names = ", ".join(SPATIAL_NAMES[d])
     op.__name__ = op.__qualname__ = f"max_pool{d}d"
     op.__module__ = __name__
     op.__doc__ = (
@@ -579,7 +538,7 @@ def _fixed_avg(d: int):
         strides: Any = None,
     ) -> Any:
         kernel_size = _kernel_arg(f"avg_pool{d}d", kernel_size, pool_size)
-        stride = _alias("stride", stride, "strides", strides)
+        stride = gluon_alias("stride", stride, "strides", strides)
         return _pool(
             "avg",
             input,
@@ -595,7 +554,7 @@ def _fixed_avg(d: int):
             d,
         )
 
-    names = ", ".join(_SPATIAL_NAMES[d])
+    names = ", ".join(SPATIAL_NAMES[d])
     op.__name__ = op.__qualname__ = f"avg_pool{d}d"
     op.__module__ = __name__
     op.__doc__ = (
@@ -669,7 +628,7 @@ def _adaptive_generic(xp, kind, x, *, out, **_):
 
 
 def _adaptive(kind: str, d: int, input: Any, output_size: Any, layout: Any, path: Any) -> Any:
-    last = _layout(layout, d)
+    last = channels_last(layout, d, "pooling")
     be, xp, (x,) = prepare(input)
     require_ndim("input", x, (d + 1, d + 2), _shape_text(d, last))
     require_float(xp, "input", x)
@@ -705,7 +664,7 @@ def _fixed_adaptive(kind: str, d: int):
     ) -> Any:
         return _adaptive(kind, d, input, output_size, layout, path)
 
-    names = ", ".join(_SPATIAL_NAMES[d])
+    names = ", ".join(SPATIAL_NAMES[d])
     what = "maximum" if kind == "max" else "average"
     op.__name__ = op.__qualname__ = f"adaptive_{kind}_pool{d}d"
     op.__module__ = __name__
@@ -729,7 +688,7 @@ adaptive_avg_pool3d = _fixed_adaptive("avg", 3)
 def _global(kind: str, input: Any, layout: Any) -> Any:
     be, xp, (x,) = prepare(input)
     nd = getattr(x, "ndim", 0)
-    last = _layout(layout, nd - 2 if nd in (3, 4, 5) else None)
+    last = channels_last(layout, nd - 2 if nd in (3, 4, 5) else None, "pooling")
     text = "(N, *spatial, C)" if last else "(N, C, *spatial)"
     require_ndim("input", x, (3, 4, 5), f"{text} with 1 to 3 spatial axes")
     require_float(xp, "input", x)
