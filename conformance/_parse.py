@@ -74,3 +74,12 @@ def boolean(text: str) -> bool:
     value = ast.literal_eval(text.strip())
     assert isinstance(value, bool), text
     return value
+
+
+def bmatrix(text: str):
+    """A LaTeX matrix, ``\\begin{bmatrix} 0 & 1\\\\ 2 & 3 \\end{bmatrix}`` (the
+    ``\\begin``/``\\end`` lines optional) -> nested lists of floats: rows end at ``\\\\``,
+    entries are separated by ``&``."""
+    body = re.sub(r"\\(?:begin|end)\{bmatrix\}", "", text)
+    rows = [r for r in re.split(r"\\\\", body) if r.strip()]
+    return [[float(v) for v in r.split("&")] for r in rows]

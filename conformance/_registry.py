@@ -60,7 +60,7 @@ def case(
     rule: str = "exact",
     rtol: float = 0.0,
     atol: float = 0.0,
-    printed: bool = False,
+    printed: bool | str | None = None,
     erratum: str | None = None,
 ):
     """Register the decorated ``run(bk)`` as a case. Give ``expected`` or ``parse``."""
@@ -70,6 +70,8 @@ def case(
         raise ValueError(f"{seed} {cell}: give exactly one of expected= and parse=")
     if printed is True:
         printed = "repr"
+    elif printed is False:
+        printed = None
     if printed not in (None, "repr", "str"):
         raise ValueError(f"printed: expected 'repr', 'str' or None, got {printed!r}")
     if rule not in ("exact", "close"):

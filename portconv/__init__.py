@@ -59,6 +59,13 @@ from .ops import (
     pool2d,
     pool_output_shape,
 )
+from . import autograd
+from .ops.conv_transpose import (
+    conv_transpose,
+    conv_transpose1d,
+    conv_transpose2d,
+    conv_transpose3d,
+)
 
 __version__ = "0.1.0"
 
@@ -98,4 +105,9 @@ __all__ = [
     "pool2d",
     "pool_output_shape",
     "register",
+    "autograd",
+    "conv_transpose",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
 ]

@@ -239,6 +239,40 @@ def _divisor(xp, device, dtype, size, kernel, stride, dilation, pads, out, count
     return div
 
 
+
+def _running_max(xp):
+    """``combine(acc, w)`` for a running maximum over kernel offsets (row-major order) that
+    keeps the first maximum on ties and lets NaN through: a ``where``, not ``maximum``, so that
+    a framework's autograd (torch's splits ties evenly in ``maximum``) routes the gradient to
+    that one element, as ``F.max_pool2d`` and MXNet's pooling do."""
+
+    def combine(acc, w):
+        return xp.where((w > acc) | xp.isnan(w), w, acc)
+
+    return combine
+
+
+def _first_max(xp, y, axis: int, keepdims: bool = False):
+    """The maximum along ``axis``, taken from the first element that attains it (NaN if any
+    element is NaN): as differentiable by native autograd as max pooling is, the gradient going
+    to that first element only."""
+    m = xp.max(y, axis=axis, keepdims=True)
+    hit = y == m
+    first = hit & (xp.cumulative_sum(xp.astype(hit, xp.int32), axis=axis) == 1)
+    # one element per slice survives; a max (not a sum: MXNet sums -inf + 0 to NaN) picks it
+    r = xp.max(xp.where(first, y, xp.full_like(y, float("-inf"))), axis=axis, keepdims=True)
+    r = xp.where(xp.isnan(m), m, r)
+    return r if keepdims else xp.squeeze(r, axis=axis)
+
+
+def _box_max(xp, y, axes, keepdims: bool):
+    """The maximum over several axes, the first in row-major order on ties (so the last axis
+    is reduced first)."""
+    for a in sorted(axes, reverse=True):
+        y = _first_max(xp, y, a, keepdims=True)
+    return y if keepdims else xp.squeeze(y, axis=tuple(axes))
+
+
 def _generic(
     xp, kind, x, *, kernel, stride, padding, dilation, mode, out, size, device, count=None, **_
 ):
@@ -250,7 +284,7 @@ def _generic(
         need = (o - 1) * s + dil * (k - 1) + 1 - (n + b + a)
         pads.append((b, a + max(need, 0)))
     fill = float("-inf") if kind == "max" else 0.0
-    combine = xp.maximum if kind == "max" else (lambda acc, w: acc + w)
+    combine = _running_max(xp) if kind == "max" else (lambda acc, w: acc + w)
 
     def pool(xt):
         xt = _windows.pad(xp, xt, pads, fill, device)
@@ -605,16 +639,26 @@ def _output_size_arg(output_size: Any, d: int, spatial: Sequence[int]) -> tuple[
 def _adaptive_generic(xp, kind, x, *, out, **_):
     """Adaptive pooling of a channels-first batched array, one spatial axis at a time (max
     and mean over a box are the max and mean of per-axis maxima and means)."""
-    reduce = xp.max if kind == "max" else xp.mean
+    if kind == "max":
+
+        def reduce(a, axis, keepdims=False):
+            return _first_max(xp, a, axis, keepdims)
+    else:
+        reduce = xp.mean
     y = x
-    for i, o in enumerate(out):
+    # the last axis first: with the first maximum kept per axis, that is the box's first
+    # maximum in row-major order
+    for i, o in reversed(list(enumerate(out))):
         axis = 2 + i
         n = y.shape[axis]
         if n == o:
             continue
         if n % o == 0:  # equal, disjoint windows: one reshape and one reduction
-            shape = tuple(y.shape[:axis]) + (o, n // o) + tuple(y.shape[axis + 1 :])
-            y = reduce(xp.reshape(y, shape), axis=axis + 1)
+            # the other axes merged, so the array stays 4-D whatever the dimensionality
+            # (MXNet broadcasts at most 5-D)
+            lead, trail = tuple(y.shape[:axis]), tuple(y.shape[axis + 1 :])
+            boxes = xp.reshape(y, (math.prod(lead), o, n // o, math.prod(trail)))
+            y = xp.reshape(reduce(boxes, axis=2), lead + (o,) + trail)
             continue
         parts = []
         for j in range(o):
@@ -698,8 +742,8 @@ def _global(kind: str, input: Any, layout: Any) -> Any:
             f"input: global pooling needs every spatial size to be at least 1, got shape "
             f"{tuple(x.shape)}"
         )
-    reduce = xp.max if kind == "max" else xp.mean
-    return be.adapter.from_standard(reduce(x, axis=axes, keepdims=True), input)
+    y = _box_max(xp, x, axes, True) if kind == "max" else xp.mean(x, axis=axes, keepdims=True)
+    return be.adapter.from_standard(y, input)
 
 
 def global_max_pool(input: Any, *, layout: str = "channels_first") -> Any:

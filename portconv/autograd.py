@@ -1,0 +1,1066 @@
+"""A small reverse-mode automatic differentiation for every backend.
+
+NumPy, CuPy and array-api-strict have no autograd; this module gives portconv one, written
+once against the array API standard, with each op's forward and backward side by side::
+
+    import portconv.autograd as ag
+    W = ag.Variable(w, requires_grad=True)             # w: any backend's array
+    loss = ((ag.conv2d(X, W) - Y) ** 2).sum()          # the book's 5.2.4
+    loss.backward()
+    W.grad                                             # an array of w's library, on w's device
+
+A :class:`Variable` wraps one array of the caller's library (``.data``); ops on Variables
+record, for each result, its parents and a ``backward`` closure that maps the result's
+gradient to its parents' gradients. :meth:`Variable.backward` walks that graph in reverse
+topological order and accumulates gradients into the leaves that ``requires_grad``. Values and
+gradients are always the backend's own arrays on its device; nothing goes through NumPy.
+
+Arguments of the ops may be Variables, plain arrays (constants) or Python scalars. Forward
+values come from portconv's ops (native kernels where the backend has them); gradients come
+from the rules in :mod:`portconv.ops.grad` and below, which use the standard's functions only.
+
+Where the arrays already carry native autograd (``torch`` tensors with ``requires_grad``,
+MXNet under ``autograd.record()``), portconv's plain ops stay differentiable by the framework
+itself; this module is for the libraries without one, and runs the same everywhere.
+
+Convolution and pooling here take channels-first arrays (batched or unbatched).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from . import _dispatch
+from . import ops as _ops
+from .errors import ArgumentError
+from .ops import grad as _g
+from .ops._args import _is_int, int_tuple, padding_pairs
+from .ops._common import prepare
+from .ops.conv_transpose import conv_transpose as _ct
+from .ops.conv_transpose import conv_transpose1d as _ct1
+from .ops.conv_transpose import conv_transpose2d as _ct2
+from .ops.conv_transpose import conv_transpose3d as _ct3
+from .ops.conv_transpose import transpose_padding
+
+_TRANSPOSED = {None: _ct, 1: _ct1, 2: _ct2, 3: _ct3}
+
+__all__ = [
+    "Variable",
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "add",
+    "avg_pool",
+    "avg_pool1d",
+    "avg_pool2d",
+    "avg_pool3d",
+    "concat",
+    "conv",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+    "cross_entropy",
+    "divide",
+    "flatten",
+    "global_avg_pool",
+    "global_max_pool",
+    "is_grad_enabled",
+    "linear",
+    "log_softmax",
+    "matmul",
+    "max_pool",
+    "max_pool1d",
+    "max_pool2d",
+    "max_pool3d",
+    "mean",
+    "mse_loss",
+    "multiply",
+    "negative",
+    "no_grad",
+    "permute_dims",
+    "pow",
+    "relu",
+    "reshape",
+    "sigmoid",
+    "softmax",
+    "squared_loss",
+    "subtract",
+    "sum",
+    "sum_squared_error",
+    "tanh",
+]
+
+_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("portconv_grad", default=True)
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Ops inside the block record nothing (for parameter updates and evaluation)."""
+    token = _enabled.set(False)
+    try:
+        yield
+    finally:
+        _enabled.reset(token)
+
+
+def is_grad_enabled() -> bool:
+    return _enabled.get()
+
+
+# -- the Variable and the graph ----------------------------------------------------------------
+
+
+class Variable:
+    """An array of any backend with a gradient.
+
+    ``data``: the array (the caller's own type: a NumPy, CuPy, PyTorch, MXNet or
+    array-api-strict array). ``requires_grad``: whether :meth:`backward` accumulates a
+    gradient into ``grad`` (an array like ``data``, or None before the first backward).
+    A Variable made by an op remembers its parents and how to pass a gradient to them.
+    """
+
+    __slots__ = ("data", "requires_grad", "_grad", "_parents", "_backward", "op")
+    __array_ufunc__ = None  # NumPy arrays defer to our reflected operators
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        if isinstance(data, Variable):
+            data = data.data
+        prepare(data)  # an array of a registered library, or a clear error
+        self.data = data
+        self.requires_grad = bool(requires_grad)
+        self._grad = None  # a standard array (see the adapter's to_standard)
+        self._parents: tuple = ()
+        self._backward = None
+        self.op = ""  # the name of the op that made it ("" for a leaf)
+
+    # -- what it is
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.data.shape)
+
+    @property
+    def dtype(self) -> Any:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._backward is None
+
+    def __repr__(self) -> str:
+        made = f", op={self.op!r}" if self.op else ""
+        return f"Variable({self.data!r}, requires_grad={self.requires_grad}{made})"
+
+    # -- the gradient, in the caller's array type
+    @property
+    def grad(self) -> Any:
+        if self._grad is None:
+            return None
+        be, _, _ = prepare(self.data)
+        return be.adapter.from_standard(self._grad, self.data)
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is None:
+            self._grad = None
+            return
+        _, _, (g,) = prepare(value)
+        self._grad = g
+
+    def zero_grad(self) -> None:
+        self._grad = None
+
+    def detach(self) -> Variable:
+        """The same array, cut from the graph."""
+        return Variable(self.data)
+
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into the ``grad`` of every leaf that requires one.
+
+        ``grad``: the gradient of some scalar with respect to ``self`` (an array of
+        ``self``'s shape); may be left out when ``self`` holds a single element."""
+        be, xp, (y,) = prepare(self.data)
+        if grad is None:
+            if math.prod(self.shape) != 1:
+                raise ArgumentError(
+                    f"grad: backward() of a Variable of shape {self.shape} needs the gradient "
+                    f"of the output (an array of that shape); it may be left out only for a "
+                    f"single element"
+                )
+            seed = xp.ones_like(y)
+        else:
+            _, _, (seed,) = prepare(grad)
+            if tuple(seed.shape) != self.shape:
+                raise ArgumentError(
+                    f"grad: expected shape {self.shape} (the Variable's), got {tuple(seed.shape)}"
+                )
+        if not self.requires_grad:
+            raise ArgumentError(
+                "backward: this Variable does not depend on any Variable with "
+                "requires_grad=True, so there is nothing to differentiate"
+            )
+        order = _topological(self)
+        grads: dict[int, Any] = {id(self): seed}
+        for v in reversed(order):
+            g = grads.pop(id(v), None)
+            if g is None:
+                continue
+            if v._backward is None:
+                v._grad = g if v._grad is None else v._grad + g
+                continue
+            for parent, gp in zip(v._parents, v._backward(g)):
+                if gp is None or not isinstance(parent, Variable) or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                grads[key] = gp if key not in grads else grads[key] + gp
+
+    # -- operators (Python scalars and plain arrays are constants)
+    def __add__(self, other: Any) -> Variable:
+        return add(self, other)
+
+    def __radd__(self, other: Any) -> Variable:
+        return add(other, self)
+
+    def __sub__(self, other: Any) -> Variable:
+        return subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Variable:
+        return subtract(other, self)
+
+    def __mul__(self, other: Any) -> Variable:
+        return multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Variable:
+        return multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Variable:
+        return divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Variable:
+        return divide(other, self)
+
+    def __neg__(self) -> Variable:
+        return negative(self)
+
+    def __pow__(self, exponent: Any) -> Variable:
+        return pow(self, exponent)
+
+    def __matmul__(self, other: Any) -> Variable:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Variable:
+        return matmul(other, self)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Variable:
+        return mean(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Variable:
+        if len(shape) == 1 and not _is_int(shape[0]):
+            shape = tuple(shape[0])
+        return reshape(self, shape)
+
+
+def _topological(root: Variable) -> list[Variable]:
+    """Every Variable that ``root`` depends on (through ones that require a gradient), each
+    after its parents (an explicit stack: deep graphs do not hit the recursion limit)."""
+    order: list[Variable] = []
+    seen: set[int] = set()
+    stack: list[tuple[Variable, bool]] = [(root, False)]
+    while stack:
+        v, expanded = stack.pop()
+        if expanded:
+            order.append(v)
+            continue
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        stack.append((v, True))
+        for p in v._parents:
+            if isinstance(p, Variable) and p.requires_grad and id(p) not in seen:
+                stack.append((p, False))
+    return order
+
+
+def _is_scalar(a: Any) -> bool:
+    return isinstance(a, (int, float)) and not isinstance(a, bool)
+
+
+def _as_var(a: Any) -> Any:
+    """A Variable (plain arrays become constants); Python scalars stay as they are."""
+    if a is None or isinstance(a, Variable) or _is_scalar(a):
+        return a
+    return Variable(a)
+
+
+class _Call:
+    """The backend, namespace and standard arrays of one op's Variables."""
+
+    def __init__(self, *args: Any) -> None:
+        self.args = tuple(_as_var(a) for a in args)
+        arrays = [a.data for a in self.args if isinstance(a, Variable)]
+        self.be, self.xp, std = prepare(*arrays)
+        it = iter(std)
+        self.std = [next(it) if isinstance(a, Variable) else a for a in self.args]
+        self.like = next(a.data for a in self.args if isinstance(a, Variable))
+        self.device = self.be.device
+
+    def needs(self, i: int) -> bool:
+        a = self.args[i]
+        return isinstance(a, Variable) and a.requires_grad
+
+    def result(self, op: str, value: Any, backward) -> Variable:
+        """The op's result as a Variable of the caller's array type, linked to its parents
+        when a gradient may flow (``backward(g)`` returns one gradient per argument, None
+        where there is none)."""
+        if _dispatch._is_scalar(value):  # NumPy reduces to a NumPy scalar: keep an array
+            value = self.xp.asarray(value)
+        out = Variable.__new__(Variable)
+        out.data = self.be.adapter.from_standard(value, self.like)
+        out._grad = None
+        out.op = op
+        out._parents, out._backward, out.requires_grad = (), None, False
+        if _enabled.get() and any(self.needs(i) for i in range(len(self.args))):
+            out._parents, out._backward, out.requires_grad = self.args, backward, True
+        return out
+
+    def native(self, op: str, value: Any, backward) -> Variable:
+        """Like :meth:`result` for a value computed by a public portconv op (already of the
+        caller's array type)."""
+        return self.result(op, self.be.adapter.to_standard(value), backward)
+
+
+def _unbroadcast(xp: Any, g: Any, shape: Sequence[int]) -> Any:
+    """The adjoint of broadcasting ``shape`` to ``g.shape``: sum over the broadcast axes."""
+    shape = tuple(shape)
+    if tuple(g.shape) == shape:
+        return g
+    extra = g.ndim - len(shape)
+    if extra:
+        g = xp.sum(g, axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return g
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    return () if _is_scalar(a) else tuple(a.shape)
+
+
+# -- elementwise arithmetic --------------------------------------------------------------------
+
+
+def add(a: Any, b: Any) -> Variable:
+    c = _Call(a, b)
+    x, y = c.std
+    sx, sy = _shape(x), _shape(y)
+
+    def backward(g):
+        gx = _unbroadcast(c.xp, g, sx) if c.needs(0) else None
+        gy = _unbroadcast(c.xp, g, sy) if c.needs(1) else None
+        return gx, gy
+
+    return c.result("add", x + y, backward)
+
+
+def subtract(a: Any, b: Any) -> Variable:
+    c = _Call(a, b)
+    x, y = c.std
+    sx, sy = _shape(x), _shape(y)
+
+    def backward(g):
+        gx = _unbroadcast(c.xp, g, sx) if c.needs(0) else None
+        gy = _unbroadcast(c.xp, -g, sy) if c.needs(1) else None
+        return gx, gy
+
+    return c.result("subtract", x - y, backward)
+
+
+def multiply(a: Any, b: Any) -> Variable:
+    c = _Call(a, b)
+    x, y = c.std
+
+    def backward(g):
+        gx = _unbroadcast(c.xp, g * y, _shape(x)) if c.needs(0) else None
+        gy = _unbroadcast(c.xp, g * x, _shape(y)) if c.needs(1) else None
+        return gx, gy
+
+    return c.result("multiply", x * y, backward)
+
+
+def divide(a: Any, b: Any) -> Variable:
+    c = _Call(a, b)
+    x, y = c.std
+
+    def backward(g):
+        gx = _unbroadcast(c.xp, g / y, _shape(x)) if c.needs(0) else None
+        gy = _unbroadcast(c.xp, -g * x / (y * y), _shape(y)) if c.needs(1) else None
+        return gx, gy
+
+    return c.result("divide", x / y, backward)
+
+
+def negative(a: Any) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    return c.result("negative", -x, lambda g: (-g,))
+
+
+def pow(a: Any, exponent: float) -> Variable:
+    """``a ** exponent`` for a Python number ``exponent``."""
+    if not _is_scalar(exponent):
+        raise ArgumentError(f"exponent: expected a Python number, got {type(exponent).__name__}")
+    c = _Call(a)
+    (x,) = c.std
+    y = x * x if exponent == 2 else x**exponent
+
+    def backward(g):
+        if exponent == 2:
+            return (g * (2.0 * x),)
+        return (g * (exponent * x ** (exponent - 1)),)
+
+    return c.result("pow", y, backward)
+
+
+# -- reductions and shapes -----------------------------------------------------------------------
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    if _is_int(axis):
+        axis = (axis,)
+    return tuple(int(a) % ndim for a in axis)
+
+
+def sum(a: Any, axis: Any = None, keepdims: bool = False) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    xp, shape = c.xp, tuple(x.shape)
+    axes = _axes(axis, x.ndim)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+    def backward(g):
+        return (xp.broadcast_to(xp.reshape(g, kept), shape),)
+
+    return c.result("sum", xp.sum(x, axis=axes, keepdims=keepdims), backward)
+
+
+def mean(a: Any, axis: Any = None, keepdims: bool = False) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    xp, shape = c.xp, tuple(x.shape)
+    axes = _axes(axis, x.ndim)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    count = float(math.prod(shape[i] for i in axes))
+
+    def backward(g):
+        return (xp.broadcast_to(xp.reshape(g / count, kept), shape),)
+
+    return c.result("mean", xp.mean(x, axis=axes, keepdims=keepdims), backward)
+
+
+def reshape(a: Any, shape: Sequence[int]) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    before = tuple(x.shape)
+    return c.result("reshape", c.xp.reshape(x, tuple(shape)), lambda g: (c.xp.reshape(g, before),))
+
+
+def flatten(a: Any, start_dim: int = 1, end_dim: int = -1) -> Variable:
+    """Axes ``start_dim`` to ``end_dim`` merged into one (``torch.flatten``; Gluon's
+    ``Flatten`` is ``start_dim=1``)."""
+    shape = _as_var(a).shape
+    nd = len(shape)
+    s, e = start_dim % nd, end_dim % nd
+    return reshape(a, shape[:s] + (math.prod(shape[s : e + 1]),) + shape[e + 1 :])
+
+
+def permute_dims(a: Any, axes: Sequence[int]) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    axes = tuple(axes)
+    inverse = [0] * len(axes)
+    for pos, ax in enumerate(axes):
+        inverse[ax] = pos
+    return c.result(
+        "permute_dims",
+        c.xp.permute_dims(x, axes),
+        lambda g: (c.xp.permute_dims(g, tuple(inverse)),),
+    )
+
+
+def concat(arrays: Sequence[Any], axis: int = 0) -> Variable:
+    c = _Call(*arrays)
+    xp = c.xp
+    ax = axis % c.std[0].ndim
+    sizes = [x.shape[ax] for x in c.std]
+
+    def backward(g):
+        parts, start = [], 0
+        for n in sizes:
+            parts.append(g[(slice(None),) * ax + (slice(start, start + n), ...)])
+            start += n
+        return tuple(parts)
+
+    return c.result("concat", xp.concat(list(c.std), axis=ax), backward)
+
+
+def matmul(a: Any, b: Any) -> Variable:
+    """``a @ b`` for 2-D ``a`` and ``b`` (what ``linear`` and the book's models need)."""
+    c = _Call(a, b)
+    x, y = c.std
+    xp = c.xp
+    if x.ndim != 2 or y.ndim != 2:
+        raise ArgumentError(
+            f"matmul: expected two 2-D arrays, got shapes {tuple(x.shape)} and {tuple(y.shape)}"
+        )
+
+    def backward(g):
+        gx = xp.matmul(g, xp.matrix_transpose(y)) if c.needs(0) else None
+        gy = xp.matmul(xp.matrix_transpose(x), g) if c.needs(1) else None
+        return gx, gy
+
+    return c.result("matmul", xp.matmul(x, y), backward)
+
+
+# -- activations -------------------------------------------------------------------------------
+
+
+def relu(a: Any) -> Variable:
+    """``max(x, 0)``; the gradient at 0 is 0, as in PyTorch and MXNet."""
+    c = _Call(a)
+    (x,) = c.std
+    xp = c.xp
+    positive = x > 0
+    y = xp.where(positive, x, xp.zeros_like(x))
+    return c.result("relu", y, lambda g: (xp.where(positive, g, xp.zeros_like(g)),))
+
+
+def sigmoid(a: Any) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    y = 1.0 / (1.0 + c.xp.exp(-x))
+    return c.result("sigmoid", y, lambda g: (g * y * (1.0 - y),))
+
+
+def tanh(a: Any) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    y = c.xp.tanh(x)
+    return c.result("tanh", y, lambda g: (g * (1.0 - y * y),))
+
+
+def softmax(a: Any, axis: int = -1) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    xp = c.xp
+    e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+    y = e / xp.sum(e, axis=axis, keepdims=True)
+
+    def backward(g):
+        return (y * (g - xp.sum(g * y, axis=axis, keepdims=True)),)
+
+    return c.result("softmax", y, backward)
+
+
+def log_softmax(a: Any, axis: int = -1) -> Variable:
+    c = _Call(a)
+    (x,) = c.std
+    xp = c.xp
+    shifted = x - xp.max(x, axis=axis, keepdims=True)
+    y = shifted - xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+
+    def backward(g):
+        return (g - xp.exp(y) * xp.sum(g, axis=axis, keepdims=True),)
+
+    return c.result("log_softmax", y, backward)
+
+
+# -- dense layers and losses ----------------------------------------------------------------------
+
+
+def linear(input: Any, weight: Any, bias: Any = None) -> Variable:
+    """``input @ weight.T + bias`` (``torch.nn.functional.linear``; Gluon's ``Dense``):
+    input ``(..., in)``, weight ``(out, in)``, bias ``(out,)``."""
+    c = _Call(input, weight, bias)
+    x, w, b = c.std
+    xp = c.xp
+    lead = tuple(x.shape[:-1])
+    x2 = xp.reshape(x, (math.prod(lead), x.shape[-1]))
+    y = xp.matmul(x2, xp.matrix_transpose(w))
+    if b is not None:
+        y = y + b
+    y = xp.reshape(y, lead + (w.shape[0],))
+
+    def backward(g):
+        g2 = xp.reshape(g, (math.prod(lead), w.shape[0]))
+        gx = xp.reshape(xp.matmul(g2, w), tuple(x.shape)) if c.needs(0) else None
+        gw = xp.matmul(xp.matrix_transpose(g2), x2) if c.needs(1) else None
+        gb = xp.sum(g2, axis=0) if c.needs(2) else None
+        return gx, gw, gb
+
+    return c.result("linear", y, backward)
+
+
+def _reduce(loss: Variable, reduction: str) -> Variable:
+    if reduction == "mean":
+        return mean(loss)
+    if reduction == "sum":
+        return sum(loss)
+    if reduction == "none":
+        return loss
+    raise ArgumentError(f"reduction: expected 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def sum_squared_error(y_hat: Any, y: Any) -> Variable:
+    """The book's loss for learning a kernel (5.2.4): ``((y_hat - y) ** 2).sum()``."""
+    return sum(subtract(y_hat, y) ** 2)
+
+
+def squared_loss(y_hat: Any, y: Any) -> Variable:
+    """The book's ``squared_loss`` (3.4): ``(y_hat - y.reshape(y_hat.shape)) ** 2 / 2``,
+    elementwise (no reduction)."""
+    target = reshape(y, _as_var(y_hat).shape)
+    return subtract(y_hat, target) ** 2 / 2.0
+
+
+def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Variable:
+    """``torch.nn.functional.mse_loss``: the mean (or sum, or none) of ``(input - target)**2``."""
+    return _reduce(subtract(input, target) ** 2, reduction)
+
+
+def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable:
+    """Softmax cross-entropy (``torch.nn.functional.cross_entropy``; Gluon's
+    ``SoftmaxCrossEntropyLoss``): logits ``(N, C)``, target ``(N,)`` integer class indices
+    (or ``(N, C)`` class probabilities), ``-sum(target_onehot * log_softmax(logits))`` per
+    example, then the mean (default), the sum or none."""
+    logits = _as_var(logits)
+    if logits.ndim != 2:
+        raise ArgumentError(f"logits: expected shape (N, C), got {logits.shape}")
+    t = target.data if isinstance(target, Variable) else target
+    be, xp, (ts,) = prepare(t)
+    n, classes = logits.shape
+    if xp.isdtype(ts.dtype, "integral"):
+        if tuple(ts.shape) != (n,):
+            raise ArgumentError(
+                f"target: expected {n} class indices (shape ({n},)), got shape {tuple(ts.shape)}"
+            )
+        _, _, (z,) = prepare(logits.data)
+        iota = xp.reshape(xp.arange(classes, device=be.device), (1, classes))
+        onehot = xp.astype(xp.reshape(ts, (n, 1)) == iota, z.dtype)
+        target = be.adapter.from_standard(onehot, logits.data)
+    per_example = negative(sum(multiply(log_softmax(logits, axis=1), target), axis=1))
+    return _reduce(per_example, reduction)
+
+
+# -- convolution ---------------------------------------------------------------------------------
+
+
+def _batched(xp: Any, x: Any, d: int) -> tuple[Any, bool]:
+    if x.ndim == d + 2:
+        return x, True
+    return xp.expand_dims(x, axis=0), False
+
+
+def _conv(input, weight, bias, stride, padding, dilation, groups, path, d):
+    c = _Call(input, weight, bias)
+    forward = _ops.conv if d is None else getattr(_ops, f"conv{d}d")
+    value = forward(
+        c.args[0].data,
+        c.args[1].data,
+        None if bias is None else c.args[2].data,
+        stride,
+        padding,
+        dilation,
+        groups,
+        path=path,
+    )
+    xs, w, _ = c.std
+    xp = c.xp
+    if d is None:
+        d = w.ndim - 2
+    x, batched = _batched(xp, xs, d)
+    spatial, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
+    stride = int_tuple("stride", stride, d)
+    dilation = int_tuple("dilation", dilation, d)
+    pads = padding_pairs(
+        "padding", padding, d, spatial=spatial, kernel=kernel, stride=stride, dilation=dilation
+    )
+
+    def backward(gy):
+        g = gy if batched else xp.expand_dims(gy, axis=0)
+        gx = gw = gb = None
+        if c.needs(0):
+            gx = _g.conv_input_grad(
+                xp, c.device, g, w, spatial, stride, pads, dilation, int(groups)
+            )
+            gx = gx if batched else gx[0, ...]
+        if c.needs(1):
+            gw = _g.conv_weight_grad(
+                xp, c.device, x, g, kernel, stride, pads, dilation, int(groups)
+            )
+        if c.needs(2):
+            gb = xp.sum(g, axis=(0,) + tuple(range(2, d + 2)))
+        return gx, gw, gb
+
+    return c.native("conv", value, backward)
+
+
+def conv(
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    groups: int = 1,
+    *,
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.conv` (channels first) with gradients for input, weight and bias."""
+    return _conv(input, weight, bias, stride, padding, dilation, groups, path, None)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, path=None):
+    return _conv(input, weight, bias, stride, padding, dilation, groups, path, 1)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, path=None):
+    return _conv(input, weight, bias, stride, padding, dilation, groups, path, 2)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, path=None):
+    return _conv(input, weight, bias, stride, padding, dilation, groups, path, 3)
+
+
+def _conv_transpose(
+    input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
+):
+    c = _Call(input, weight, bias)
+    forward = _TRANSPOSED[d]
+    value = forward(
+        c.args[0].data,
+        c.args[1].data,
+        None if bias is None else c.args[2].data,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        path=path,
+    )
+    xs, w, _ = c.std
+    xp = c.xp
+    d = w.ndim - 2
+    x, batched = _batched(xp, xs, d)
+    spatial, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
+    stride = int_tuple("stride", stride, d)
+    dilation = int_tuple("dilation", dilation, d)
+    pads = transpose_padding(padding, d)
+
+    # the transposed convolution is the adjoint of conv(., w): its input gradient is that
+    # convolution, its weight gradient that convolution's weight gradient with the roles of
+    # input and output exchanged
+    def backward(gy):
+        g = gy if batched else xp.expand_dims(gy, axis=0)
+        gx = gw = gb = None
+        if c.needs(0):
+            gx = _g.conv_forward_cf(xp, c.device, g, w, stride, pads, dilation, groups, spatial)
+            gx = gx if batched else gx[0, ...]
+        if c.needs(1):
+            gw = _g.conv_weight_grad(xp, c.device, g, x, kernel, stride, pads, dilation, groups)
+        if c.needs(2):
+            gb = xp.sum(g, axis=(0,) + tuple(range(2, d + 2)))
+        return gx, gw, gb
+
+    return c.native("conv_transpose", value, backward)
+
+
+def conv_transpose(
+    input,
+    weight,
+    bias=None,
+    stride=1,
+    padding=0,
+    output_padding=0,
+    groups=1,
+    dilation=1,
+    *,
+    path=None,
+):
+    """:func:`portconv.conv_transpose` with gradients for input, weight and bias."""
+    return _conv_transpose(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, path, None
+    )
+
+
+def _fixed_transpose(d: int):
+    def op(
+        input,
+        weight,
+        bias=None,
+        stride=1,
+        padding=0,
+        output_padding=0,
+        groups=1,
+        dilation=1,
+        *,
+        path=None,
+    ):
+        return _conv_transpose(
+            input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
+        )
+
+    op.__name__ = op.__qualname__ = f"conv_transpose{d}d"
+    op.__doc__ = f":func:`portconv.conv_transpose{d}d` with gradients for input, weight and bias."
+    return op
+
+
+conv_transpose1d = _fixed_transpose(1)
+conv_transpose2d = _fixed_transpose(2)
+conv_transpose3d = _fixed_transpose(3)
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+
+
+def _pool_setup(c: _Call, value: Any, kernel_size, stride, padding, dilation, d):
+    """Normalised arguments of a pooling call that portconv has already checked."""
+    xs = c.std[0]
+    xp = c.xp
+    if d is None:
+        d = len(kernel_size) if isinstance(kernel_size, Sequence) else xs.ndim - 2
+    x, batched = _batched(xp, xs, d)
+    spatial = tuple(x.shape[2:])
+    kernel = int_tuple("kernel_size", kernel_size, d)
+    stride = kernel if stride is None else int_tuple("stride", stride, d)
+    dilation = int_tuple("dilation", dilation, d)
+    pads = padding_pairs(
+        "padding", padding, d, spatial=spatial, kernel=kernel, stride=stride, dilation=dilation
+    )
+    out = tuple(value.shape[-d:])
+    applied = _g.pool_pads(spatial, kernel, stride, dilation, pads, out)
+    return x, batched, spatial, kernel, stride, dilation, pads, applied
+
+
+def _max_pool(
+    input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, path, d
+):
+    c = _Call(input)
+    forward = _ops.max_pool if d is None else getattr(_ops, f"max_pool{d}d")
+    value = forward(
+        c.args[0].data,
+        kernel_size,
+        stride,
+        padding,
+        dilation,
+        ceil_mode,
+        pooling_convention=pooling_convention,
+        path=path,
+    )
+    x, batched, _, kernel, stride, dilation, _, applied = _pool_setup(
+        c, value, kernel_size, stride, padding, dilation, d
+    )
+    xp = c.xp
+
+    def backward(gy):
+        g = gy if batched else xp.expand_dims(gy, axis=0)
+        gx = _g.max_pool_grad(xp, c.device, x, g, kernel, stride, dilation, applied)
+        return (gx if batched else gx[0, ...],)
+
+    return c.native("max_pool", value, backward)
+
+
+def max_pool(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    dilation=1,
+    ceil_mode=False,
+    *,
+    pooling_convention="valid",
+    path=None,
+):
+    """:func:`portconv.max_pool` (channels first) with a gradient: to the first maximum of
+    each window in row-major order, as PyTorch and MXNet route it on ties."""
+    return _max_pool(
+        input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, path, None
+    )
+
+
+def _avg_pool(
+    input, kernel_size, stride, padding, ceil_mode, count_include_pad, pooling_convention, path, d
+):
+    c = _Call(input)
+    forward = _ops.avg_pool if d is None else getattr(_ops, f"avg_pool{d}d")
+    value = forward(
+        c.args[0].data,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        pooling_convention=pooling_convention,
+        path=path,
+    )
+    _, batched, spatial, kernel, stride, _, pads, applied = _pool_setup(
+        c, value, kernel_size, stride, padding, 1, d
+    )
+    same = isinstance(padding, str) and padding.lower().startswith("same")
+    count = "padded" if count_include_pad and not same else "input"
+    xp = c.xp
+
+    def backward(gy):
+        g = gy if batched else xp.expand_dims(gy, axis=0)
+        gx = _g.avg_pool_grad(xp, c.device, g, spatial, kernel, stride, pads, applied, count)
+        return (gx if batched else gx[0, ...],)
+
+    return c.native("avg_pool", value, backward)
+
+
+def avg_pool(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    *,
+    pooling_convention="valid",
+    path=None,
+):
+    """:func:`portconv.avg_pool` (channels first) with a gradient."""
+    return _avg_pool(
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        pooling_convention,
+        path,
+        None,
+    )
+
+
+def _fixed_pools(d: int):
+    def max_pool_d(
+        input,
+        kernel_size,
+        stride=None,
+        padding=0,
+        dilation=1,
+        ceil_mode=False,
+        *,
+        pooling_convention="valid",
+        path=None,
+    ):
+        return _max_pool(
+            input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, path, d
+        )
+
+    def avg_pool_d(
+        input,
+        kernel_size,
+        stride=None,
+        padding=0,
+        ceil_mode=False,
+        count_include_pad=True,
+        *,
+        pooling_convention="valid",
+        path=None,
+    ):
+        return _avg_pool(
+            input,
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            pooling_convention,
+            path,
+            d,
+        )
+
+    max_pool_d.__name__ = max_pool_d.__qualname__ = f"max_pool{d}d"
+    avg_pool_d.__name__ = avg_pool_d.__qualname__ = f"avg_pool{d}d"
+    max_pool_d.__doc__ = f":func:`max_pool` for {d} spatial dimension(s)."
+    avg_pool_d.__doc__ = f":func:`avg_pool` for {d} spatial dimension(s)."
+    return max_pool_d, avg_pool_d
+
+
+max_pool1d, avg_pool1d = _fixed_pools(1)
+max_pool2d, avg_pool2d = _fixed_pools(2)
+max_pool3d, avg_pool3d = _fixed_pools(3)
+
+
+def _adaptive(kind: str, d: int):
+    public = getattr(_ops, f"adaptive_{kind}_pool{d}d")
+
+    def op(input: Any, output_size: Any, *, path: str | None = None) -> Variable:
+        c = _Call(input)
+        value = public(c.args[0].data, output_size, path=path)
+        x, batched = _batched(c.xp, c.std[0], d)
+        xp = c.xp
+
+        def backward(gy):
+            g = gy if batched else xp.expand_dims(gy, axis=0)
+            if kind == "max":
+                gx = _g.adaptive_max_pool_grad(xp, c.device, x, g)
+            else:
+                gx = _g.adaptive_avg_pool_grad(xp, c.device, g, tuple(x.shape[2:]))
+            return (gx if batched else gx[0, ...],)
+
+        return c.native(f"adaptive_{kind}_pool", value, backward)
+
+    op.__name__ = op.__qualname__ = f"adaptive_{kind}_pool{d}d"
+    op.__doc__ = f":func:`portconv.adaptive_{kind}_pool{d}d` with a gradient."
+    return op
+
+
+adaptive_max_pool1d = _adaptive("max", 1)
+adaptive_max_pool2d = _adaptive("max", 2)
+adaptive_max_pool3d = _adaptive("max", 3)
+adaptive_avg_pool1d = _adaptive("avg", 1)
+adaptive_avg_pool2d = _adaptive("avg", 2)
+adaptive_avg_pool3d = _adaptive("avg", 3)
+
+
+def global_max_pool(input: Any) -> Variable:
+    """:func:`portconv.global_max_pool` (channels first) with a gradient to the first
+    maximum of each channel."""
+    c = _Call(input)
+    value = _ops.global_max_pool(c.args[0].data)
+    (x,) = c.std
+    return c.native(
+        "global_max_pool", value, lambda g: (_g.global_max_pool_grad(c.xp, c.device, x, g),)
+    )
+
+
+def global_avg_pool(input: Any) -> Variable:
+    """:func:`portconv.global_avg_pool` (channels first) with a gradient."""
+    c = _Call(input)
+    value = _ops.global_avg_pool(c.args[0].data)
+    (x,) = c.std
+    shape = tuple(x.shape)
+    count = float(math.prod(shape[2:]))
+    return c.native("global_avg_pool", value, lambda g: (c.xp.broadcast_to(g / count, shape),))
