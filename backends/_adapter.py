@@ -110,5 +110,14 @@ class Adapter:
         out = xp.asarray(a, device=device) if device is not None else xp.asarray(a)
         return self.from_standard(out, like) if like is not None else out
 
+    # -- whole programs ----------------------------------------------------------------------
+    def run_context(self) -> Any:
+        """A context manager in which whole programs (training, evaluation) run on this
+        library: one that makes scalars (0-d arrays, a loss) work where the library needs a
+        mode for them. Nothing for most libraries."""
+        import contextlib
+
+        return contextlib.nullcontext()
+
     def __repr__(self) -> str:
         return f"<portconv adapter {self.name!r}>"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from ..errors import ArrayTypeError
 from ._adapter import Adapter
 
 
@@ -75,6 +76,12 @@ class MXNetAdapter(Adapter):
         return ""
 
     def to_standard(self, x: Any) -> Any:
+        if x.ndim == 0 and not _mx().util.is_np_shape():
+            raise ArrayTypeError(
+                "MXNet operates on 0-d arrays (a summed loss, for example) only with NumPy "
+                "shape semantics: call mx.npx.set_np() (as the book's MXNet np edition does) or "
+                "mx.util.set_np_shape(True) first"
+            )
         return x.as_np_ndarray() if self.is_legacy(x) else x
 
     def from_standard(self, y: Any, like: Any) -> Any:
@@ -89,6 +96,11 @@ class MXNetAdapter(Adapter):
     def devices(self) -> list[Any]:
         mx = _mx()
         return [mx.cpu()] + [mx.gpu(i) for i in range(mx.context.num_gpus())]
+
+    def run_context(self) -> Any:
+        """NumPy shape semantics (what the book's ``npx.set_np()`` turns on): without them
+        MXNet cannot hold a 0-d array such as a loss."""
+        return _mx().util.np_shape(True)
 
     def to_numpy(self, x: Any):
         return x.asnumpy()

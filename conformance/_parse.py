@@ -83,3 +83,32 @@ def bmatrix(text: str):
     body = re.sub(r"\\(?:begin|end)\{bmatrix\}", "", text)
     rows = [r for r in re.split(r"\\\\", body) if r.strip()]
     return [[float(v) for v in r.split("&")] for r in rows]
+
+
+def loss_log(text: str) -> dict[int, tuple[float, int]]:
+    """``batch 1, loss 12.495`` / ``Epoch 5, loss 0.743`` lines -> {iteration: (loss,
+    printed decimals)}."""
+    out = {}
+    for m in re.finditer(r"(?:batch|epoch)\s+(\d+),\s*loss\s+(-?\d+\.(\d+))", text, re.I):
+        out[int(m.group(1))] = (float(m.group(2)), len(m.group(3)))
+    assert out, text
+    return out
+
+
+def flat_numbers(text: str) -> tuple[tuple[float, ...], int]:
+    """All numbers of a printed array, flattened, and the decimals they are printed with."""
+    body = re.sub(r"<NDArray [^>]*>|tensor|array|dtype=\w+", "", text)
+    found = re.findall(r"-?\d+\.(\d*)", body)
+    values = tuple(float(v) for v in re.findall(r"-?\d+\.\d*", body))
+    return values, max(len(d) for d in found)
+
+
+def summary(text: str) -> list[tuple[str, tuple[int, ...]]]:
+    """``layer_summary`` lines (``Conv2d output shape:\t torch.Size([1, 6, 28, 28])``, or
+    the shape as a tuple) -> [(layer name, shape)]."""
+    rows = []
+    for line in text.strip().splitlines():
+        if line.strip():
+            name, _, rest = line.partition(" output shape:")
+            rows.append((name.strip(), shape(rest)))
+    return rows

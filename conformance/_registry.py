@@ -49,6 +49,17 @@ class Case:
 CASES: list[Case] = []
 
 
+@dataclass(frozen=True)
+class Noted:
+    """A case's result with a note for the report (for example the recovered random start
+    of a replayed training run) and, optionally, the text the code printed (compared with
+    the documented text on the seed's own framework instead of the value's repr)."""
+
+    value: Any
+    note: str = ""
+    shown: str | None = None
+
+
 def case(
     seed: str,
     cell: str,

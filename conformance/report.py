@@ -47,7 +47,7 @@ def matrix(runs: dict[str, dict]) -> tuple[list[dict], list[str]]:
                 },
             )
             row["cells"][b] = r["status"]
-            if r["status"] == "erratum" and r.get("detail"):
+            if r["status"] in ("erratum", "pass") and r.get("detail"):
                 row["notes"].add(r["detail"])
             if r["status"] in ("fail", "skipped") and r.get("detail"):
                 row["notes"].add(f"{b}: {r['detail']}")

@@ -7,7 +7,7 @@ import numpy as np
 
 import portconv as pc
 
-from . import _parse
+from . import _parse, _replay
 from ._registry import case
 
 SEED = "000_199e6c1d1a4f81cd.txt"
@@ -420,3 +420,34 @@ def two_channels(bk):
 )
 def maxpool_two_channels(bk):
     return pc.max_pool2d(bk.array(TWO_CHANNELS), 3, padding=1, strides=2)
+
+
+# 5.2.4 Learning a kernel: Gluon's Conv2D(channels=1, kernel_size=(1, 2)) has a bias,
+# initialised to zero and never updated by the loop; its weight starts from Gluon's default
+# Uniform(-0.07, 0.07).
+_replay.register(
+    SEED,
+    log_cell="In[18]",
+    log_text="""
+batch 1, loss 12.495
+batch 2, loss 5.132
+batch 3, loss 2.111
+batch 4, loss 0.871
+batch 5, loss 0.360
+batch 6, loss 0.150
+batch 7, loss 0.063
+batch 8, loss 0.027
+batch 9, loss 0.012
+batch 10, loss 0.005""",
+    kernel_cell="Out[19]",
+    kernel_text="""
+[[ 0.9917276 -0.9848021]]
+<NDArray 1x2 @cpu(0)>""",
+    steps=10,
+    lr=3e-2,
+    init=(-0.07, 0.07),
+    init_name="Gluon's default initialiser",
+    gluon=True,
+    kernel_shape=(1, 2),
+    printed_kernel="repr",
+)

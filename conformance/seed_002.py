@@ -7,12 +7,14 @@ Residual block shapes (Out[24], Out[26] of 8.6)."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 
 import portconv as pc
 
-from . import _parse
-from ._registry import case
+from . import _parse, _replay
+from ._registry import Noted, case
 
 SEED = "002_2b99741476205a97.txt"
 
@@ -656,3 +658,189 @@ def max_pool_by_relu(bk):
     if not np.array_equal(bk.to_numpy(by_relu), bk.to_numpy(pc.pool2d(x, (2, 2)))):
         raise AssertionError("max pooling from ReLU differs from pool2d(X, (2, 2))")
     return by_relu
+
+
+# 7.2.4 Learning a kernel: LazyConv2d(1, kernel_size=(1, 2), bias=False), whose weight starts
+# from PyTorch's default kaiming_uniform(a=sqrt(5)): U(-1/sqrt(2), 1/sqrt(2)) for fan_in 2.
+_replay.register(
+    SEED,
+    log_cell="In[14]",
+    log_text="""
+epoch 2, loss 2.793
+epoch 4, loss 0.576
+epoch 6, loss 0.141
+epoch 8, loss 0.042
+epoch 10, loss 0.014""",
+    kernel_cell="Out[15]",
+    kernel_text="tensor([[ 0.9805, -1.0036]])",
+    steps=10,
+    lr=3e-2,
+    init=(-(0.5**0.5), 0.5**0.5),
+    init_name="PyTorch's default initialiser",
+    gluon=False,
+    kernel_shape=(1, 2),
+    printed_kernel="repr",
+)
+
+
+# -- the models (7.6, 8.2, 8.6) ----------------------------------------------------------------
+
+
+def _summary(bk, model, shape):
+    """The book's ``model.layer_summary(shape)``: its rows, and what it printed."""
+    out = io.StringIO()
+    rows = model.layer_summary(shape, like=bk.array([0.0]), file=out)
+    return Noted(rows, shown=out.getvalue())
+
+
+@case(
+    SEED,
+    "In[38]",
+    "LeNet().layer_summary((1, 1, 28, 28))",
+    """
+Conv2d output shape:      torch.Size([1, 6, 28, 28])
+Sigmoid output shape:     torch.Size([1, 6, 28, 28])
+AvgPool2d output shape:   torch.Size([1, 6, 14, 14])
+Conv2d output shape:      torch.Size([1, 16, 10, 10])
+Sigmoid output shape:     torch.Size([1, 16, 10, 10])
+AvgPool2d output shape:   torch.Size([1, 16, 5, 5])
+Flatten output shape:     torch.Size([1, 400])
+Linear output shape:      torch.Size([1, 120])
+Sigmoid output shape:     torch.Size([1, 120])
+Linear output shape:      torch.Size([1, 84])
+Sigmoid output shape:     torch.Size([1, 84])
+Linear output shape:      torch.Size([1, 10])""",
+    parse=_parse.summary,
+    printed="str",
+)
+def lenet_summary(bk):
+    return _summary(bk, pc.models.LeNet(), (1, 1, 28, 28))
+
+
+_VGG11_SUMMARY = """
+Sequential output shape:      torch.Size([1, 64, 112, 112])
+Sequential output shape:      torch.Size([1, 128, 56, 56])
+Sequential output shape:      torch.Size([1, 256, 28, 28])
+Sequential output shape:      torch.Size([1, 512, 14, 14])
+Sequential output shape:      torch.Size([1, 512, 7, 7])
+Flatten output shape:         torch.Size([1, 25088])
+Linear output shape:           torch.Size([1, 4096])
+ReLU output shape:            torch.Size([1, 4096])
+Dropout output shape:         torch.Size([1, 4096])
+Linear output shape:           torch.Size([1, 4096])
+ReLU output shape:            torch.Size([1, 4096])
+Dropout output shape:         torch.Size([1, 4096])
+Linear output shape:           torch.Size([1, 10])"""
+
+
+@case(
+    SEED,
+    "In[6]",
+    "VGG-11 layer_summary((1, 1, 224, 224))",
+    _VGG11_SUMMARY,
+    parse=_parse.summary,
+    printed="str",
+)
+def vgg11_summary(bk):
+    arch = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))
+    return _summary(bk, pc.models.VGG(arch), (1, 1, 224, 224))
+
+
+@case(
+    SEED,
+    "In[8]",
+    "VGG-16 layer_summary((1, 1, 224, 224)) (exercise 8.2.3)",
+    """
+Sequential output shape:      torch.Size([1, 64, 112, 112])
+Sequential output shape:      torch.Size([1, 128, 56, 56])
+Sequential output shape:      torch.Size([1, 256, 28, 28])
+Sequential output shape:      torch.Size([1, 512, 14, 14])
+Sequential output shape:      torch.Size([1, 512, 7, 7])
+Flatten output shape:         torch.Size([1, 25088])
+Linear output shape:          torch.Size([1, 4096])
+ReLU output shape:            torch.Size([1, 4096])
+Dropout output shape:         torch.Size([1, 4096])
+Linear output shape:          torch.Size([1, 4096])
+ReLU output shape:            torch.Size([1, 4096])
+Dropout output shape:         torch.Size([1, 4096])
+Linear output shape:          torch.Size([1, 10])""",
+    parse=_parse.summary,
+    printed="str",
+)
+def vgg16_summary(bk):
+    arch = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+    return _summary(bk, pc.models.VGG(arch), (1, 1, 224, 224))
+
+
+@case(
+    SEED,
+    "exercise 8.2.1",
+    "VGG: 138~144 million parameters (VGG-16 and VGG-19, ImageNet input and classes)",
+    "AlexNet: 60 million / VGG: 138~144 million",
+    expected=(True, True),
+)
+def vgg_parameters(bk):
+    counts = [
+        pc.models.count_parameters(pc.models.VGG(arch, num_classes=1000), (1, 3, 224, 224))
+        for arch in (pc.models.VGG_ARCHS["VGG16"], pc.models.VGG_ARCHS["VGG19"])
+    ]
+    note = f"VGG-16 {counts[0]:,}, VGG-19 {counts[1]:,} parameters"
+    return Noted(tuple(138e6 <= c < 145e6 for c in counts), note)
+
+
+@case(
+    SEED,
+    "exercise 8.2.1 AlexNet",
+    "AlexNet: 60 million parameters",
+    "AlexNet: 60 million / VGG: 138~144 million",
+    expected=50_844_008,
+    erratum="60 million is the original AlexNet of Krizhevsky et al. (its 6x6 final feature "
+    "map and 227x227 input); the AlexNet this book builds (8.1) has 50,844,008 "
+    "parameters on the same 3x224x224 input with 1000 classes, which is checked",
+)
+def alexnet_parameters(bk):
+    return pc.models.count_parameters(pc.models.AlexNet(num_classes=1000), (1, 3, 224, 224))
+
+
+@case(
+    SEED,
+    "Out[24]",
+    "Residual(3) keeps (4, 3, 6, 6)",
+    "torch.Size([4, 3, 6, 6])",
+    parse=_parse.shape,
+    printed="repr",
+)
+def residual_same(bk):
+    x = bk.array(np.random.default_rng(24).standard_normal((4, 3, 6, 6)))
+    return pc.models.Residual(3)(x).data.shape
+
+
+@case(
+    SEED,
+    "Out[26]",
+    "Residual(6, use_1x1conv=True, strides=2) gives (4, 6, 3, 3)",
+    "torch.Size([4, 6, 3, 3])",
+    parse=_parse.shape,
+    printed="repr",
+)
+def residual_down(bk):
+    x = bk.array(np.random.default_rng(24).standard_normal((4, 3, 6, 6)))
+    return pc.models.Residual(6, use_1x1conv=True, strides=2)(x).data.shape
+
+
+@case(
+    SEED,
+    "In[35]",
+    "ResNet18().layer_summary((1, 1, 96, 96))",
+    """
+Sequential output shape:      torch.Size([1, 64, 24, 24])
+Sequential output shape:      torch.Size([1, 64, 24, 24])
+Sequential output shape:      torch.Size([1, 128, 12, 12])
+Sequential output shape:      torch.Size([1, 256, 6, 6])
+Sequential output shape:      torch.Size([1, 512, 3, 3])
+Sequential output shape:      torch.Size([1, 10])""",
+    parse=_parse.summary,
+    printed="str",
+)
+def resnet18_summary(bk):
+    return _summary(bk, pc.models.ResNet18(), (1, 1, 96, 96))

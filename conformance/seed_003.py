@@ -7,12 +7,15 @@ learned kernel (In[29]), and LeNet5's shape printouts and predicted class (In[76
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 
 import portconv as pc
 
-from . import _parse
-from ._registry import case
+from . import _parse, _replay
+from ._registry import Noted, case
 
 SEED = "003_55d8c69464c26305.txt"
 
@@ -170,3 +173,82 @@ def padded(bk):
 )
 def padded_strided(bk):
     return pc.conv2d(bk.array([X3]), bk.array([[K2]]), padding=1, stride=(3, 2))[0, ...]
+
+
+# Learning a kernel: nn.Conv2d(1, 1, kernel_size=(1, 2), bias=False), 20 iterations, whose
+# weight starts from PyTorch's default kaiming_uniform(a=sqrt(5)): U(-1/sqrt(2), 1/sqrt(2)).
+_replay.register(
+    SEED,
+    log_cell="In[28]",
+    log_text="""
+Epoch 5, loss 0.743
+Epoch 10, loss 0.025
+Epoch 15, loss 0.002
+Epoch 20, loss 0.000""",
+    kernel_cell="In[29]",
+    kernel_text="tensor([[[[ 1.0013, -0.9983]]]])",
+    steps=20,
+    lr=3e-2,
+    init=(-(0.5**0.5), 0.5**0.5),
+    init_name="PyTorch's default initialiser",
+    gluon=False,
+    kernel_shape=(1, 1, 1, 2),
+    printed_kernel="repr",
+)
+
+
+# -- d. LeNet5 -----------------------------------------------------------------------------------
+
+
+@case(
+    SEED,
+    "In[76] print",
+    "lenet(input) prints the shapes",
+    """
+Input shape: torch.Size([1, 1, 32, 32])
+Conv2d: torch.Size([1, 20, 28, 28])
+MaxPool2d: torch.Size([1, 20, 14, 14])
+Conv2d: torch.Size([1, 20, 10, 10])
+MaxPool2d: torch.Size([1, 20, 5, 5])
+Flatten: torch.Size([1, 500])
+torch.Size([1, 10])""",
+    expected=[
+        ("Input shape", (1, 1, 32, 32)),
+        ("Conv2d", (1, 20, 28, 28)),
+        ("MaxPool2d", (1, 20, 14, 14)),
+        ("Conv2d", (1, 20, 10, 10)),
+        ("MaxPool2d", (1, 20, 5, 5)),
+        ("Flatten", (1, 500)),
+        (None, (1, 10)),
+    ],
+    printed="str",
+)
+def lenet5_prints(bk):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        lenet = pc.models.LeNet5()
+        x = bk.array(np.random.default_rng(74).standard_normal((1, 1, 32, 32)))
+        rows = lenet.layer_summary((1, 1, 32, 32), like=x)
+    return Noted(rows, shown=out.getvalue())
+
+
+@case(
+    SEED,
+    "In[76] Out",
+    "an untrained LeNet5 predicts a class",
+    "tensor([4])",
+    expected=((1,), True, True),
+)
+def lenet5_class(bk):
+    """The class comes from random weights (torch's global generator, unseeded) applied to a
+    random input (torch.randn): neither is printed, and 266,050 weights cannot be recovered
+    from one class index. The case checks what is documented about it: one prediction, an
+    integer class index, in range(10)."""
+    lenet = pc.models.LeNet5()
+    x = bk.array(np.random.default_rng(74).standard_normal((1, 1, 32, 32)))
+    y = bk.to_numpy(lenet.predict(x))
+    note = (
+        "not reproducible: random weights and input, neither printed; checked: shape (1,), "
+        f"an integer dtype, a class in range(10) (here {int(y[0])})"
+    )
+    return Noted((tuple(y.shape), y.dtype.kind in "iu", bool(0 <= y[0] < 10)), note)

@@ -29,6 +29,7 @@ def _adapters_of_a_source_checkout() -> None:
 
 _adapters_of_a_source_checkout()
 
+from . import autograd, data, models, nn, optim, train
 from ._config import config
 from ._dispatch import Backend, adapters, backend_of, get_adapter, register
 from .errors import ArgumentError, ArrayTypeError, BackendUnavailableError, PortconvError
@@ -59,7 +60,6 @@ from .ops import (
     pool2d,
     pool_output_shape,
 )
-from . import autograd
 from .ops.conv_transpose import (
     conv_transpose,
     conv_transpose1d,
@@ -106,6 +106,11 @@ __all__ = [
     "pool_output_shape",
     "register",
     "autograd",
+    "data",
+    "models",
+    "nn",
+    "optim",
+    "train",
     "conv_transpose",
     "conv_transpose1d",
     "conv_transpose2d",

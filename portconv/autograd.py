@@ -225,6 +225,9 @@ class Variable:
             for parent, gp in zip(v._parents, v._backward(g)):
                 if gp is None or not isinstance(parent, Variable) or not parent.requires_grad:
                     continue
+                if gp.dtype != parent.dtype:  # NumPy < 2 promotes 0-d float32 seeds
+                    _, _, (pd,) = prepare(parent.data)
+                    gp = xp.astype(gp, pd.dtype)
                 key = id(parent)
                 grads[key] = gp if key not in grads else grads[key] + gp
 
@@ -321,6 +324,15 @@ class _Call:
         self.like = next(a.data for a in self.args if isinstance(a, Variable))
         self.device = self.be.device
 
+    def dtype(self) -> Any:
+        """The dtype the standard gives the result: that of the Variables' arrays promoted
+        together (Python scalars do not change it); None when they are not floating."""
+        dtypes = [a.dtype for a in self.std if a is not None and hasattr(a, "dtype")]
+        if not dtypes:
+            return None
+        out = dtypes[0] if len(dtypes) == 1 else self.xp.result_type(*dtypes)
+        return out if self.xp.isdtype(out, "real floating") else None
+
     def needs(self, i: int) -> bool:
         a = self.args[i]
         return isinstance(a, Variable) and a.requires_grad
@@ -331,6 +343,15 @@ class _Call:
         where there is none)."""
         if _dispatch._is_scalar(value):  # NumPy reduces to a NumPy scalar: keep an array
             value = self.xp.asarray(value)
+        dtype = self.dtype()
+        if (
+            dtype is not None
+            and value.dtype != dtype
+            and self.xp.isdtype(value.dtype, "real floating")
+        ):
+            # NumPy < 2 promotes a 0-d float32 array with a Python float to float64; the
+            # standard keeps float32 (Python scalars take the array's dtype)
+            value = self.xp.astype(value, dtype)
         out = Variable.__new__(Variable)
         out.data = self.be.adapter.from_standard(value, self.like)
         out._grad = None
@@ -658,6 +679,16 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
     t = target.data if isinstance(target, Variable) else target
     be, xp, (ts,) = prepare(t)
     n, classes = logits.shape
+    if ts.ndim == 1 and xp.isdtype(ts.dtype, "real floating"):
+        # class indices stored as floats (MXNet's nd.array([0, 2, 1]) is float32, and Gluon's
+        # SoftmaxCrossEntropyLoss takes them): they must be whole numbers
+        as_int = xp.astype(ts, xp.int64)
+        if not bool(xp.all(xp.astype(as_int, ts.dtype) == ts)):
+            raise ArgumentError(
+                "target: a 1-D floating target holds class indices and must be whole numbers; "
+                "give integer class indices of shape (N,) or class probabilities of shape (N, C)"
+            )
+        ts = as_int
     if xp.isdtype(ts.dtype, "integral"):
         if tuple(ts.shape) != (n,):
             raise ArgumentError(

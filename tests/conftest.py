@@ -63,6 +63,11 @@ class BackendUnderTest:
             return mx.nd.array(a, dtype=a.dtype, ctx=self.device)
         return self.adapter.from_numpy(a, device=self.device)
 
+    def run_context(self):
+        """The adapter's context for whole programs: the backend has 0-d arrays (a loss)
+        inside it (MXNet needs NumPy shape semantics for them, as the book's npx.set_np())."""
+        return self.adapter.run_context()
+
     def to_numpy(self, y) -> np.ndarray:
         return np.asarray(self.adapter.to_numpy(y))
 

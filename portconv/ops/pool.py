@@ -239,7 +239,6 @@ def _divisor(xp, device, dtype, size, kernel, stride, dilation, pads, out, count
     return div
 
 
-
 def _running_max(xp):
     """``combine(acc, w)`` for a running maximum over kernel offsets (row-major order) that
     keeps the first maximum on ties and lets NaN through: a ``where``, not ``maximum``, so that

@@ -1,0 +1,64 @@
+"""Image resizing on host NumPy arrays (the book's ``transforms.Resize`` for 224x224 AlexNet,
+VGG and NiN, 96x96 GoogLeNet and ResNet inputs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import ArgumentError
+
+__all__ = ["resize"]
+
+
+def _size(size: Any) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        size = (int(size), int(size))
+    try:
+        h, w = (int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ArgumentError(
+            f"size: expected an int or an (height, width) pair, got {size!r}"
+        ) from None
+    if h < 1 or w < 1:
+        raise ArgumentError(f"size: expected positive sizes, got {size!r}")
+    return h, w
+
+
+def _axis_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each output index: the two input indices it reads and the weight of the second,
+    with half-pixel centres (``align_corners=False``)."""
+    scale = n_in / n_out
+    src = (np.arange(n_out, dtype=np.float64) + 0.5) * scale - 0.5
+    src = np.maximum(src, 0.0)  # before the first centre: the first pixel
+    lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = src - lo
+    return lo, hi, frac
+
+
+def resize(images: Any, size: Any) -> np.ndarray:
+    """Bilinear resizing of the last two axes of ``images`` (``(..., H, W)``: one image, a
+    batch ``(N, H, W)`` or ``(N, C, H, W)``) to ``size`` (an int for a square, or ``(h, w)``).
+
+    The rule is PyTorch's ``F.interpolate(mode="bilinear", align_corners=False)`` (and
+    torchvision's ``Resize`` on tensors without antialiasing): output pixel ``i`` samples the
+    input at ``(i + 0.5) * in / out - 0.5``, clamped to the edge pixels, interpolating linearly
+    between the two neighbours on each axis. Downscaling does not antialias. Integer inputs
+    give float32; floating inputs keep their dtype. Computed in float64.
+    """
+    a = np.asarray(images)
+    if a.ndim < 2:
+        raise ArgumentError(f"images: expected at least 2 dimensions (..., H, W), got {a.shape}")
+    if a.dtype.kind not in "biuf":
+        raise ArgumentError(f"images: expected a real-valued array, got dtype {a.dtype}")
+    out_dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
+    h, w = _size(size)
+    x = a.astype(np.float64)
+    lo, hi, frac = _axis_weights(a.shape[-2], h)
+    frac = frac[:, None]
+    x = x[..., lo, :] * (1.0 - frac) + x[..., hi, :] * frac
+    lo, hi, frac = _axis_weights(a.shape[-1], w)
+    x = x[..., lo] * (1.0 - frac) + x[..., hi] * frac
+    return x.astype(out_dtype)

@@ -1,0 +1,176 @@
+"""Shapes and parameter counts without computing anything (a dry run).
+
+:meth:`Module.layer_summary` runs a zero input through the layers, which for VGG-16 at
+224 x 224 is some 15 GFLOP. :func:`shape_summary` prints the same lines from the layers'
+hyperparameters alone, and :func:`count_parameters` gives the number of parameters a model
+would have for an input shape, without creating them: both are instant at any size.
+
+Each layer of :mod:`portconv.nn` has a rule here; a block with its own ``forward`` (Inception,
+Residual, DenseBlock, ...) gives its rule as a method ``infer_shape(shape, walk) -> (shape,
+count)``, where ``walk(module, shape)`` applies the rule of a child. The tests check every
+rule against a real forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import ArgumentError
+from ..nn import Module, Sequential
+from ..nn.layers import (
+    AdaptiveAvgPool2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    _BatchNorm,
+    _Conv,
+    _Elementwise,
+    _Pool,
+)
+from ..ops._args import int_tuple, output_size, padding_pairs
+
+Shape = tuple[int, ...]
+
+
+def _spatial(m: Any, shape: Shape, d: int) -> Shape:
+    if len(shape) not in (d + 1, d + 2):
+        raise ArgumentError(
+            f"{type(m).__name__}: expected an input of {d + 1} or {d + 2} dimensions, "
+            f"got shape {shape}"
+        )
+    return shape[-d:]
+
+
+def _conv(m: _Conv, shape: Shape) -> tuple[Shape, int]:
+    if m.transposed:
+        raise ArgumentError(f"{type(m).__name__}: no shape rule for transposed convolutions")
+    d = m.d
+    spatial = _spatial(m, shape, d)
+    cin = shape[-d - 1]
+    if m.in_channels is not None and m.in_channels != cin:
+        raise ArgumentError(
+            f"{type(m).__name__}: built for {m.in_channels} input channels, got {cin}"
+        )
+    if cin % m.groups or m.channels % m.groups:
+        raise ArgumentError(
+            f"{type(m).__name__}: groups={m.groups} must divide the {cin} input and "
+            f"{m.channels} output channels"
+        )
+    k = m.kernel_size
+    s = int_tuple("stride", m.stride, d)
+    dil = int_tuple("dilation", m.dilation, d)
+    pads = padding_pairs("padding", m.padding, d, spatial=spatial, kernel=k, stride=s, dilation=dil)
+    out = tuple(
+        output_size(n, ki, si, di, b, a)
+        for n, ki, si, di, (b, a) in zip(spatial, k, s, dil, pads, strict=True)
+    )
+    count = m.channels * (cin // m.groups) * math.prod(k) + (m.channels if m.use_bias else 0)
+    return shape[: -d - 1] + (m.channels,) + out, count
+
+
+def _dense(m: Dense, shape: Shape) -> tuple[Shape, int]:
+    if m.flatten and len(shape) > 2:
+        shape = (shape[0], math.prod(shape[1:]))
+    n_in = shape[-1]
+    if m.in_units is not None and m.in_units != n_in:
+        raise ArgumentError(f"{type(m).__name__}: built for {m.in_units} inputs, got {n_in}")
+    return shape[:-1] + (m.units,), m.units * n_in + (m.units if m.use_bias else 0)
+
+
+def _pool(m: _Pool, shape: Shape) -> tuple[Shape, int]:
+    d = m.d
+    spatial = _spatial(m, shape, d)
+    k = int_tuple("kernel_size", m.kernel_size, d)
+    s = k if m.stride is None else int_tuple("stride", m.stride, d)
+    dil = int_tuple("dilation", m.dilation, d)
+    pads = padding_pairs("padding", m.padding, d, spatial=spatial, kernel=k, stride=s, dilation=dil)
+    ceil = m.ceil_mode or m.convention == "full"
+    out = []
+    for n, ki, si, di, (b, a) in zip(spatial, k, s, dil, pads, strict=True):
+        o = output_size(n, ki, si, di, b, a, ceil=ceil)
+        # PyTorch's ceil_mode drops a last window that would start in the right padding
+        if m.ceil_mode and o > 0 and (o - 1) * si >= n + b:
+            o -= 1
+        out.append(o)
+    return shape[:-d] + tuple(out), 0
+
+
+def _adaptive(m: AdaptiveAvgPool2D, shape: Shape) -> tuple[Shape, int]:
+    size = m.output_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    spatial = _spatial(m, shape, 2)
+    out = tuple(n if o is None else int(o) for n, o in zip(spatial, size, strict=True))
+    return shape[:-2] + out, 0
+
+
+def _flatten(m: Flatten, shape: Shape) -> tuple[Shape, int]:
+    nd = len(shape)
+    start, end = m.start_dim % nd, m.end_dim % nd
+    return shape[:start] + (math.prod(shape[start : end + 1]),) + shape[end + 1 :], 0
+
+
+def _batchnorm(m: _BatchNorm, shape: Shape) -> tuple[Shape, int]:
+    c = shape[1]
+    if m.num_features is not None and m.num_features != c:
+        raise ArgumentError(f"{type(m).__name__}: built for {m.num_features} channels, got {c}")
+    return shape, 2 * c
+
+
+_RULES = (
+    (_Conv, _conv),
+    (Dense, _dense),
+    (_Pool, _pool),
+    (AdaptiveAvgPool2D, _adaptive),
+    ((GlobalAvgPool2D, GlobalMaxPool2D), lambda m, s: (s[:-2] + (1, 1), 0)),
+    (Flatten, _flatten),
+    (_BatchNorm, _batchnorm),
+    ((_Elementwise, Dropout), lambda m, s: (s, 0)),
+)
+
+
+def walk(module: Module, shape: Shape) -> tuple[Shape, int]:
+    """(output shape, number of parameters) of ``module`` for an input of ``shape``."""
+    shape = tuple(int(s) for s in shape)
+    hook = getattr(module, "infer_shape", None)
+    if hook is not None:
+        return hook(shape, walk)
+    if isinstance(module, Sequential):
+        total = 0
+        for _, child in module.children():
+            shape, n = walk(child, shape)
+            total += n
+        return shape, total
+    for cls, rule in _RULES:
+        if isinstance(module, cls):
+            return rule(module, shape)
+    raise ArgumentError(
+        f"{type(module).__name__}: no shape rule (give the class a method infer_shape(shape, walk))"
+    )
+
+
+def shape_summary(model: Module, input_shape: tuple, *, file: Any = None) -> list:
+    """The lines :meth:`Module.layer_summary` prints (``"<Layer> output shape:\\t <shape>"``
+    per top-level layer), from the hyperparameters alone. Returns the list of (layer name,
+    shape)."""
+    shape = tuple(int(s) for s in input_shape)
+    rows = []
+    for _, layer in model.top_level_layers():
+        shape, _ = walk(layer, shape)
+        label = layer.summary_name or type(layer).__name__
+        print(f"{label} output shape:\t {shape}", file=file)
+        rows.append((label, shape))
+    return rows
+
+
+def count_parameters(model: Module, input_shape: tuple) -> int:
+    """The number of scalar parameters ``model`` has (or will have, once called) for inputs
+    of ``input_shape``; nothing is computed or created."""
+    return walk(model, tuple(input_shape))[1]
+
+
+def output_shape(model: Module, input_shape: tuple) -> tuple[int, ...]:
+    """The shape of ``model``'s output for an input of ``input_shape``, computing nothing."""
+    return walk(model, tuple(input_shape))[0]

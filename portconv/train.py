@@ -1,0 +1,507 @@
+"""Training: the book's ``train_ch6`` on every backend, with checkpoints that resume exactly.
+
+    from portconv import data, nn, train
+    splits = data.load_digits()
+    history = train.fit(model, splits, epochs=10, lr=0.9, backend="torch", init="xavier")
+    print(train.format_epoch(history[-1]))
+
+:func:`fit` runs mini-batch training with portconv's autograd on any backend, records per
+epoch the mean training loss, the training and test accuracy and the throughput, and (with
+``checkpoint=``) saves after every epoch the model's parameters and buffers, the optimiser's
+state, the random generator's state and the history to one ``.npz`` file (no pickle, written
+atomically). ``resume=True`` continues from that file; because the parameters' initial values,
+the dropout masks and each epoch's batch order all come from seeded generators, a resumed run
+computes exactly what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+
+from . import autograd as ag
+from . import optim as _optim
+from .autograd import Variable, no_grad
+from .data.loader import DataLoader
+from .errors import ArgumentError
+from .nn import init as _init
+from .nn.module import Module, load_npz, save_npz
+from .ops._common import prepare
+
+__all__ = [
+    "History",
+    "accuracy",
+    "correct",
+    "evaluate_accuracy",
+    "fit",
+    "format_epoch",
+    "load_checkpoint",
+    "plot_history",
+    "save_checkpoint",
+]
+
+_FORMAT = "portconv-checkpoint"
+_VERSION = 1
+#: how many points per epoch the running curves keep (the book's animator draws 5)
+_POINTS_PER_EPOCH = 5
+
+
+class History(list):
+    """One dict per epoch: ``epoch`` (1-based), ``loss`` (mean training loss), ``train_acc``,
+    ``test_acc`` (None without test data), ``examples_per_sec`` (training throughput),
+    ``seconds`` (the epoch's training time) and ``points`` (running ``[epoch, loss, acc]``
+    during the epoch, for the book's curves)."""
+
+    def series(self, key: str) -> list:
+        """One value per epoch (``history.series("loss")``)."""
+        return [row.get(key) for row in self]
+
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Variable) else x
+
+
+def _scalar(x: Any) -> float:
+    """A one-element array or Variable of any backend as a Python float."""
+    data = _data(x)
+    be, _, _ = prepare(data)
+    return float(np.asarray(be.adapter.to_numpy(data)).reshape(()))
+
+
+def correct(y_hat: Any, y: Any) -> int:
+    """The number of rows of the scores ``y_hat`` (N, C) whose largest entry is at the class
+    ``y`` (N,) (the book's ``accuracy``, which counts). Computed on the arrays' device."""
+    be, xp, (scores, labels) = prepare(_data(y_hat), _data(y))
+    with be.adapter.run_context():
+        return _correct(be, xp, scores, labels)
+
+
+def _correct(be: Any, xp: Any, scores: Any, labels: Any) -> int:
+    if scores.ndim != 2 or tuple(labels.shape) != (scores.shape[0],):
+        raise ArgumentError(
+            f"y_hat, y: expected scores (N, C) and labels (N,), got shapes "
+            f"{tuple(scores.shape)} and {tuple(labels.shape)}"
+        )
+    predicted = xp.argmax(scores, axis=1)
+    hits = xp.astype(predicted == xp.astype(labels, predicted.dtype), xp.int32)
+    value = xp.sum(hits)
+    return int(np.asarray(be.adapter.to_numpy(value)).reshape(()))
+
+
+def accuracy(y_hat: Any, y: Any) -> float:
+    """The fraction of rows of ``y_hat`` whose prediction is ``y``."""
+    n = int(_data(y_hat).shape[0])
+    return correct(y_hat, y) / n if n else float("nan")
+
+
+def evaluate_accuracy(model: Module, data: Iterable) -> float:
+    """The model's accuracy over ``data`` (batches ``(X, y)``), in evaluation mode, without
+    recording gradients (the book's ``evaluate_accuracy_gpu``)."""
+    was_training = model.training
+    model.eval()
+    hits = total = 0
+    try:
+        with no_grad():
+            for X, y in data:
+                hits += correct(model(X), y)
+                total += int(_data(X).shape[0])
+    finally:
+        model.train(was_training)
+    return hits / total if total else float("nan")
+
+
+def format_epoch(stats: dict) -> str:
+    """``epoch 1: loss 0.512, train acc 0.812, test acc 0.835, 1234.5 examples/s``."""
+    parts = [f"loss {stats['loss']:.3f}", f"train acc {stats['train_acc']:.3f}"]
+    if stats.get("test_acc") is not None:
+        parts.append(f"test acc {stats['test_acc']:.3f}")
+    parts.append(f"{stats['examples_per_sec']:.1f} examples/s")
+    return f"epoch {stats['epoch']}: " + ", ".join(parts)
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+
+
+def _host(array: Any) -> np.ndarray:
+    be, _, _ = prepare(array)
+    return np.asarray(be.adapter.to_numpy(array))
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: Module,
+    optimizer: _optim.Optimizer | None = None,
+    *,
+    epoch: int,
+    history: list | None = None,
+    extra: dict | None = None,
+) -> None:
+    """Save the model's state dict, the optimiser's state, the random generator's state, the
+    number of finished epochs and the history to one ``.npz`` file, atomically, without
+    pickle (metadata is JSON in a string array)."""
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in model.state_dict().items():
+        arrays[f"model.{name}"] = _host(value)
+    scalars: dict[str, Any] = {}
+    opt_meta = None
+    if optimizer is not None:
+        ad = None
+        for i, st in optimizer.state.items():
+            for key, value in st.items():
+                name = f"{i}.{key}"
+                if isinstance(value, (bool, int, float)):
+                    scalars[name] = value
+                elif value is None:
+                    scalars[name] = None
+                else:
+                    if ad is None:
+                        ad = prepare(optimizer.params[i].data)[0].adapter
+                    arrays[f"optimizer.{name}"] = np.asarray(ad.to_numpy(value))
+        opt_meta = {"kind": type(optimizer).__name__, "lr": optimizer.lr, "scalars": scalars}
+    meta = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "epoch": int(epoch),
+        "model": type(model).__name__,
+        "optimizer": opt_meta,
+        "rng": _init.generator().bit_generator.state,
+        "history": list(history or []),
+        "extra": extra or {},
+    }
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    save_npz(path, arrays)
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    model: Module | None = None,
+    optimizer: _optim.Optimizer | None = None,
+    *,
+    restore_rng: bool = True,
+) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`: load the model's state (its
+    parameters must exist: call the model once first) and the optimiser's state into the
+    objects given, restore the random generator, and return the metadata (``epoch``,
+    ``history``, ...)."""
+    stored = load_npz(path)
+    if "__meta__" not in stored:
+        raise ArgumentError(f"checkpoint: {os.fspath(path)!r} is not a portconv checkpoint")
+    meta = json.loads(str(stored["__meta__"][()]))
+    if meta.get("format") != _FORMAT:
+        raise ArgumentError(f"checkpoint: {os.fspath(path)!r} is not a portconv checkpoint")
+    if model is not None:
+        state = {k[6:]: v for k, v in stored.items() if k.startswith("model.")}
+        model.load_state_dict(state)
+    if optimizer is not None:
+        saved = meta.get("optimizer") or {}
+        kind = type(optimizer).__name__
+        if saved.get("kind") != kind:
+            raise ArgumentError(
+                f"checkpoint: {os.fspath(path)!r} holds the state of a {saved.get('kind')} "
+                f"optimiser, not of {kind}; resume with the same optimiser"
+            )
+        new_state: dict[int, dict[str, Any]] = {}
+        for name, value in (saved.get("scalars") or {}).items():
+            i, key = name.split(".", 1)
+            new_state.setdefault(int(i), {})[key] = value
+        for name, host in stored.items():
+            if not name.startswith("optimizer."):
+                continue
+            i, key = name[len("optimizer.") :].split(".", 1)
+            i = int(i)
+            if i >= len(optimizer.params):
+                raise ArgumentError(
+                    f"checkpoint: optimiser state for parameter {i}, the model has "
+                    f"{len(optimizer.params)}"
+                )
+            like = optimizer.params[i].data
+            be, _, _ = prepare(like)
+            value = be.adapter.to_standard(be.adapter.from_numpy(host, like=like))
+            new_state.setdefault(i, {})[key] = value
+        optimizer.state = new_state
+    if restore_rng and meta.get("rng"):
+        _init.generator().bit_generator.state = meta["rng"]
+    return meta
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
+def _loader(data: Any, batch_size: int, shuffle: bool, seed: int, backend: str, device: Any):
+    if data is None or isinstance(data, DataLoader):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        X, y = data
+        return DataLoader(X, y, batch_size, shuffle, seed, backend, device)
+    raise ArgumentError(
+        f"data: expected (X, y) host arrays, a portconv.data.DataLoader or Splits, got "
+        f"{type(data).__name__}"
+    )
+
+
+def _make_optimizer(optimizer: Any, params: list, lr: float) -> _optim.Optimizer:
+    if isinstance(optimizer, str):
+        name = optimizer.lower()
+        if name == "sgd":
+            return _optim.SGD(params, lr=lr)
+        if name == "adam":
+            return _optim.Adam(params, lr=lr)
+        raise ArgumentError(f"optimizer: expected 'sgd', 'adam' or a callable, got {optimizer!r}")
+    if callable(optimizer):
+        return optimizer(params, lr)
+    raise ArgumentError(f"optimizer: expected 'sgd', 'adam' or a callable, got {optimizer!r}")
+
+
+def _loss_fn(loss: Any) -> Callable:
+    if loss == "cross_entropy":
+        return ag.cross_entropy
+    if callable(loss):
+        return loss
+    raise ArgumentError(f"loss: expected 'cross_entropy' or a callable, got {loss!r}")
+
+
+class _Bar:
+    """A progress bar over one epoch's batches: tqdm where installed, else one line that
+    rewrites itself on stderr."""
+
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        self.total, self.desc, self.enabled, self.n = total, desc, enabled, 0
+        self.tqdm = None
+        self._last = 0.0
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.tqdm = tqdm(total=total, desc=desc, leave=False, unit="batch")
+
+    def update(self, **postfix: Any) -> None:
+        self.n += 1
+        if not self.enabled:
+            return
+        if self.tqdm is not None:
+            self.tqdm.set_postfix(postfix, refresh=False)
+            self.tqdm.update(1)
+            return
+        now = time.perf_counter()
+        if now - self._last > 0.2 or self.n == self.total:
+            self._last = now
+            info = ", ".join(f"{k} {v:.3f}" for k, v in postfix.items())
+            sys.stderr.write(f"\r{self.desc}: {self.n}/{self.total} batches, {info}   ")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if not self.enabled:
+            return
+        if self.tqdm is not None:
+            self.tqdm.close()
+        else:
+            sys.stderr.write("\r" + " " * 78 + "\r")
+            sys.stderr.flush()
+
+
+def fit(
+    model: Module,
+    train_data: Any,
+    test_data: Any = None,
+    *,
+    epochs: int,
+    lr: float,
+    optimizer: Any = "sgd",
+    loss: Any = "cross_entropy",
+    backend: str = "numpy",
+    device: Any = None,
+    batch_size: int = 256,
+    init: Any = None,
+    seed: int = 0,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    callback: Callable[[dict], Any] | None = None,
+    progress: bool = False,
+) -> History:
+    """Train ``model`` (the book's ``train_ch6``) and return its :class:`History`.
+
+    ``train_data``/``test_data``: ``(X, y)`` host NumPy arrays (batched here with
+    ``batch_size``, shuffled by ``seed``, moved to ``backend`` on ``device``), a
+    :class:`portconv.data.DataLoader` (used as it is), or :class:`portconv.data.Splits` as
+    ``train_data`` (its test split becomes ``test_data`` unless one is given).
+    ``optimizer``: ``"sgd"`` (the book's), ``"adam"``, or ``f(params, lr) -> Optimizer``.
+    ``loss``: ``"cross_entropy"`` or ``f(y_hat, y) -> scalar Variable``. ``init``: None keeps
+    the model's initialiser (PyTorch's defaults unless the model chose another), ``"xavier"``
+    is the book's ``init_cnn``; parameters are drawn from :func:`portconv.nn.manual_seed`
+    ``(seed)``, so equal seeds give equal models on every backend. ``checkpoint``: a ``.npz``
+    path written after every epoch; with ``resume`` training continues from it (if it exists)
+    and the result equals an uninterrupted run. ``callback(stats)`` runs after every epoch with
+    that epoch's dict; ``progress`` shows a bar over each epoch's batches.
+    """
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
+        raise ArgumentError(f"epochs: expected a non-negative int, got {epochs!r}")
+    if resume and checkpoint is None:
+        raise ArgumentError("resume: needs checkpoint= (the file to resume from)")
+    if hasattr(train_data, "X_test") and hasattr(train_data, "X_train"):
+        if test_data is None:
+            test_data = (train_data.X_test, train_data.y_test)
+        train_data = (train_data.X_train, train_data.y_train)
+    train_iter = _loader(train_data, batch_size, True, seed, backend, device)
+    test_iter = _loader(test_data, batch_size, False, seed, backend, device)
+    loss_fn = _loss_fn(loss)
+    if train_iter is None or train_iter.num_examples == 0:
+        raise ArgumentError("train_data: expected at least one training example")
+
+    _init.manual_seed(seed)
+    if init is not None:
+        model.initialize(init, seed=seed, force_reinit=True)
+    sample = train_iter.batch(np.arange(min(2, train_iter.num_examples)))[0]
+    with prepare(sample)[0].adapter.run_context():
+        return _fit(
+            model,
+            sample,
+            train_iter,
+            test_iter,
+            loss_fn,
+            optimizer,
+            lr,
+            int(epochs),
+            checkpoint,
+            resume,
+            callback,
+            progress,
+        )
+
+
+def _fit(
+    model,
+    sample,
+    train_iter,
+    test_iter,
+    loss_fn,
+    optimizer,
+    lr,
+    epochs,
+    checkpoint,
+    resume,
+    callback,
+    progress,
+) -> History:
+    # parameters: drawn from the seeded generator on a first call (in evaluation mode, so
+    # nothing but the parameters' creation happens), on the data's backend and device
+    model.to(sample)
+    was_training = model.training
+    model.eval()
+    with no_grad():
+        model(sample)
+    model.train(was_training)
+    opt = _make_optimizer(optimizer, model.parameters(), lr)
+
+    history = History()
+    start = 0
+    if resume and os.path.exists(os.fspath(checkpoint)):
+        meta = load_checkpoint(checkpoint, model, opt)
+        start = int(meta["epoch"])
+        history.extend(meta.get("history", []))
+
+    for epoch in range(start, epochs):
+        stats = _train_epoch(model, train_iter, opt, loss_fn, epoch, epochs, progress)
+        stats["test_acc"] = None if test_iter is None else evaluate_accuracy(model, test_iter)
+        history.append(stats)
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, opt, epoch=epoch + 1, history=history)
+        if callback is not None:
+            callback(stats)
+    model.train()
+    return history
+
+
+def _train_epoch(model, loader, opt, loss_fn, epoch, epochs, progress) -> dict:
+    model.train()
+    loader.set_epoch(epoch)
+    n_batches = len(loader)
+    every = max(1, n_batches // _POINTS_PER_EPOCH)
+    loss_sum = 0.0
+    hits = seen = 0
+    points = []
+    bar = _Bar(n_batches, f"epoch {epoch + 1}/{epochs}", progress)
+    elapsed = 0.0
+    try:
+        for i, (X, y) in enumerate(loader):
+            t0 = time.perf_counter()
+            y_hat = model(X)
+            value = loss_fn(y_hat, y)
+            if math.prod(value.shape) != 1:
+                value = ag.mean(value)
+            opt.zero_grad()
+            value.backward()
+            opt.step()
+            n = int(_data(X).shape[0])
+            batch_loss = _scalar(value)  # waits for the device: the time below is real
+            batch_hits = correct(y_hat, y)
+            elapsed += time.perf_counter() - t0
+            loss_sum += batch_loss * n
+            hits += batch_hits
+            seen += n
+            bar.update(loss=loss_sum / seen, acc=hits / seen)
+            if (i + 1) % every == 0 or i + 1 == n_batches:
+                points.append([epoch + (i + 1) / n_batches, loss_sum / seen, hits / seen])
+    finally:
+        bar.close()
+    return {
+        "epoch": epoch + 1,
+        "loss": loss_sum / seen if seen else float("nan"),
+        "train_acc": hits / seen if seen else float("nan"),
+        "test_acc": None,
+        "examples_per_sec": seen / elapsed if elapsed > 0 else float("inf"),
+        "seconds": elapsed,
+        "points": points,
+    }
+
+
+# -- plotting --------------------------------------------------------------------------------------
+
+
+def plot_history(history: list, path: str | os.PathLike, title: str | None = None) -> None:
+    """Draw the training curves as the book's animator does (training loss and accuracy during
+    each epoch, test accuracy at its end, against epochs) and save them as a PNG. Needs
+    matplotlib (``pip install "portconv[plot]"``)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            'plotting needs matplotlib: pip install "portconv[plot]" (or matplotlib)'
+        ) from None
+    xs, losses, accs = [], [], []
+    for row in history:
+        for x, loss_value, acc in row.get("points") or [[row["epoch"], row["loss"], 0.0]]:
+            xs.append(x)
+            losses.append(loss_value)
+            accs.append(acc)
+    test = [(row["epoch"], row["test_acc"]) for row in history if row.get("test_acc") is not None]
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    try:
+        ax.plot(xs, losses, "-", label="train loss")
+        ax.plot(xs, accs, "m--", label="train acc")
+        if test:
+            ax.plot([t[0] for t in test], [t[1] for t in test], "g-.", label="test acc")
+        ax.set_xlabel("epoch")
+        ax.set_xlim(0, max([row["epoch"] for row in history], default=1))
+        ax.grid(True)
+        ax.legend()
+        if title:
+            ax.set_title(title)
+        fig.tight_layout()
+        fig.savefig(os.fspath(path), format="png", dpi=100)
+    finally:
+        plt.close(fig)
