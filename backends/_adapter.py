@@ -110,6 +110,24 @@ class Adapter:
         out = xp.asarray(a, device=device) if device is not None else xp.asarray(a)
         return self.from_standard(out, like) if like is not None else out
 
+    # -- sharing memory through DLPack -----------------------------------------------------
+    #: the names ``portconv.convert(x, to=...)`` accepts for this library
+    targets: ClassVar[tuple[str, ...]] = ()
+
+    def dlpack_source(self, x: Any) -> Any:
+        """``x`` as an object with ``__dlpack__``/``__dlpack_device__`` that another library
+        can import without a copy, or None when this library cannot share it."""
+        return x if hasattr(x, "__dlpack__") else None
+
+    def import_dlpack(self, obj: Any, target: str) -> Any:
+        """An array of this library viewing the memory of ``obj`` (a DLPack producer); raises
+        (``BufferError``, ``TypeError``, ...) when it cannot, and the caller copies."""
+        return self.namespace().from_dlpack(obj)
+
+    def import_numpy(self, a: Any, device: Any, target: str) -> Any:
+        """A new array of this library (variant ``target``) holding a NumPy array's values."""
+        return self.from_numpy(a, device=device)
+
     # -- whole programs ----------------------------------------------------------------------
     def run_context(self) -> Any:
         """A context manager in which whole programs (training, evaluation) run on this

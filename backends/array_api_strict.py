@@ -13,6 +13,8 @@ class ArrayAPIStrictAdapter(Adapter):
     module = "array_api_strict"
     distribution = "array-api-strict"
 
+    targets = ("array_api_strict",)
+
     def owns(self, x: Any) -> bool:
         if not self.imported():
             return False

@@ -13,6 +13,13 @@ class CuPyAdapter(Adapter):
     module = "cupy"
     distribution = "cupy"
 
+    targets = ("cupy",)
+
+    def import_dlpack(self, obj: Any, target: str) -> Any:
+        import cupy
+
+        return cupy.from_dlpack(obj)
+
     def owns(self, x: Any) -> bool:
         cupy = sys.modules.get("cupy")
         return cupy is not None and isinstance(x, cupy.ndarray)

@@ -39,6 +39,20 @@ class MXNetAdapter(Adapter):
         self.native.update(native_conv_paths())
         self.native.update(native_pool_paths())
 
+    targets = ("mxnet", "mxnet.nd")
+
+    def dlpack_source(self, x: Any) -> Any:
+        """MXNet 1.9.1's arrays have no ``__dlpack__``: wrap its own capsule function."""
+        return _Capsule(_mx().nd.to_dlpack_for_read(x.as_nd_ndarray()), x.ctx)
+
+    def import_dlpack(self, obj: Any, target: str) -> Any:
+        out = _mx().nd.from_dlpack(obj.__dlpack__())
+        return out if target == "mxnet.nd" else out.as_np_ndarray()
+
+    def import_numpy(self, a: Any, device: Any, target: str) -> Any:
+        out = self.from_numpy(a, device=device)
+        return out.as_nd_ndarray() if target == "mxnet.nd" else out
+
     def owns(self, x: Any) -> bool:
         if not self.imported():
             return False
@@ -245,3 +259,17 @@ def native_pool_paths() -> dict:
         "max_pool": NativePath(max_can_run, max_run),
         "avg_pool": NativePath(avg_can_run, avg_run),
     }
+
+
+class _Capsule:
+    """A DLPack producer around a capsule that MXNet made (``to_dlpack_for_read``)."""
+
+    def __init__(self, capsule: Any, ctx: Any) -> None:
+        self.capsule, self.ctx = capsule, ctx
+
+    def __dlpack__(self, stream: Any = None, **kwargs: Any) -> Any:
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        # DLPack device types: 1 = CPU, 2 = CUDA
+        return (1, 0) if self.ctx.device_type == "cpu" else (2, self.ctx.device_id)

@@ -14,6 +14,15 @@ class NumPyAdapter(Adapter):
     module = "numpy"
     distribution = "numpy"
 
+    targets = ("numpy",)
+
+    def dlpack_source(self, x: Any) -> Any:
+        # a read-only array is never shared: the importer (torch, say) would write into it
+        return x if x.flags.writeable else None
+
+    def import_dlpack(self, obj: Any, target: str) -> Any:
+        return np.from_dlpack(obj)
+
     def owns(self, x: Any) -> bool:
         return isinstance(x, np.ndarray)
 
@@ -34,4 +43,4 @@ class NumPyAdapter(Adapter):
     def from_numpy(self, a: Any, device: Any = None, like: Any = None) -> np.ndarray:
         if device not in (None, "cpu"):
             raise ValueError(f"device: NumPy arrays live on 'cpu' only, got {device!r}")
-        return np.asarray(a)
+        return np.array(a, copy=True)  # a new array, as every adapter gives

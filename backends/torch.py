@@ -18,6 +18,17 @@ class TorchAdapter(Adapter):
         self.native.update(native_conv_paths())
         self.native.update(native_pool_paths())
 
+    targets = ("torch",)
+
+    def dlpack_source(self, x: Any) -> Any:
+        # a tensor that requires grad is shared through a detached view of the same memory
+        return x.detach()
+
+    def import_dlpack(self, obj: Any, target: str) -> Any:
+        import torch
+
+        return torch.from_dlpack(obj)
+
     def owns(self, x: Any) -> bool:
         torch = sys.modules.get("torch")
         return torch is not None and isinstance(x, torch.Tensor)
@@ -52,7 +63,8 @@ class TorchAdapter(Adapter):
 
         if device is None and like is not None:
             device = like.device
-        return torch.as_tensor(np.asarray(a), device=device)
+        # a copy (torch.as_tensor would share the memory, even of a read-only array)
+        return torch.tensor(np.asarray(a), device=device)
 
 
 # -- native convolution (torch.nn.functional / npx): see portconv/ops/conv.py ---------------

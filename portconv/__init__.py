@@ -32,6 +32,7 @@ _adapters_of_a_source_checkout()
 from . import autograd, data, models, nn, optim, train
 from ._config import config
 from ._dispatch import Backend, adapters, backend_of, get_adapter, register
+from .convert import convert
 from .errors import ArgumentError, ArrayTypeError, BackendUnavailableError, PortconvError
 from .ops import (
     adaptive_avg_pool1d,
@@ -112,6 +113,7 @@ __all__ = [
     "optim",
     "train",
     "conv_transpose",
+    "convert",
     "conv_transpose1d",
     "conv_transpose2d",
     "conv_transpose3d",
