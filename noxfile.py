@@ -86,8 +86,17 @@ def tests(session: nox.Session, backend: str) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """The performance suite (``portconv bench``) with PyTorch (PORTCONV_TORCH), writing
+    bench-results/bench.json; not in the default sessions (it takes minutes)."""
+    session.install(TORCH)
+    session.install(".[torch]", TORCH)
+    session.run("python", "-m", "portconv", "bench", "--json", "bench-results/bench.json")
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff")
+    session.install("ruff==0.17.6")  # one formatter version: its output changes between releases
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 

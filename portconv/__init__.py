@@ -29,7 +29,7 @@ def _adapters_of_a_source_checkout() -> None:
 
 _adapters_of_a_source_checkout()
 
-from . import autograd, data, models, nn, optim, train
+from . import autograd, data, models, nn, optim, porting, train
 from ._config import config
 from ._dispatch import Backend, adapters, backend_of, get_adapter, register
 from .convert import convert
@@ -111,6 +111,7 @@ __all__ = [
     "models",
     "nn",
     "optim",
+    "porting",
     "train",
     "conv_transpose",
     "convert",

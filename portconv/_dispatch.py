@@ -14,7 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from .backends import Adapter
-from .errors import ArrayTypeError, BackendUnavailableError, describe_type
+from .errors import ArgumentError, ArrayTypeError, BackendUnavailableError, describe_type
 
 _BUILTIN = {
     "numpy": "portconv.backends.numpy:NumPyAdapter",
@@ -121,11 +121,13 @@ def backend_of(*arrays: Any) -> Backend:
     """The backend of the arrays: one library's adapter and the arrays' device.
 
     ``None`` and Python scalars are ignored. Arrays of two libraries raise ``TypeError``
-    naming both; an object that is no array of a registered library raises ``TypeError``
-    naming its type.
+    naming both; arrays of one library on two devices raise ``ValueError`` naming both
+    devices; an object that is no array of a registered library raises ``TypeError`` naming
+    its type.
     """
     owner: Adapter | None = None
     first: Any = None
+    device: Any = None
     for x in arrays:
         if x is None or _is_scalar(x):
             continue
@@ -136,13 +138,20 @@ def backend_of(*arrays: Any) -> Backend:
                 f"got an object of type {describe_type(x)}"
             )
         if owner is None:
-            owner, first = ad, x
+            owner, first, device = ad, x, ad.device(x)
         elif ad is not owner:
             raise ArrayTypeError(
                 f"arrays of two libraries in one call: {owner.name} "
                 f"({describe_type(first)}) and {ad.name} ({describe_type(x)}); "
                 f"move one of them to the other's library first"
             )
+        else:
+            other = ad.device(x)
+            if other is not device and str(other) != str(device):
+                raise ArgumentError(
+                    f"arrays on two devices in one call: {device} and {other} ({owner.name}); "
+                    f"move them to one device first"
+                )
     if owner is None:
         raise ArrayTypeError("expected at least one array argument, got none")
-    return Backend(owner, owner.device(first))
+    return Backend(owner, device)

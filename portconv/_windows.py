@@ -60,12 +60,14 @@ def gather(
     stride: Sequence[int],
     dilation: Sequence[int],
     out: Sequence[int],
+    axis: int | None = None,
 ) -> Any:
     """The column buffer: shape ``x.shape[:-d] + (prod(kernel),) + out``, its axis ``-d-1``
-    running over kernel offsets in row-major order (im2col)."""
+    running over kernel offsets in row-major order (im2col); ``axis`` puts the kernel-offset
+    axis elsewhere (``axis=1`` on ``(C, m, *spatial)`` gives ``(C, K, m, *out)``)."""
     d = len(kernel)
     slices = [window(x, o, stride, out) for o in offsets(kernel, dilation)]
-    return xp.stack(slices, axis=x.ndim - d)
+    return xp.stack(slices, axis=x.ndim - d if axis is None else axis)
 
 
 def reduce(

@@ -222,7 +222,14 @@ class Variable:
             if v._backward is None:
                 v._grad = g if v._grad is None else v._grad + g
                 continue
-            for parent, gp in zip(v._parents, v._backward(g)):
+            if math.prod(tuple(g.shape)) == 0:  # an empty result: every gradient through it is 0
+                back = [
+                    xp.zeros_like(prepare(p.data)[2][0]) if isinstance(p, Variable) else None
+                    for p in v._parents
+                ]
+            else:
+                back = v._backward(g)
+            for parent, gp in zip(v._parents, back):
                 if gp is None or not isinstance(parent, Variable) or not parent.requires_grad:
                     continue
                 if gp.dtype != parent.dtype:  # NumPy < 2 promotes 0-d float32 seeds

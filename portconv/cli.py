@@ -74,6 +74,8 @@ MODELS: dict[str, ModelSpec] = {
 #: subcommand name -> "module:function" (imported when the parser is built) or the function
 COMMANDS: dict[str, str | Callable[[Any], None]] = {
     "train": "portconv.cli:configure_train",
+    "bench": "portconv.bench:configure",
+    "examples": "portconv.examples:configure",
 }
 
 

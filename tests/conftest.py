@@ -148,3 +148,52 @@ def pytest_report_header(config):
         )
     lines.append(f"  python {sys.version.split()[0]}, numpy {np.__version__}")
     return lines
+
+
+# -- counts for the end of the session: fuzzed argument sets and hypothesis examples ------------
+
+#: ``fuzz``: argument sets tried per backend by tests/test_fuzz.py; ``fuzz_bad``: how many of
+#: them raised anything but portconv's own errors; ``fuzz_results``: how many returned a
+#: result (of the right shape); ``property``: hypothesis examples run by
+#: every other test (counted by wrapping each ``@given`` test's inner function, so the tests
+#: themselves need not know)
+COUNTS: dict[str, Any] = {"fuzz": {}, "fuzz_bad": 0, "fuzz_results": 0, "property": 0}
+
+
+@pytest.fixture(scope="session")
+def counts() -> dict[str, Any]:
+    return COUNTS
+
+
+def _counting(inner):
+    import functools
+
+    @functools.wraps(inner)
+    def run(*args, **kwargs):
+        COUNTS["property"] += 1
+        return inner(*args, **kwargs)
+
+    run._portconv_counted = True
+    return run
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        hyp = getattr(getattr(item, "obj", None), "hypothesis", None)
+        if hyp is None or item.path.name == "test_fuzz.py":
+            continue
+        if not getattr(hyp.inner_test, "_portconv_counted", False):
+            hyp.inner_test = _counting(hyp.inner_test)
+
+
+def pytest_terminal_summary(terminalreporter):
+    per_backend = COUNTS["fuzz"]
+    if per_backend:
+        detail = ", ".join(f"{name} {n}" for name, n in per_backend.items())
+        terminalreporter.write_line(
+            f"fuzz: {sum(per_backend.values())} argument sets tried ({detail}), "
+            f"{COUNTS['fuzz_bad']} non-portconv errors ({COUNTS['fuzz_results']} valid by "
+            f"chance, each of the right shape)"
+        )
+    if COUNTS["property"]:
+        terminalreporter.write_line(f"property: {COUNTS['property']} configurations checked")

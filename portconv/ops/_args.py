@@ -173,3 +173,19 @@ def itemsize(xp: Any, dtype: Any) -> int:
     if isinstance(size, int) and size > 0:
         return size
     return xp.finfo(dtype).bits // 8
+
+
+#: an op refuses, before allocating, any array it would build (the padded input, the result)
+#: larger than this many times ``portconv.config(memory_budget=...)`` (16 GiB by default):
+#: such sizes come from a mistyped padding, stride or output size, not from a real model
+HUGE_FACTOR = 64
+
+
+def refuse_huge(name: str, what: str, nbytes: int, budget: int) -> None:
+    """Raise an ``ArgumentError`` naming ``name`` when ``nbytes`` exceeds HUGE_FACTOR x budget."""
+    if nbytes > HUGE_FACTOR * budget:
+        raise ArgumentError(
+            f"{name}: {what} would need {nbytes} bytes, more than {HUGE_FACTOR} times the "
+            f"memory budget of {budget} bytes; check the argument, or raise the budget with "
+            f"portconv.config(memory_budget=...)"
+        )

@@ -7,14 +7,22 @@ import contextlib
 from typing import Any
 
 from .._config import check_path, current_path
-from .._dispatch import Backend, backend_of
-from ..errors import ArgumentError, ArrayTypeError
+from .._dispatch import Backend, _is_scalar, backend_of
+from ..errors import ArgumentError, ArrayTypeError, describe_type
 
 _FLOAT_KINDS = "real floating"
 
 
-def prepare(*arrays: Any) -> tuple[Backend, Any, list[Any]]:
-    """``(backend, xp, arrays as standard arrays)`` for the arrays of one call."""
+def prepare(*arrays: Any, names: tuple[str, ...] = ()) -> tuple[Backend, Any, list[Any]]:
+    """``(backend, xp, arrays as standard arrays)`` for the arrays of one call.
+
+    ``names`` (one per array, when given) lets a missing or scalar argument be named: None is
+    allowed only for ``"bias"``, and no argument may be a Python or NumPy scalar."""
+    for name, a in zip(names, arrays):
+        if (a is None and name != "bias") or (a is not None and _is_scalar(a)):
+            what = "None" if a is None else f"a {describe_type(a)} scalar ({a!r})"
+            optional = " or None" if name == "bias" else ""
+            raise ArrayTypeError(f"{name}: expected an array{optional}, got {what}")
     be = backend_of(*arrays)
     ad = be.adapter
     return be, ad.namespace(), [None if a is None else ad.to_standard(a) for a in arrays]

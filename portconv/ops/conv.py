@@ -40,6 +40,7 @@ from ._args import (
     itemsize,
     output_size,
     padding_pairs,
+    refuse_huge,
 )
 from ._common import prepare, require_float, require_ndim, run_path
 
@@ -105,7 +106,7 @@ def _conv(
     ``d`` is the number of spatial dimensions the public op requires (None: from the weight).
     ``flip`` flips the kernel along its spatial axes (true convolution)."""
     last = channels_last(layout, d, "convolution")
-    be, xp, (x, w, b) = prepare(input, weight, bias)
+    be, xp, (x, w, b) = prepare(input, weight, bias, names=("input", "weight", "bias"))
     if d is None:
         if getattr(w, "ndim", None) not in (3, 4, 5):
             require_ndim(
@@ -199,6 +200,20 @@ def _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d):
             f"than the padded input {padded} (input {spatial}, padding {pads}) along some axis, "
             f"so the output would be empty; pad the input more or use a smaller kernel"
         )
+    item, budget = itemsize(xp, x.dtype), memory_budget()
+    padded = [ni + pb + pa for ni, (pb, pa) in zip(spatial, pads)]
+    refuse_huge(
+        "padding",
+        f"the padded input {tuple(padded)} (input shape {xs})",
+        math.prod(padded) * c * max(n, 1) * item,
+        budget,
+    )
+    refuse_huge(
+        "stride",
+        f"the result {(n, c_out) + out}",
+        math.prod(out) * max(c_out, 1) * max(n, 1) * item,
+        budget,
+    )
     if n == 0 or c_out == 0:  # nothing to compute: an empty result of the right shape
         return xp.zeros((n, c_out) + out, dtype=x.dtype, device=be.device)
 
@@ -251,12 +266,26 @@ def _plan(
 
 
 def _columns_times_weight(xp, xpad, wm, kernel, stride, dilation, out, groups, c_out):
-    """im2col on a padded tile and one batched matmul with the reshaped weight."""
+    """im2col on a padded tile and one matmul per group with the reshaped weight.
+
+    The tile is first made channels-major, ``(C, m, *spatial)`` (a copy of the padded input,
+    ``prod(kernel)`` times smaller than the column buffer), so that the column buffer comes
+    out as ``(C, K, m, *out)`` and reshapes without a copy to ``(groups, C/g*K, m*P)``: one
+    large matrix product per group instead of one small one per example. Measured on the
+    bench workloads (NumPy 2.4, OpenBLAS, float32, minimum of 3 runs on 2 shared cores), the
+    batched ``(Cout, CK) @ (m, CK, P)`` matmul of the layout before against this one:
+    W4 616 -> 260 ms, W6 384 -> 228 ms, W7 (1x1) 512 -> 32 ms; on torch tensors it costs a
+    little (W4 441 -> 508 ms, W7 24 -> 33 ms), which the native path makes moot. Capping tiles
+    at 8 MiB for cache reuse was tried as well and rejected: no steady gain on NumPy, 4-8x
+    slower on torch. The result is permuted back to ``(m, C_out, *out)``."""
     m, c = xpad.shape[0], xpad.shape[1]
-    cols = _windows.gather(xp, xpad, kernel, stride, dilation, out)  # (m, C, K, *out)
-    cols = xp.reshape(cols, (m, groups, (c // groups) * math.prod(kernel), math.prod(out)))
-    y = xp.matmul(wm, cols)  # (g, Cout/g, Cin/g*K) @ (m, g, Cin/g*K, P) -> (m, g, Cout/g, P)
-    return xp.reshape(y, (m, c_out) + tuple(out))
+    d = len(kernel)
+    xcm = xp.permute_dims(xpad, (1, 0) + tuple(range(2, d + 2)))  # (C, m, *spatial)
+    cols = _windows.gather(xp, xcm, kernel, stride, dilation, out, axis=1)  # (C, K, m, *out)
+    cols = xp.reshape(cols, (groups, (c // groups) * math.prod(kernel), m * math.prod(out)))
+    y = xp.matmul(wm, cols)  # (g, Cout/g, Cin/g*K) @ (g, Cin/g*K, m*P) -> (g, Cout/g, m*P)
+    y = xp.reshape(y, (c_out, m) + tuple(out))
+    return xp.permute_dims(y, (1, 0) + tuple(range(2, d + 2)))
 
 
 def _generic(xp, device, out, x, w, b, *, stride, padding, dilation, groups, **_):
@@ -412,7 +441,7 @@ def convolve(
     image and one kernel, as in :func:`corr2d`, and so is the result."""
     stride = gluon_alias("stride", stride, "strides", strides, 1)
     if getattr(input, "ndim", None) == 2 and getattr(weight, "ndim", None) == 2:
-        be, xp, (x, k) = prepare(input, weight)
+        be, xp, (x, k) = prepare(input, weight, names=("input", "weight"))
         require_float(xp, "input", x)
         require_float(xp, "weight", k)
         _same_dtype("weight", k, x)
@@ -438,7 +467,7 @@ def corr2d(X: Any, K: Any) -> Any:
     caller's library, on the caller's device. It runs through the same machinery as
     :func:`conv2d` (one image, one channel).
     """
-    be, xp, (x, k) = prepare(X, K)
+    be, xp, (x, k) = prepare(X, K, names=("X", "K"))
     require_ndim("X", x, (2,), "height, width")
     require_ndim("K", k, (2,), "kernel height, kernel width")
     require_float(xp, "X", x)

@@ -23,11 +23,13 @@ pairs, ``output_padding``, ``dilation``, ``groups``, ``dtype``); none does yet.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
+from .._config import memory_budget
 from ..errors import ArgumentError, ArrayTypeError
-from ._args import _is_int, int_tuple
+from ._args import _is_int, int_tuple, itemsize, refuse_huge
 from ._common import prepare, require_float, require_ndim, run_path
 from .grad import conv_transpose_cf
 
@@ -72,7 +74,7 @@ def transpose_output_size(n, k, s, dil, pads, output_padding) -> tuple[int, ...]
 def _conv_transpose(
     input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
 ):
-    be, xp, (x, w, b) = prepare(input, weight, bias)
+    be, xp, (x, w, b) = prepare(input, weight, bias, names=("input", "weight", "bias"))
     if d is None:
         require_ndim("weight", w, (3, 4, 5), "(C_in, C_out/groups, *kernel)")
         d = w.ndim - 2
@@ -130,6 +132,14 @@ def _conv_transpose(
             f"padding: the output size {out} would be empty (input {spatial}, kernel {kernel}, "
             f"stride {stride}, dilation {dilation}, padding {pads}); pad less"
         )
+    canvas = tuple(o + b + a for o, (b, a) in zip(out, pads))
+    refuse_huge(
+        "stride",
+        f"the result before cropping the padding {(x.shape[0], c_out) + canvas} (stride "
+        f"{stride}, dilation {dilation}, output_padding {output_padding})",
+        max(x.shape[0], 1) * max(c_out, 1) * math.prod(canvas) * itemsize(xp, x.dtype),
+        memory_budget(),
+    )
     if x.shape[0] == 0:
         y = xp.zeros((0, c_out) + out, dtype=x.dtype, device=be.device)
     else:

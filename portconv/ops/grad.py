@@ -398,7 +398,7 @@ def adaptive_max_pool_grad(xp: Any, device: Any, x: Any, dy: Any) -> Any:
         shape = tuple(routed.shape[:axis]) + (o * length,) + tuple(routed.shape[axis + 2 :])
         matrix = xp.asarray(selection, dtype=x.dtype, device=device)
         g = _along(xp, xp.reshape(routed, shape), axis, matrix)
-    return _split(xp, g, x.shape[0])
+    return xp.reshape(g, tuple(x.shape))  # (N*C, *spatial) -> x's shape, also for N = 0
 
 
 def global_max_pool_grad(xp: Any, device: Any, x: Any, dy: Any) -> Any:

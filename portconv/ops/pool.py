@@ -74,6 +74,7 @@ from ._args import (
     int_tuple,
     itemsize,
     padding_pairs,
+    refuse_huge,
 )
 from ._common import prepare, require_float, require_ndim, run_path
 
@@ -354,7 +355,7 @@ def _pool(
     mode = _mode(ceil_mode, pooling_convention)
     if kind == "avg":
         count_include_pad = _flag("count_include_pad", count_include_pad)
-    be, xp, (x,) = prepare(input)
+    be, xp, (x,) = prepare(input, names=("input",))
     if d is None:
         d = _spatial_dims(kernel_size, x)
     last = channels_last(layout, d, "pooling")
@@ -363,6 +364,15 @@ def _pool(
     spatial = tuple(x.shape[-d - 1 : -1] if last else x.shape[-d:])
     kernel, stride, pads, dilation, out = _normalise(
         d, spatial, kernel_size, stride, padding, dilation, mode
+    )
+    per_plane = max(math.prod(x.shape) // max(math.prod(spatial), 1), 1) * itemsize(xp, x.dtype)
+    refuse_huge(
+        "padding",
+        f"the padded input {tuple(n + b + a for n, (b, a) in zip(spatial, pads))} (shape "
+        f"{tuple(x.shape)})",
+        math.prod(n + b + a + s * k for n, (b, a), s, k in zip(spatial, pads, stride, kernel))
+        * per_plane,
+        memory_budget(),
     )
     count = None
     if kind == "avg":
@@ -390,6 +400,8 @@ def _spatial_dims(kernel_size: Any, x: Any) -> int:
 def _dispatch(kind, be, xp, x, kernel, stride, pads, dilation, mode, count, out, path):
     """Run a checked, channels-first, batched pooling on the native or the generic path."""
     size = tuple(x.shape[2:])
+    if x.shape[0] == 0 or x.shape[1] == 0:  # nothing to pool (torch's kernels refuse C = 0)
+        return xp.zeros(tuple(x.shape[:2]) + tuple(out), dtype=x.dtype, device=be.device)
     generic = functools.partial(_generic, xp, kind)
     extra = {} if count is None else {"count": count}
     return run_path(
@@ -672,7 +684,7 @@ def _adaptive_generic(xp, kind, x, *, out, **_):
 
 def _adaptive(kind: str, d: int, input: Any, output_size: Any, layout: Any, path: Any) -> Any:
     last = channels_last(layout, d, "pooling")
-    be, xp, (x,) = prepare(input)
+    be, xp, (x,) = prepare(input, names=("input",))
     require_ndim("input", x, (d + 1, d + 2), _shape_text(d, last))
     require_float(xp, "input", x)
     spatial = tuple(x.shape[-d - 1 : -1] if last else x.shape[-d:])
@@ -682,7 +694,17 @@ def _adaptive(kind: str, d: int, input: Any, output_size: Any, layout: Any, path
             f"{tuple(x.shape)}"
         )
     out = _output_size_arg(output_size, d, spatial)
+    per_plane = max(math.prod(x.shape) // max(math.prod(spatial), 1), 1) * itemsize(xp, x.dtype)
+    refuse_huge(
+        "output_size",
+        f"the result {out} (input shape {tuple(x.shape)})",
+        math.prod(out) * per_plane,
+        memory_budget(),
+    )
     xb, batched = _as_batched_cf(xp, x, d, last)
+    if xb.shape[0] == 0 or xb.shape[1] == 0:  # empty (MXNet cannot average zero-size arrays)
+        y = xp.zeros(tuple(xb.shape[:2]) + out, dtype=x.dtype, device=be.device)
+        return be.adapter.from_standard(_back(xp, y, d, last, batched), input)
     y = run_path(
         be,
         f"adaptive_{kind}_pool",
@@ -729,7 +751,7 @@ adaptive_avg_pool3d = _fixed_adaptive("avg", 3)
 
 
 def _global(kind: str, input: Any, layout: Any) -> Any:
-    be, xp, (x,) = prepare(input)
+    be, xp, (x,) = prepare(input, names=("input",))
     nd = getattr(x, "ndim", 0)
     last = channels_last(layout, nd - 2 if nd in (3, 4, 5) else None, "pooling")
     text = "(N, *spatial, C)" if last else "(N, C, *spatial)"
@@ -741,6 +763,9 @@ def _global(kind: str, input: Any, layout: Any) -> Any:
             f"input: global pooling needs every spatial size to be at least 1, got shape "
             f"{tuple(x.shape)}"
         )
+    if math.prod(x.shape) == 0:  # an empty batch (MXNet cannot average zero-size arrays)
+        shape = tuple(1 if a in axes else s for a, s in enumerate(x.shape))
+        return be.adapter.from_standard(xp.zeros(shape, dtype=x.dtype, device=be.device), input)
     y = _box_max(xp, x, axes, True) if kind == "max" else xp.mean(x, axis=axes, keepdims=True)
     return be.adapter.from_standard(y, input)
 
@@ -773,7 +798,7 @@ def pool2d(X: Any, pool_size: Any, mode: str = "max") -> Any:
     """
     if mode not in ("max", "avg"):
         raise ArgumentError(f"mode: expected 'max' or 'avg', got {mode!r}")
-    be, xp, (x,) = prepare(X)
+    be, xp, (x,) = prepare(X, names=("X",))
     if getattr(x, "ndim", 0) < 2:
         raise ArgumentError(
             f"X: expected an array of at least 2 dimensions (..., height, width), got shape "

@@ -1,0 +1,755 @@
+"""``portconv bench``: the convolution and pooling workloads of the performance issue, timed on
+every installed backend and path, with the ratios the issue sets targets for.
+
+    portconv bench                              # everything installed here
+    portconv bench --quick --only W1,P2         # a smoke run (fewer repeats, smaller N)
+    portconv bench --json bench-results/bench.json
+    python3 -m nox -s bench
+
+Paths timed per backend: ``generic`` (the array API im2col / shift-and-reduce path, forced
+with ``path="generic"``), ``native`` (portconv's dispatch to the backend's own kernel,
+``path="native"``), ``direct`` (the framework called directly: ``torch.nn.functional`` or
+``mx.npx``, no portconv in between), ``loop`` (the textbook's corr2d Python loop, on W1 and on
+one channel pair of W2) and ``matmul`` (a large float32 matmul: the machine's reference).
+Each cell is warmed up once and then timed ``repeats`` times; the median is reported.
+
+Timings are wall-clock medians on whatever else the machine is doing: compare ratios taken
+in one run, side by side, not absolute figures across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["WORKLOADS", "configure", "main", "run_bench"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    kind: str  # "conv", "max_pool", "avg_pool"
+    n: int
+    c_in: int
+    c_out: int
+    size: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: int = 1
+    padding: int = 0
+    quick_n: int = 0
+    help: str = ""
+
+    def out(self) -> tuple[int, int]:
+        return tuple(
+            (s + 2 * self.padding - k) // self.stride + 1 for s, k in zip(self.size, self.kernel)
+        )
+
+    def flops(self, n: int) -> float:
+        """2*N*Cout*Cin*kh*kw*Ho*Wo for conv (groups 1); one op per window element for pooling."""
+        ho, wo = self.out()
+        kk = self.kernel[0] * self.kernel[1]
+        if self.kind == "conv":
+            return 2.0 * n * self.c_out * self.c_in * kk * ho * wo
+        return float(n * self.c_in * kk * ho * wo)
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.name: w
+    for w in (
+        Workload("W1", "conv", 1, 1, 1, (6, 8), (1, 2), quick_n=1, help="the book's 6x8 edge"),
+        Workload("W2", "conv", 256, 1, 6, (28, 28), (5, 5), 1, 2, 32, "LeNet conv1"),
+        Workload("W3", "conv", 256, 6, 16, (14, 14), (5, 5), quick_n=32, help="LeNet conv2"),
+        Workload("W4", "conv", 32, 64, 64, (56, 56), (3, 3), 1, 1, 4, "ResNet-18 3x3"),
+        Workload("W5", "conv", 32, 128, 256, (28, 28), (3, 3), 2, 1, 4, "ResNet-18 stride 2"),
+        Workload("W6", "conv", 8, 128, 128, (56, 56), (3, 3), 1, 1, 2, "VGG 3x3"),
+        Workload("W7", "conv", 32, 256, 64, (28, 28), (1, 1), quick_n=4, help="1x1"),
+        Workload("P1", "max_pool", 32, 64, 64, (112, 112), (3, 3), 2, 1, 4, "max 3x3 s2 p1"),
+        Workload("P2", "avg_pool", 256, 6, 6, (28, 28), (2, 2), 2, 0, 32, "avg 2x2 s2"),
+    )
+}
+
+
+# -- backends -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Lib:
+    """One backend as the benchmark uses it: how to make its arrays and wait for them."""
+
+    name: str
+    device: str
+    asarray: Any = None
+    sync: Any = None
+    module: Any = None
+    reason: str = ""  # non-empty: skipped, and why
+
+    def ready(self, y: Any) -> Any:
+        if self.sync is not None:
+            self.sync(y)
+        return y
+
+
+def _cuda_reason() -> str:
+    if shutil.which("nvidia-smi") is None:
+        return "no CUDA device (nvidia-smi not found)"
+    return ""
+
+
+def _libs() -> list[Lib]:
+    libs = [Lib("numpy", "cpu", np.asarray, None, np)]
+    try:
+        import torch
+
+        libs.append(Lib("torch", "cpu", torch.from_numpy, None, torch))
+        if torch.cuda.is_available():
+            dev = torch.device("cuda")
+
+            def tsync(_y: Any) -> None:
+                torch.cuda.synchronize()
+
+            libs.append(Lib("torch", "cuda", lambda a: torch.from_numpy(a).to(dev), tsync, torch))
+        else:
+            libs.append(Lib("torch", "cuda", reason="no CUDA device"))
+    except ImportError as exc:
+        libs.append(Lib("torch", "cpu", reason=f"not installed ({exc})"))
+    try:
+        os.environ.setdefault("PYTHONWARNINGS", "ignore::DeprecationWarning")
+        import mxnet as mx
+
+        def msync(y: Any) -> None:
+            y.wait_to_read()
+
+        libs.append(Lib("mxnet", "cpu", lambda a: mx.np.array(a, dtype=a.dtype), msync, mx))
+    except ImportError as exc:
+        libs.append(Lib("mxnet", "cpu", reason=f"not installed ({exc})"))
+    try:
+        import array_api_strict as strict
+
+        libs.append(Lib("array_api_strict", "cpu", strict.asarray, None, strict))
+    except ImportError as exc:
+        libs.append(Lib("array_api_strict", "cpu", reason=f"not installed ({exc})"))
+    try:
+        import cupy
+
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception:  # noqa: BLE001 - no driver, no device
+            count = 0
+        if count:
+            libs.append(
+                Lib(
+                    "cupy",
+                    "cuda",
+                    cupy.asarray,
+                    lambda _y: cupy.cuda.Device().synchronize(),
+                    cupy,
+                )
+            )
+        else:
+            libs.append(Lib("cupy", "cuda", reason="no CUDA device"))
+    except ImportError as exc:
+        reason = _cuda_reason() or f"not installed ({exc})"
+        libs.append(Lib("cupy", "cuda", reason=reason))
+    return libs
+
+
+# -- timing -------------------------------------------------------------------------------------
+
+
+def _time(fn: Any, repeats: int, budget_s: float) -> list[float]:
+    """Warm up once, then up to ``repeats`` timed calls (fewer once ``budget_s`` is spent,
+    but at least one)."""
+    fn()
+    times: list[float] = []
+    start = time.perf_counter()
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if time.perf_counter() - start > budget_s:
+            break
+    return times
+
+
+def _inputs(w: Workload, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None]:
+    rng = np.random.default_rng(seed)
+    if w.name == "W1":
+        x = np.ones((1, 1, 6, 8), np.float32)
+        x[..., 2:6] = 0
+        return x, np.array([[[[1.0, -1.0]]]], np.float32)
+    x = rng.standard_normal((n, w.c_in) + w.size, dtype=np.float32)
+    if w.kind != "conv":
+        return x, None
+    k = rng.standard_normal((w.c_out, w.c_in) + w.kernel, dtype=np.float32)
+    return x, k * np.float32(1.0 / np.sqrt(w.c_in * w.kernel[0] * w.kernel[1]))
+
+
+def corr2d_loop(xp_zeros: Any, X: Any, K: Any) -> Any:
+    """The textbook's two-dimensional cross-correlation, a Python loop over outputs (5.2.1)."""
+    h, w = K.shape
+    Y = xp_zeros((X.shape[0] - h + 1, X.shape[1] - w + 1))
+    for i in range(Y.shape[0]):
+        for j in range(Y.shape[1]):
+            Y[i, j] = (X[i : i + h, j : j + w] * K).sum()
+    return Y
+
+
+def _op(w: Workload, lib: Lib, path: str, x: Any, k: Any) -> Any:
+    """A zero-argument callable computing workload ``w`` on ``lib`` by ``path`` (or a str:
+    why this cell does not exist)."""
+    import portconv as pc
+
+    s, p = w.stride, w.padding
+    if path in ("generic", "native"):
+        if w.kind == "conv":
+            return lambda: lib.ready(pc.conv2d(x, k, None, s, p, path=path))
+        if w.kind == "max_pool":
+            return lambda: lib.ready(pc.max_pool2d(x, w.kernel, s, p, path=path))
+        return lambda: lib.ready(pc.avg_pool2d(x, w.kernel, s, p, path=path))
+    if path == "direct":
+        if lib.name == "torch":
+            F = lib.module.nn.functional
+            if w.kind == "conv":
+                return lambda: lib.ready(F.conv2d(x, k, None, s, p))
+            if w.kind == "max_pool":
+                return lambda: lib.ready(F.max_pool2d(x, w.kernel, s, p))
+            return lambda: lib.ready(F.avg_pool2d(x, w.kernel, s, p))
+        if lib.name == "mxnet":
+            npx = lib.module.npx
+            if w.kind == "conv":
+                return lambda: lib.ready(
+                    npx.convolution(
+                        x,
+                        k,
+                        None,
+                        kernel=w.kernel,
+                        stride=(s, s),
+                        pad=(p, p),
+                        num_filter=w.c_out,
+                        no_bias=True,
+                    )
+                )
+            kind = "max" if w.kind == "max_pool" else "avg"
+            return lambda: lib.ready(
+                npx.pooling(x, kernel=w.kernel, stride=(s, s), pad=(p, p), pool_type=kind)
+            )
+        return f"{lib.name} has no framework kernel to call directly"
+    if path == "loop":
+        if lib.name not in ("numpy", "torch") or w.name not in ("W1", "W2"):
+            return "the textbook loop runs on W1 and W2 with numpy and torch only"
+        mod = lib.module
+        if w.name == "W1":
+            X2, K2 = x[0, 0], k[0, 0]
+        else:  # one channel pair: the padded first image, the first filter
+            xn = np.pad(np.asarray(_to_numpy(x[0, 0])), p)
+            X2, K2 = lib.asarray(xn), k[0, 0]
+
+        def zeros(shape):
+            return mod.zeros(shape, dtype=mod.float32)
+
+        return lambda: corr2d_loop(zeros, X2, K2)
+    raise ValueError(path)
+
+
+def _to_numpy(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    if hasattr(a, "asnumpy"):
+        return a.asnumpy()
+    return np.asarray(a)
+
+
+def _row(**kw: Any) -> dict:
+    row = {
+        "workload": None,
+        "backend": None,
+        "device": None,
+        "path": None,
+        "n": None,
+        "status": "ok",
+        "reason": "",
+        "median_s": None,
+        "times_s": [],
+        "gflops": None,
+    }
+    row.update(kw)
+    return row
+
+
+def _bench_cell(w: Workload, lib: Lib, path: str, n: int, repeats: int, budget: float) -> dict:
+    base = dict(workload=w.name, backend=lib.name, device=lib.device, path=path, n=n)
+    if lib.reason:
+        return _row(**base, status="skipped", reason=lib.reason)
+    import portconv as pc
+
+    xn, kn = _inputs(w, n)
+    x = lib.asarray(xn)
+    k = None if kn is None else lib.asarray(kn)
+    fn = _op(w, lib, path, x, k)
+    if isinstance(fn, str):
+        return _row(**base, status="skipped", reason=fn)
+    inner = 1
+    if w.name == "W1" and path != "loop":  # microseconds: time 100 calls per sample
+        inner, one = 100, fn
+
+        def fn():
+            for _ in range(100):
+                one()
+
+    try:
+        times = [t / inner for t in _time(fn, repeats, budget)]
+    except pc.ArgumentError as exc:
+        why = str(exc).split(";")[0].split(" for ")[0]
+        return _row(**base, status="skipped", reason=why.removeprefix("path: "))
+    except Exception as exc:  # noqa: BLE001 - report, keep going
+        return _row(**base, status="error", reason=f"{type(exc).__name__}: {exc}"[:300])
+    med = statistics.median(times)
+    if path == "loop":
+        ho, wo = w.out() if w.name == "W1" else w.size  # W2 with pad 2 keeps 28x28
+        flops = 2.0 * ho * wo * w.kernel[0] * w.kernel[1]
+        base["n"] = 1
+    else:
+        flops = w.flops(n)
+    return _row(**base, median_s=med, times_s=times, gflops=flops / med / 1e9)
+
+
+def _fwd_bwd(lib: Lib, n: int, repeats: int, budget: float) -> dict:
+    """Forward and backward (input and weight gradients of sum(conv)) on W4."""
+    w = WORKLOADS["W4"]
+    base = dict(workload="W4-fwd+bwd", backend=lib.name, device=lib.device, n=n)
+    if lib.reason:
+        return _row(**base, path="-", status="skipped", reason=lib.reason)
+    xn, kn = _inputs(w, n)
+    if lib.name == "numpy":
+        import portconv as pc
+
+        ag = pc.autograd
+
+        def fn():
+            X = ag.Variable(xn, requires_grad=True)
+            K = ag.Variable(kn, requires_grad=True)
+            ag.conv2d(X, K, None, 1, 1, path="generic").sum().backward()
+            return X.grad, K.grad
+
+        path = "generic (portconv.autograd)"
+    elif lib.name == "torch" and lib.device == "cpu":
+        torch = lib.module
+
+        def fn():
+            X = torch.from_numpy(xn).requires_grad_(True)
+            K = torch.from_numpy(kn).requires_grad_(True)
+            torch.nn.functional.conv2d(X, K, None, 1, 1).sum().backward()
+            return X.grad, K.grad
+
+        path = "direct (torch autograd)"
+    else:
+        return _row(**base, path="-", status="skipped", reason="measured on numpy and torch cpu")
+    times = _time(fn, repeats, budget)
+    med = statistics.median(times)
+    return _row(**base, path=path, median_s=med, times_s=times, gflops=3 * w.flops(n) / med / 1e9)
+
+
+def _matmul(lib: Lib, size: int, repeats: int, budget: float) -> dict:
+    base = dict(workload=f"matmul{size}", backend=lib.name, device=lib.device, path="matmul")
+    base["n"] = size
+    if lib.reason:
+        return _row(**base, status="skipped", reason=lib.reason)
+    if lib.name == "array_api_strict":
+        return _row(**base, status="skipped", reason="same BLAS as numpy")
+    rng = np.random.default_rng(0)
+    a = lib.asarray(rng.standard_normal((size, size), dtype=np.float32))
+    b = lib.asarray(rng.standard_normal((size, size), dtype=np.float32))
+    mod = lib.module.np if lib.name == "mxnet" else lib.module
+    times = _time(lambda: lib.ready(mod.matmul(a, b)), repeats, budget)
+    med = statistics.median(times)
+    return _row(**base, median_s=med, times_s=times, gflops=2.0 * size**3 / med / 1e9)
+
+
+# -- peak memory of one call, in a fresh process ------------------------------------------------
+
+_MEMORY_SCRIPT = r"""
+import json, sys
+import numpy as np
+lib, n = sys.argv[1], int(sys.argv[2])
+
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    return None
+
+import portconv as pc
+rng = np.random.default_rng(0)
+x = rng.standard_normal((n, 64, 56, 56), dtype=np.float32)
+k = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+if lib == "torch":
+    import torch
+    x, k = torch.from_numpy(x), torch.from_numpy(k)
+    path = "native"
+else:
+    path = "generic"
+small = pc.conv2d(x[:1], k, None, 1, 1, path=path)  # load everything lazily imported
+del small
+try:  # reset the high-water mark to the current resident set (Linux >= 4.0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    reset = True
+except OSError:
+    reset = False
+before_rss, before_hwm = status("VmRSS"), status("VmHWM")
+y = pc.conv2d(x, k, None, 1, 1, path=path)
+after_hwm = status("VmHWM")
+base = before_rss if reset else before_hwm
+print(json.dumps({"extra_bytes": after_hwm - base, "output_bytes": int(np.prod(y.shape)) * 4,
+                  "hwm_reset": reset}))
+"""
+
+
+def _memory(libname: str, path: str, n: int) -> dict:
+    base = dict(workload="W4-peak-memory", backend=libname, device="cpu", path=path, n=n)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEMORY_SCRIPT, libname, str(n)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return _row(**base, status="error", reason=str(exc))
+    if out.returncode != 0:
+        last = (out.stderr.strip().splitlines() or ["?"])[-1]
+        return _row(**base, status="error", reason=last[:300])
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    return _row(**base, extra_bytes=info["extra_bytes"], output_bytes=info["output_bytes"])
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    info: dict[str, Any] = {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "versions": {},
+        "threadpools": None,
+    }
+    import portconv
+
+    info["versions"]["portconv"] = portconv.__version__
+    for mod in ("numpy", "torch", "mxnet", "array_api_strict", "cupy"):
+        m = sys.modules.get(mod)
+        if m is None:
+            with contextlib.suppress(Exception):
+                m = __import__(mod)
+        if m is not None:
+            info["versions"][mod] = getattr(m, "__version__", "?")
+    with contextlib.suppress(ImportError):  # report only: thread pools are never changed here
+        from threadpoolctl import threadpool_info
+
+        info["threadpools"] = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads", "version")}
+            for p in threadpool_info()
+        ]
+    return info
+
+
+def _find(rows, workload, backend, path, device="cpu"):
+    for r in rows:
+        if (
+            r["workload"] == workload
+            and r["backend"] == backend
+            and r["device"] == device
+            and r["path"].startswith(path)
+            and r["status"] == "ok"
+        ):
+            return r
+    return None
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """The ratios the issue sets targets for, from rows measured side by side."""
+    out = []
+
+    def ratio(name, workload, a, b, target, unit="x"):
+        ra, rb = _find(rows, workload, *a), _find(rows, workload, *b)
+        if ra is None or rb is None:
+            return
+        if unit == "us":
+            value = (ra["median_s"] - rb["median_s"]) * 1e6
+        else:
+            value = ra["median_s"] / rb["median_s"]
+        out.append(
+            {
+                "ratio": name,
+                "workload": workload,
+                "value": value,
+                "unit": unit,
+                "target": target,
+                "holds": value <= target,
+            }
+        )
+
+    for wl in ("W2", "W3", "W4", "W5", "W6", "W7"):
+        tgt = 2.0 if wl in ("W2", "W3") else 1.3
+        ratio("generic numpy / torch F.conv2d", wl, ("numpy", "generic"), ("torch", "direct"), tgt)
+    for wl in ("W4", "W5", "W6", "W7"):
+        ratio("generic torch / native torch", wl, ("torch", "generic"), ("torch", "native"), 1.5)
+    for wl in ("W2", "W3", "W4", "W5", "W6", "W7"):
+        for lib in ("torch", "mxnet"):
+            ratio(f"native / direct ({lib})", wl, (lib, "native"), (lib, "direct"), 1.05)
+    for lib in ("torch", "mxnet"):
+        ratio(f"native - direct ({lib})", "W1", (lib, "native"), (lib, "direct"), 10.0, "us")
+    for wl in ("P1", "P2"):
+        ratio("generic numpy / torch pooling", wl, ("numpy", "generic"), ("torch", "direct"), 1.0)
+        natives = [
+            r
+            for r in rows
+            if r["workload"] == wl and r["status"] == "ok" and r["path"] in ("native", "direct")
+        ]
+        gen = _find(rows, wl, "numpy", "generic")
+        if natives and gen:
+            best = min(natives, key=lambda r: r["median_s"])
+            value = gen["median_s"] / best["median_s"]
+            out.append(
+                {
+                    "ratio": f"generic numpy / fastest native ({best['backend']} {best['path']})",
+                    "workload": wl,
+                    "value": value,
+                    "unit": "x",
+                    "target": 2.0,
+                    "holds": value <= 2.0,
+                }
+            )
+    ratio(
+        "fwd+bwd generic numpy / torch",
+        "W4-fwd+bwd",
+        ("numpy", "generic"),
+        ("torch", "direct"),
+        1.5,
+    )
+    mem_np = _find(rows, "W4-peak-memory", "numpy", "generic")
+    mem_t = _find(rows, "W4-peak-memory", "torch", "native")
+    if mem_np and mem_t and mem_t.get("extra_bytes"):
+        value = mem_np["extra_bytes"] / mem_t["extra_bytes"]
+        out.append(
+            {
+                "ratio": "peak extra memory generic numpy / torch",
+                "workload": "W4",
+                "value": value,
+                "unit": "x",
+                "target": 2.0,
+                "holds": value <= 2.0,
+            }
+        )
+    return out
+
+
+def format_table(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"portconv bench, {m['date_utc']}, {m['cpu']}, {m['cores']} cores, "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+    ]
+    if m.get("threadpools"):
+        lines.append(
+            "thread pools: "
+            + ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in m["threadpools"])
+        )
+    lines.append("")
+    lines.append(
+        f"{'workload':<16}{'backend':<18}{'device':<7}{'path':<30}{'median':>12}{'GFLOP/s':>10}"
+    )
+    for r in result["rows"]:
+        dev = r["device"] or ""
+        if r["status"] != "ok":
+            lines.append(
+                f"{r['workload']:<16}{r['backend']:<18}{dev:<7}{r['path']:<30}"
+                f"  {r['status']}: {r['reason']}"
+            )
+            continue
+        if "extra_bytes" in r:
+            mib = r["extra_bytes"] / 2**20
+            lines.append(
+                f"{r['workload']:<16}{r['backend']:<18}{dev:<7}{r['path']:<30}"
+                f"{mib:>9.1f} MiB extra (output {r['output_bytes'] / 2**20:.1f} MiB)"
+            )
+            continue
+        med = r["median_s"]
+        t = f"{med * 1e6:.1f} us" if med < 1e-3 else f"{med * 1e3:.2f} ms"
+        g = f"{r['gflops']:.2f}" if r["gflops"] is not None else ""
+        lines.append(f"{r['workload']:<16}{r['backend']:<18}{dev:<7}{r['path']:<30}{t:>12}{g:>10}")
+    lines.append("")
+    lines.append("ratios (measured side by side in this run; targets from the issue):")
+    for q in result["ratios"]:
+        unit = " us" if q["unit"] == "us" else "x"
+        mark = "holds" if q["holds"] else "MISSES"
+        lines.append(
+            f"  {q['workload']:<12}{q['ratio']:<52}{q['value']:>8.2f}{unit}"
+            f"  (target <= {q['target']}{unit})  {mark}"
+        )
+    return "\n".join(lines)
+
+
+def run_bench(
+    only: list[str] | None = None,
+    quick: bool = False,
+    repeats: int | None = None,
+    matmul_size: int = 2048,
+    backends: list[str] | None = None,
+    memory: bool = True,
+    log: Any = None,
+) -> dict:
+    """Run the suite; return ``{"machine", "rows", "ratios"}`` (JSON-serialisable)."""
+    names = only or list(WORKLOADS) + ["fwd+bwd", "matmul", "memory"]
+    unknown = set(names) - set(WORKLOADS) - {"fwd+bwd", "matmul", "memory"}
+    if unknown:
+        from .errors import PortconvError
+
+        raise PortconvError(
+            f"--only: unknown workload(s) {', '.join(sorted(unknown))}; expected some of "
+            f"{', '.join(WORKLOADS)}, fwd+bwd, matmul, memory"
+        )
+    libs = [lib for lib in _libs() if backends is None or lib.name in backends]
+    reps = repeats or (2 if quick else 7)
+    budget = 1.0 if quick else 4.0
+    rows: list[dict] = []
+
+    def add(row):
+        rows.append(row)
+        if log is not None:
+            t = f"{row['median_s'] * 1e3:.3f} ms" if row.get("median_s") else row["status"]
+            print(
+                f"  {row['workload']} {row['backend']} {row['device']} {row['path']}: {t}",
+                file=log,
+                flush=True,
+            )
+
+    for name in names:
+        w = WORKLOADS.get(name)
+        if w is None:
+            continue
+        n = w.quick_n if quick else w.n
+        for lib in libs:
+            for path in ("generic", "native", "direct", "loop"):
+                if path == "loop" and (
+                    name not in ("W1", "W2") or lib.name not in ("numpy", "torch")
+                ):
+                    continue
+                # big workloads on array-api-strict: one repeat (it wraps NumPy)
+                r = 1 if lib.name == "array_api_strict" and name != "W1" else reps
+                if path == "loop" and name == "W1":
+                    r = max(reps, 20)
+                if name == "W1" and path != "loop":
+                    r = max(reps, 20)  # samples of 100 calls each
+                add(_bench_cell(w, lib, path, n, r, budget))
+    if "fwd+bwd" in names:
+        n = 4 if quick else WORKLOADS["W4"].n
+        for lib in libs:
+            if lib.name in ("numpy", "torch"):
+                add(_fwd_bwd(lib, n, 2 if quick else 3, budget))
+    if "matmul" in names:
+        size = 512 if quick else matmul_size
+        for lib in libs:
+            add(_matmul(lib, size, reps, budget))
+    if "memory" in names:
+        n = 4 if quick else WORKLOADS["W4"].n
+        have = {lib.name for lib in libs if not lib.reason}
+        add(_memory("numpy", "generic", n))
+        if "torch" in have:
+            add(_memory("torch", "native", n))
+        else:
+            add(
+                _row(
+                    workload="W4-peak-memory",
+                    backend="torch",
+                    device="cpu",
+                    path="native",
+                    n=n,
+                    status="skipped",
+                    reason="torch not installed",
+                )
+            )
+    return {"machine": machine_info(), "quick": quick, "rows": rows, "ratios": ratios(rows)}
+
+
+# -- the command --------------------------------------------------------------------------------
+
+
+def configure(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="time convolution and pooling on every installed backend and path",
+        description="Time the performance issue's workloads (W1-W7 convolutions, P1-P2 "
+        "pooling, W4 forward+backward, peak memory, a matmul reference) on every installed "
+        "backend by every path, print a table and the targeted ratios.",
+    )
+    p.add_argument("--quick", action="store_true", help="fewer repeats and smaller batches")
+    p.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated: W1..W7, P1, P2, fwd+bwd, matmul, memory (default: all)",
+    )
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per cell")
+    p.add_argument("--matmul-size", type=int, default=2048)
+    p.add_argument("--backends", default=None, help="comma-separated (default: all installed)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the results here")
+    p.add_argument(
+        "--merge",
+        default=None,
+        metavar="PATH",
+        help="add the rows of an earlier --json (say, MXNet's run in another environment) "
+        "before computing the ratios",
+    )
+    p.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
+    backends = [s.strip() for s in args.backends.split(",")] if args.backends else None
+    result = run_bench(
+        only=only,
+        quick=args.quick,
+        repeats=args.repeats,
+        matmul_size=args.matmul_size,
+        backends=backends,
+        log=sys.stderr,
+    )
+    if args.merge:
+        with open(args.merge, encoding="utf-8") as f:
+            other = json.load(f)
+        result["rows"] += other["rows"]
+        result["merged_machine"] = other.get("machine")
+        result["ratios"] = ratios(result["rows"])
+    print(format_table(result))
+    if args.json:
+        folder = os.path.dirname(args.json)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(result, f, indent=1)
+        print(f"\nresults written to {args.json}")
+    return 0
