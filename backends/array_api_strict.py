@@ -15,6 +15,11 @@ class ArrayAPIStrictAdapter(Adapter):
 
     targets = ("array_api_strict",)
 
+    def dlpack_source(self, x: Any) -> Any:
+        from .numpy import shareable
+
+        return x if shareable(x._array) else None  # the NumPy array it wraps
+
     def owns(self, x: Any) -> bool:
         if not self.imported():
             return False

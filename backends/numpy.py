@@ -17,8 +17,7 @@ class NumPyAdapter(Adapter):
     targets = ("numpy",)
 
     def dlpack_source(self, x: Any) -> Any:
-        # a read-only array is never shared: the importer (torch, say) would write into it
-        return x if x.flags.writeable else None
+        return x if shareable(x) else None
 
     def import_dlpack(self, obj: Any, target: str) -> Any:
         return np.from_dlpack(obj)
@@ -44,3 +43,10 @@ class NumPyAdapter(Adapter):
         if device not in (None, "cpu"):
             raise ValueError(f"device: NumPy arrays live on 'cpu' only, got {device!r}")
         return np.array(a, copy=True)  # a new array, as every adapter gives
+
+
+def shareable(a: np.ndarray) -> bool:
+    """Whether another library may view ``a`` through DLPack: never a read-only array (the
+    importer, torch say, would write into it), nor negative or element-misaligned strides
+    (which DLPack importers do not all support: torch aborts the process on them)."""
+    return bool(a.flags.writeable) and all(s >= 0 and s % a.itemsize == 0 for s in a.strides)

@@ -64,7 +64,7 @@ class TorchAdapter(Adapter):
         if device is None and like is not None:
             device = like.device
         # a copy (torch.as_tensor would share the memory, even of a read-only array)
-        return torch.tensor(np.asarray(a), device=device)
+        return torch.tensor(np.ascontiguousarray(a), device=device)
 
 
 # -- native convolution (torch.nn.functional / npx): see portconv/ops/conv.py ---------------

@@ -89,3 +89,18 @@ def test_bad_arguments():
         pc.convert(np.ones(2), "numpy", copy="yes")
     with pytest.raises(TypeError, match="list"):
         pc.convert([1.0, 2.0], "numpy")
+
+
+@pytest.mark.parametrize("to", TARGETS)
+def test_non_contiguous_and_bool_arrays_convert_to_the_right_values(to):
+    """Strided views and bool arrays: shared where DLPack allows it (with their strides),
+    copied where not -- the values are right either way."""
+    reason = _available(to)
+    if reason:
+        pytest.skip(f"target {to} unavailable here: {reason}")
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for source in (a.T, a[:, ::2], a[::-1], np.array([True, False, True])):
+        y = pc.convert(source, to)
+        got = pc.backend_of(y).adapter.to_numpy(y)
+        np.testing.assert_array_equal(got, source)
+        assert got.dtype == source.dtype
