@@ -185,16 +185,25 @@ def conv_weight_grad(
     n, c = x.shape[0], x.shape[1]
     c_out = dy.shape[1]
     out = tuple(dy.shape[2:])
+    d = len(kernel)
     k, p = math.prod(kernel), math.prod(out)
     budget = memory_budget()
     per_example = c * k * p * _itemsize(xp, x.dtype)
+    channels_major = (1, 0) + tuple(range(2, d + 2))
     acc = None
     for a, z in _windows.tiles(n, per_example, budget):
-        xpad = _windows.pad(xp, _merge(xp, x[a:z, ...]), pads, 0.0, device)
-        cols = _windows.gather(xp, xpad, kernel, stride, dilation, out)  # (m*C, K, *out)
-        cols = xp.reshape(cols, (z - a, groups, (c // groups) * k, p))
-        g = xp.reshape(dy[a:z, ...], (z - a, groups, c_out // groups, p))
-        part = xp.sum(xp.matmul(g, xp.matrix_transpose(cols)), axis=0)  # (g, Cout/g, Cin/g*K)
+        m = z - a
+        # channels-major tiles, as the forward's im2col (portconv/ops/conv.py): the batch
+        # joins the contraction, one large matmul per group instead of one per example
+        # (W4 forward+backward on NumPy: the per-example products were 2.9 s of 4.1 s)
+        xpad = _windows.pad(xp, x[a:z, ...], pads, 0.0, device)
+        xcm = xp.permute_dims(xpad, channels_major)  # (C, m, *spatial)
+        cols = _windows.gather(xp, xcm, kernel, stride, dilation, out, axis=1)  # (C, K, m, *out)
+        cols = xp.reshape(cols, (groups, (c // groups) * k, m * p))
+        g = xp.reshape(
+            xp.permute_dims(dy[a:z, ...], channels_major), (groups, c_out // groups, m * p)
+        )
+        part = xp.matmul(g, xp.matrix_transpose(cols))  # (g, Cout/g, Cin/g*K)
         acc = part if acc is None else acc + part
     return xp.reshape(acc, (c_out, c // groups) + tuple(kernel))
 
