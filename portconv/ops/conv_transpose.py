@@ -29,13 +29,11 @@ from typing import Any
 
 from .._config import memory_budget
 from ..errors import ArgumentError, ArrayTypeError
-from ._args import _is_int, int_tuple, itemsize, refuse_huge
+from ._args import SPATIAL_NAMES, _is_int, int_tuple, itemsize, refuse_huge
 from ._common import prepare, require_float, require_ndim, run_path
 from .grad import conv_transpose_cf
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
-
-_SPATIAL_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 
 def transpose_padding(padding: Any, d: int) -> tuple[tuple[int, int], ...]:
@@ -78,8 +76,8 @@ def _conv_transpose(
     if d is None:
         require_ndim("weight", w, (3, 4, 5), "(C_in, C_out/groups, *kernel)")
         d = w.ndim - 2
-    names = ", ".join(_SPATIAL_NAMES[d])
-    kernel_names = ", ".join("k" + s for s in _SPATIAL_NAMES[d])
+    names = ", ".join(SPATIAL_NAMES[d])
+    kernel_names = ", ".join("k" + s for s in SPATIAL_NAMES[d])
     require_ndim("weight", w, (d + 2,), f"(C_in, C_out/groups, {kernel_names})")
     require_ndim("input", x, (d + 1, d + 2), f"(N, C_in, {names}) or unbatched (C_in, {names})")
     require_float(xp, "input", x)
@@ -217,7 +215,7 @@ def _fixed(d: int):
             input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
         )
 
-    names = ", ".join(_SPATIAL_NAMES[d])
+    names = ", ".join(SPATIAL_NAMES[d])
     op.__name__ = op.__qualname__ = f"conv_transpose{d}d"
     op.__module__ = __name__
     op.__doc__ = (

@@ -30,15 +30,9 @@ from typing import Any
 
 from .. import _windows
 from .._config import memory_budget
+from ._args import itemsize
 
 Pads = Sequence[tuple[int, int]]
-
-
-def _itemsize(xp: Any, dtype: Any) -> int:
-    size = getattr(dtype, "itemsize", None)
-    if isinstance(size, int) and size > 0:
-        return size
-    return xp.finfo(dtype).bits // 8
 
 
 def _by_examples(xp: Any, n: int, bytes_per_example: int, fn) -> Any:
@@ -147,7 +141,7 @@ def conv_transpose_cf(
         full = col2im(xp, cols, kernel, stride, dilation, canvas, device)
         return crop(_split(xp, full, z - a), pads)
 
-    per_example = (c_out * k * p + c_out * math.prod(canvas)) * _itemsize(xp, x.dtype)
+    per_example = (c_out * k * p + c_out * math.prod(canvas)) * itemsize(xp, x.dtype)
     return _by_examples(xp, n, per_example, tile)
 
 
@@ -188,7 +182,7 @@ def conv_weight_grad(
     d = len(kernel)
     k, p = math.prod(kernel), math.prod(out)
     budget = memory_budget()
-    per_example = c * k * p * _itemsize(xp, x.dtype)
+    per_example = c * k * p * itemsize(xp, x.dtype)
     channels_major = (1, 0) + tuple(range(2, d + 2))
     acc = None
     for a, z in _windows.tiles(n, per_example, budget):
@@ -233,7 +227,7 @@ def conv_forward_cf(
         cols = xp.reshape(cols, (z - a, groups, (c // groups) * k, p))
         return xp.reshape(xp.matmul(wm, cols), (z - a, c_out) + tuple(out))
 
-    return _by_examples(xp, n, c * k * p * _itemsize(xp, x.dtype), tile)
+    return _by_examples(xp, n, c * k * p * itemsize(xp, x.dtype), tile)
 
 
 # -- pooling ---------------------------------------------------------------------------------------
@@ -288,7 +282,7 @@ def max_pool_grad(
         full = col2im(xp, routed, kernel, stride, dilation, canvas, device)
         return crop(_split(xp, full, z - a), pads)
 
-    per_example = x.shape[1] * k * math.prod(out) * 2 * _itemsize(xp, x.dtype)
+    per_example = x.shape[1] * k * math.prod(out) * 2 * itemsize(xp, x.dtype)
     return _by_examples(xp, x.shape[0], per_example, tile)
 
 
@@ -331,7 +325,7 @@ def avg_pool_grad(
         full = col2im(xp, spread, kernel, stride, dilation, canvas, device)
         return crop(_split(xp, full, z - a), applied)
 
-    per_example = c * k * math.prod(out) * _itemsize(xp, dy.dtype)
+    per_example = c * k * math.prod(out) * itemsize(xp, dy.dtype)
     return _by_examples(xp, dy.shape[0], per_example, tile)
 
 
