@@ -5,7 +5,9 @@
     python3 -m nox -s "tests(torch)"       # one backend
     python3 -m nox -s lint
 
-The cupy sessions skip, printing why, where no CUDA device is visible.
+The cupy sessions skip, printing why, where no CUDA device is visible. The dask sessions run
+portconv on Dask arrays (every array cut into chunks) with NumPy chunks, and start a local
+``dask.distributed`` cluster of worker processes.
 
 Each session installs portconv from the checkout into its own virtual environment with the
 one array library it tests, and sets PORTCONV_BACKENDS so the whole pytest suite runs on that
@@ -36,6 +38,8 @@ BACKENDS = {
     "mxnet": (MXNET, "mxnet,mxnet.nd"),
     "array_api_strict": (["array-api-strict"], "array_api_strict"),
     "cupy": ([CUPY], "cupy"),
+    # Dask arrays chunk by chunk, and a dask.distributed cluster for tests/test_dask.py
+    "dask": (["dask[array,distributed]>=2024.1"], "dask"),
 }
 
 

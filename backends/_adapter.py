@@ -47,6 +47,17 @@ class Adapter:
     def owns(self, x: Any) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def absorbs(self, other: Adapter) -> bool:
+        """Whether arrays of ``other`` may join this library's arrays in one call, taken in
+        by :meth:`to_standard` (Dask absorbs NumPy and CuPy, the libraries of its chunks).
+        No other mixing is allowed."""
+        return False
+
+    #: True for libraries of lazy, chunked arrays (Dask): a call never holds a whole array,
+    #: so the whole-array size limits of the ops do not apply (each chunk's call checks its
+    #: own)
+    chunked: ClassVar[bool] = False
+
     # -- what it is -----------------------------------------------------------------------
     @property
     def version(self) -> str:
@@ -127,6 +138,15 @@ class Adapter:
     def import_numpy(self, a: Any, device: Any, target: str) -> Any:
         """A new array of this library (variant ``target``) holding a NumPy array's values."""
         return self.from_numpy(a, device=device)
+
+    # -- whole programs ----------------------------------------------------------------------
+    def settle(self, arrays: list[Any]) -> list[Any]:
+        """The arrays, computed where the library is lazy: training calls this on what it
+        keeps from one step to the next (a loss and the gradients after ``backward``, the
+        parameters after an optimiser step, running statistics), so the next step does not
+        recompute the whole history. Identity for eager libraries; Dask persists them
+        together (shared work is computed once)."""
+        return arrays
 
     # -- whole programs ----------------------------------------------------------------------
     def run_context(self) -> Any:

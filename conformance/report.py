@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-ORDER = ("numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy")
+ORDER = ("numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask")
 MARK = {"pass": "pass", "fail": "FAIL", "erratum": "erratum", "skipped": "skipped"}
 
 

@@ -28,7 +28,7 @@ from . import _parse
 from ._registry import CASES, SEED_FRAMEWORK, Case, Noted
 
 SEED_MODULES = ("seed_000", "seed_001", "seed_002", "seed_003")
-BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy")
+BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask")
 
 
 class Book:

@@ -22,6 +22,7 @@ _BUILTIN = {
     "mxnet": "portconv.backends.mxnet:MXNetAdapter",
     "cupy": "portconv.backends.cupy:CuPyAdapter",
     "array_api_strict": "portconv.backends.array_api_strict:ArrayAPIStrictAdapter",
+    "dask": "portconv.backends.dask:DaskAdapter",
 }
 
 _lock = threading.RLock()
@@ -121,9 +122,10 @@ def backend_of(*arrays: Any) -> Backend:
     """The backend of the arrays: one library's adapter and the arrays' device.
 
     ``None`` and Python scalars are ignored. Arrays of two libraries raise ``TypeError``
-    naming both; arrays of one library on two devices raise ``ValueError`` naming both
-    devices; an object that is no array of a registered library raises ``TypeError`` naming
-    its type.
+    naming both, unless one library absorbs the other (a Dask input with NumPy weights is a
+    Dask call; see ``Adapter.absorbs``); arrays of one library on two devices raise
+    ``ValueError`` naming both devices; an object that is no array of a registered library
+    raises ``TypeError`` naming its type.
     """
     owner: Adapter | None = None
     first: Any = None
@@ -138,6 +140,10 @@ def backend_of(*arrays: Any) -> Backend:
                 f"got an object of type {describe_type(x)}"
             )
         if owner is None:
+            owner, first, device = ad, x, ad.device(x)
+        elif ad is not owner and owner.absorbs(ad):
+            continue
+        elif ad is not owner and ad.absorbs(owner):
             owner, first, device = ad, x, ad.device(x)
         elif ad is not owner:
             raise ArrayTypeError(

@@ -215,12 +215,14 @@ class Variable:
             )
         order = _topological(self)
         grads: dict[int, Any] = {id(self): seed}
+        leaves: list[Variable] = []
         for v in reversed(order):
             g = grads.pop(id(v), None)
             if g is None:
                 continue
             if v._backward is None:
                 v._grad = g if v._grad is None else v._grad + g
+                leaves.append(v)
                 continue
             if math.prod(tuple(g.shape)) == 0:  # an empty result: every gradient through it is 0
                 back = [
@@ -237,6 +239,12 @@ class Variable:
                     gp = xp.astype(gp, pd.dtype)
                 key = id(parent)
                 grads[key] = gp if key not in grads else grads[key] + gp
+        # a lazy library (Dask) computes the value and the gradients now, together, so that
+        # the next step starts from them instead of from this step's whole graph
+        settled = be.adapter.settle([self.data] + [v._grad for v in leaves])
+        self.data = settled[0]
+        for v, g in zip(leaves, settled[1:]):
+            v._grad = g
 
     # -- operators (Python scalars and plain arrays are constants)
     def __add__(self, other: Any) -> Variable:

@@ -37,6 +37,7 @@ class Optimizer:
             p.zero_grad()
 
     def step(self) -> None:
+        updated, be = [], None
         for i, p in enumerate(self.params):
             if p._grad is None:
                 continue
@@ -44,7 +45,11 @@ class Optimizer:
             new = self.update(xp, i, w, p._grad)
             if new.dtype != w.dtype:  # NumPy < 2 promotes 0-d float32 with Python floats
                 new = xp.astype(new, w.dtype)
-            p.data = be.adapter.from_standard(new, p.data)
+            updated.append((p, be.adapter.from_standard(new, p.data)))
+        if be is not None:  # a lazy library (Dask) computes the new parameters now
+            values = be.adapter.settle([value for _, value in updated])
+            for (p, _), value in zip(updated, values):
+                p.data = value
 
     def update(self, xp: Any, i: int, w: Any, g: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -386,8 +386,11 @@ def test_conv_transpose_refuses_bad_arguments(be):
         pc.conv_transpose2d(be.asarray(np.zeros((1, 3, 3, 3))), w)
     with pytest.raises(ValueError, match="empty"):
         pc.conv_transpose2d(x, w, padding=3)
-    with pytest.raises(ValueError, match="native"):
-        pc.conv_transpose2d(x, w, path="native")
+    if "conv_transpose" in be.adapter.native:  # Dask's: chunk by chunk
+        be.check(pc.conv_transpose2d(x, w, path="native"), np.zeros((1, 1, 4, 4)))
+    else:  # no library's own kernel is wired in yet
+        with pytest.raises(ValueError, match="native"):
+            pc.conv_transpose2d(x, w, path="native")
 
 
 # -- pooling --------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from ._args import (
     output_size,
     padding_pairs,
     refuse_huge,
+    whole_array_budget,
 )
 from ._common import prepare, require_float, require_ndim, run_path
 
@@ -200,7 +201,7 @@ def _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d):
             f"than the padded input {padded} (input {spatial}, padding {pads}) along some axis, "
             f"so the output would be empty; pad the input more or use a smaller kernel"
         )
-    item, budget = itemsize(xp, x.dtype), memory_budget()
+    item, budget = itemsize(xp, x.dtype), whole_array_budget(be)
     padded = [ni + pb + pa for ni, (pb, pa) in zip(spatial, pads)]
     refuse_huge(
         "padding",

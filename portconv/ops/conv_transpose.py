@@ -27,9 +27,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .._config import memory_budget
 from ..errors import ArgumentError, ArrayTypeError
-from ._args import SPATIAL_NAMES, _is_int, int_tuple, itemsize, refuse_huge
+from ._args import SPATIAL_NAMES, _is_int, int_tuple, itemsize, refuse_huge, whole_array_budget
 from ._common import prepare, require_float, require_ndim, run_path
 from .grad import conv_transpose_cf
 
@@ -136,7 +135,7 @@ def _conv_transpose(
         f"the result before cropping the padding {(x.shape[0], c_out) + canvas} (stride "
         f"{stride}, dilation {dilation}, output_padding {output_padding})",
         max(x.shape[0], 1) * max(c_out, 1) * math.prod(canvas) * itemsize(xp, x.dtype),
-        memory_budget(),
+        whole_array_budget(be),
     )
     if x.shape[0] == 0:
         y = xp.zeros((0, c_out) + out, dtype=x.dtype, device=be.device)

@@ -75,6 +75,7 @@ from ._args import (
     itemsize,
     padding_pairs,
     refuse_huge,
+    whole_array_budget,
 )
 from ._common import prepare, require_float, require_ndim, run_path
 
@@ -372,7 +373,7 @@ def _pool(
         f"{tuple(x.shape)})",
         math.prod(n + b + a + s * k for n, (b, a), s, k in zip(spatial, pads, stride, kernel))
         * per_plane,
-        memory_budget(),
+        whole_array_budget(be),
     )
     count = None
     if kind == "avg":
@@ -699,7 +700,7 @@ def _adaptive(kind: str, d: int, input: Any, output_size: Any, layout: Any, path
         "output_size",
         f"the result {out} (input shape {tuple(x.shape)})",
         math.prod(out) * per_plane,
-        memory_budget(),
+        whole_array_budget(be),
     )
     xb, batched = _as_batched_cf(xp, x, d, last)
     if xb.shape[0] == 0 or xb.shape[1] == 0:  # empty (MXNet cannot average zero-size arrays)
