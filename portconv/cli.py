@@ -167,6 +167,13 @@ def configure_train(sub: Any) -> None:
         help="parameter initialisation (xavier: the book's train_ch6; default: the model's)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default="float32",
+        help="the floating-point dtype of the parameters, batches and loss (default float32; "
+        "float64 gives the same curve on every backend)",
+    )
     p.add_argument("--resize", type=int, default=None, help="input size (default: MODEL's)")
     p.add_argument("--checkpoint", default=None, help="save after every epoch to this .npz")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint")
@@ -266,6 +273,7 @@ def run_train(args: argparse.Namespace) -> int:
         args.backend,
         device,
         resize=size,
+        dtype=args.dtype,
     )
     test_iter = _data.batches(
         splits.X_test,
@@ -276,13 +284,14 @@ def run_train(args: argparse.Namespace) -> int:
         args.backend,
         device,
         resize=size,
+        dtype=args.dtype,
     )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     print(
         f"training {args.model} on {args.data} ({len(splits.y_train)} training, "
         f"{len(splits.y_test)} test examples{f', resized to {size}x{size}' if size else ''}) "
         f"with {args.backend}: {args.epochs} epochs, lr {lr}, batch size {batch_size}, "
-        f"{args.optimizer}",
+        f"{args.optimizer}, {args.dtype}",
         flush=True,
     )
 
@@ -307,6 +316,7 @@ def run_train(args: argparse.Namespace) -> int:
         resume=args.resume,
         callback=report,
         progress=progress,
+        dtype=args.dtype,
     )
     if history and not ran:
         print(f"{args.checkpoint} already holds {history[-1]['epoch']} epochs; the last:")

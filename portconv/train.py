@@ -29,10 +29,10 @@ import numpy as np
 from . import autograd as ag
 from . import optim as _optim
 from .autograd import Variable, no_grad
-from .data.loader import DataLoader
+from .data.loader import DataLoader, float_dtype
 from .errors import ArgumentError
 from .nn import init as _init
-from .nn.module import Module, load_npz, save_npz
+from .nn.module import Module, _host_to, load_npz, save_npz
 from .ops._common import prepare
 
 __all__ = [
@@ -226,7 +226,8 @@ def load_checkpoint(
                 )
             like = optimizer.params[i].data
             be, _, _ = prepare(like)
-            value = be.adapter.to_standard(be.adapter.from_numpy(host, like=like))
+            # in the parameter's dtype (a float32 checkpoint resumed in float64 trains in it)
+            value = be.adapter.to_standard(_host_to(host, like))
             new_state.setdefault(i, {})[key] = value
         optimizer.state = new_state
     if restore_rng and meta.get("rng"):
@@ -237,12 +238,29 @@ def load_checkpoint(
 # -- training --------------------------------------------------------------------------------------
 
 
-def _loader(data: Any, batch_size: int, shuffle: bool, seed: int, backend: str, device: Any):
-    if data is None or isinstance(data, DataLoader):
+def _loader(
+    what: str,
+    data: Any,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    backend: str,
+    device: Any,
+    dtype: np.dtype | None,
+):
+    if data is None:
+        return data
+    if isinstance(data, DataLoader):
+        if dtype is not None and data.batch_dtype != dtype:
+            raise ArgumentError(
+                f"dtype: {dtype.name!r} asked for, but {what}, a DataLoader, delivers "
+                f"{data.batch_dtype.name} batches; make the loader with dtype={dtype.name!r} "
+                f"(portconv.data.batches(..., dtype={dtype.name!r})) or leave dtype=None"
+            )
         return data
     if isinstance(data, (tuple, list)) and len(data) == 2:
         X, y = data
-        return DataLoader(X, y, batch_size, shuffle, seed, backend, device)
+        return DataLoader(X, y, batch_size, shuffle, seed, backend, device, dtype=dtype)
     raise ArgumentError(
         f"data: expected (X, y) host arrays, a portconv.data.DataLoader or Splits, got "
         f"{type(data).__name__}"
@@ -329,6 +347,7 @@ def fit(
     resume: bool = False,
     callback: Callable[[dict], Any] | None = None,
     progress: bool = False,
+    dtype: Any = None,
 ) -> History:
     """Train ``model`` (the book's ``train_ch6``) and return its :class:`History`.
 
@@ -344,17 +363,27 @@ def fit(
     path written after every epoch; with ``resume`` training continues from it (if it exists)
     and the result equals an uninterrupted run. ``callback(stats)`` runs after every epoch with
     that epoch's dict; ``progress`` shows a bar over each epoch's batches.
+
+    ``dtype``: "float32" or "float64", the floating-point dtype training runs in: the batches
+    are delivered in it, parameters are created in it (they take the first batch's dtype),
+    parameters and buffers that already exist in another are cast to it, and so the loss,
+    the gradients and the optimiser's state are in it too. None (the default) uses the
+    data's own dtype. In float64 the same seed gives the same curve on every backend to
+    ~1e-14 (kernels differ only in the order of their float64 roundings); in float32 the
+    curves drift apart within some dozens or hundreds of steps, as rounding differences
+    flip near-ties of max pooling (see ``benchmarks/train_digits.py``).
     """
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
         raise ArgumentError(f"epochs: expected a non-negative int, got {epochs!r}")
     if resume and checkpoint is None:
         raise ArgumentError("resume: needs checkpoint= (the file to resume from)")
+    dt = float_dtype(dtype)
     if hasattr(train_data, "X_test") and hasattr(train_data, "X_train"):
         if test_data is None:
             test_data = (train_data.X_test, train_data.y_test)
         train_data = (train_data.X_train, train_data.y_train)
-    train_iter = _loader(train_data, batch_size, True, seed, backend, device)
-    test_iter = _loader(test_data, batch_size, False, seed, backend, device)
+    train_iter = _loader("train_data", train_data, batch_size, True, seed, backend, device, dt)
+    test_iter = _loader("test_data", test_data, batch_size, False, seed, backend, device, dt)
     loss_fn = _loss_fn(loss)
     if train_iter is None or train_iter.num_examples == 0:
         raise ArgumentError("train_data: expected at least one training example")
@@ -377,7 +406,33 @@ def fit(
             resume,
             callback,
             progress,
+            dt is not None,
         )
+
+
+def _cast_floating(model: Module, like: Any) -> None:
+    """Cast the model's floating-point parameters and buffers to ``like``'s dtype."""
+    want = _dtype_name(like.dtype)
+
+    def cast(value: Any) -> Any:
+        if _dtype_name(value.dtype) == want:
+            return value
+        host = _host(value)
+        return _host_to(host, like) if host.dtype.kind == "f" else value
+
+    for p in model.parameters():
+        p.data = cast(p.data)
+    for m in model.modules():
+        for name, b in list(m._buffers.items()):
+            if b is not None:
+                m.register_buffer(name, cast(b))
+
+
+def _dtype_name(dtype: Any) -> str:
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).split(".")[-1]
 
 
 def _fit(
@@ -393,10 +448,13 @@ def _fit(
     resume,
     callback,
     progress,
+    cast,
 ) -> History:
     # parameters: drawn from the seeded generator on a first call (in evaluation mode, so
     # nothing but the parameters' creation happens), on the data's backend and device
     model.to(sample)
+    if cast:  # parameters loaded or trained before, in another dtype
+        _cast_floating(model, sample)
     was_training = model.training
     model.eval()
     with no_grad():

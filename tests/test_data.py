@@ -357,6 +357,10 @@ def test_fashion_mnist_resize_and_labels(tmp_path):
     s = data.load_fashion_mnist(tmp_path, download=False, resize=32, checksums=sums)
     assert s.X_train.shape == (4, 1, 32, 32) and s.X_train.dtype == np.float32
     assert data.fashion_mnist_labels([0, 9]) == ["t-shirt", "ankle boot"]
+    d = data.load_fashion_mnist(tmp_path, download=False, checksums=sums, dtype="float64")
+    assert d.X_train.dtype == np.float64 and d.y_train.dtype == np.int64
+    raw = data.read_idx(tmp_path / "train-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal(d.X_train[:, 0], raw / 255.0)  # k / 255 in float64
 
 
 def test_gzip_content_is_deterministic():
@@ -442,6 +446,11 @@ def test_load_digits():
     assert raw.X_train.shape[1:] == (1, 8, 8)
     np.testing.assert_array_equal(raw.X_train * 16, np.round(raw.X_train * 16))
     np.testing.assert_allclose(data.resize(raw.X_test, 28), s.X_test, atol=1e-6)
+    wide = data.load_digits(dtype="float64")
+    assert wide.X_train.dtype == np.float64
+    np.testing.assert_array_equal(wide.y_test, s.y_test)
+    np.testing.assert_array_equal(wide.X_test.astype(np.float32), s.X_test)  # one rounding
+    assert not np.array_equal(wide.X_test, s.X_test.astype(np.float64))  # float64's values
 
 
 def test_make_synthetic():
@@ -450,6 +459,15 @@ def test_make_synthetic():
     assert s.X_train.dtype == np.float32 and s.y_train.dtype == np.int64
     assert set(np.unique(s.y_train)) <= {0, 1, 2}
     np.testing.assert_array_equal(data.make_synthetic(20, 10, 16, 3, seed=4).X_test, s.X_test)
+    wide = data.make_synthetic(20, 10, 16, classes=3, seed=4, dtype=np.float64)
+    assert wide.X_train.dtype == np.float64
+    np.testing.assert_array_equal(wide.X_test.astype(np.float32), s.X_test)
+
+
+@pytest.mark.parametrize("bad", ["float16", "int32", "double precision", None, 64, np.int64])
+def test_data_set_dtypes_are_checked(bad):
+    with pytest.raises(ValueError, match=r"^dtype: expected 'float32' or 'float64', got "):
+        data.make_synthetic(4, 2, dtype=bad)
 
 
 def test_missing_scikit_learn_is_a_clear_error(monkeypatch):
@@ -529,6 +547,27 @@ def test_batches_without_shuffle_drop_last_resize_and_no_labels(be):
     be.check(only_x[1], X[6:], dtype="float32")
 
 
+def test_batches_in_float64(be):
+    X, y = host_set(10, 4)
+    loader = data.batches(X, y, 4, backend=be.name, device=be.device, dtype="float64")
+    assert loader.batch_dtype == np.float64 and "dtype='float64'" in repr(loader)
+    for Xb, yb in loader:
+        labels = be.to_numpy(yb)
+        be.check(Xb, X[labels].astype(np.float64), rtol=0, atol=0, dtype="float64")
+        assert be.to_numpy(yb).dtype == np.int64  # labels keep their dtype
+    # resized in float64 and rounded once: not the float32 resize cast up
+    wide = np.random.default_rng(1).random((3, 1, 5, 5))  # float64 images
+    resized = data.batches(
+        wide, None, 3, shuffle=False, backend=be.name, device=be.device, resize=7, dtype="float32"
+    )
+    be.check(next(iter(resized)), data.resize(wide, 7).astype(np.float32), rtol=0, atol=0)
+    integers = np.arange(3 * 16, dtype=np.uint8).reshape(3, 1, 4, 4)
+    as64 = data.batches(integers, None, 3, shuffle=False, backend=be.name, dtype=np.float64)
+    be.check(next(iter(as64)), integers.astype(np.float64), rtol=0, atol=0, dtype="float64")
+    assert data.batches(integers, None, 3, resize=8).batch_dtype == np.float32
+    assert data.batches(integers, None, 3).batch_dtype == np.uint8
+
+
 def test_to_backend(be):
     host = np.arange(6, dtype=np.float32).reshape(2, 3)
     be.check(data.to_backend(host, be.name, be.device), host, dtype="float32")
@@ -542,3 +581,10 @@ def test_batches_errors():
         data.batches(X, y[:3], 2)
     with pytest.raises(Exception, match="no adapter named 'jax'"):
         data.batches(X, y, 2, backend="jax")
+    msg = r"dtype: expected 'float32' or 'float64' \(or None\), got 'float16'"
+    with pytest.raises(ValueError, match=msg):
+        data.batches(X, y, 2, dtype="float16")
+    with pytest.raises(ValueError, match="dtype: expected .*, got 'int64'"):
+        data.DataLoader(X, y, 2, dtype="int64")
+    with pytest.raises(ValueError, match="X: expected real-valued images to cast"):
+        data.batches(np.array(["a", "b"]), None, 1, dtype="float32")

@@ -272,6 +272,31 @@ def test_cli_train_checkpoint_resume_plot(be, tmp_path, capsys, tiny_model_name)
     )
 
 
+def test_cli_train_dtype(be, capsys, monkeypatch):
+    made = []
+
+    def factory():
+        made.append(tiny_cnn())
+        return made[-1]
+
+    spec = cli.ModelSpec(factory=factory, lr=0.01, batch_size=16)
+    monkeypatch.setitem(cli.MODELS, "tiny64", spec)
+    argv = ["train", "tiny64", "--backend", be.name, "--data", "synthetic", "--epochs", "1"]
+    assert cli.main(argv + ["--no-progress", "--dtype", "float64"]) == 0
+    out = capsys.readouterr().out
+    assert "batch size 16, sgd, float64" in out and epoch_lines(out) == [1], out
+    for p in made[-1].parameters():
+        be.check_array(p.data, dtype="float64")
+    assert cli.main(argv + ["--no-progress"]) == 0  # float32 by default
+    assert "batch size 16, sgd, float32" in capsys.readouterr().out
+    for p in made[-1].parameters():
+        be.check_array(p.data, dtype="float32")
+    with pytest.raises(SystemExit):
+        cli.main(argv + ["--dtype", "float16"])
+    err = capsys.readouterr().err
+    assert "--dtype: invalid choice: 'float16'" in err and "'float64'" in err, err
+
+
 def _has(module: str) -> bool:
     try:
         __import__(module)

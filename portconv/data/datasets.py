@@ -2,8 +2,9 @@
 a synthetic one for tests.
 
 Each loader returns a :class:`Splits` ``(X_train, y_train, X_test, y_test)`` of host NumPy
-arrays: images float32 ``(N, 1, H, W)`` scaled to ``[0, 1]``, labels int64 ``(N,)``. Move them
-to a backend batch by batch with :func:`portconv.data.batches`.
+arrays: images float32 ``(N, 1, H, W)`` scaled to ``[0, 1]`` (or float64, with
+``dtype="float64"``), labels int64 ``(N,)``. Move them to a backend batch by batch with
+:func:`portconv.data.batches`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..errors import ArgumentError
 from .download import data_home, fetch
 from .idx import IDXError, read_idx
 from .image import resize as _resize
+from .loader import float_dtype
 
 __all__ = [
     "FASHION_MNIST_FILES",
@@ -102,7 +104,7 @@ def _missing_help(directory: str, files: Mapping[str, str], mirrors: Sequence[st
     )
 
 
-def _images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> tuple:
+def _images_labels(images: np.ndarray, labels: np.ndarray, what: str, dtype: np.dtype) -> tuple:
     if images.ndim != 3 or images.dtype != np.uint8:
         raise IDXError(
             f"{what} images: expected a uint8 array (N, H, W), got {images.dtype} {images.shape}"
@@ -115,7 +117,7 @@ def _images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> tuple:
         raise IDXError(f"{what}: {images.shape[0]} images but {labels.shape[0]} labels")
     if labels.size and int(labels.max()) > 9:
         raise IDXError(f"{what} labels: expected classes 0-9, found {int(labels.max())}")
-    X = (images.astype(np.float32) / np.float32(255.0))[:, None, :, :]
+    X = (images.astype(dtype) / dtype.type(255.0))[:, None, :, :]
     return X, labels.astype(np.int64)
 
 
@@ -126,9 +128,11 @@ def load_fashion_mnist(
     *,
     mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] | None = None,
+    dtype: Any = "float32",
 ) -> Splits:
     """Fashion-MNIST (60,000 training and 10,000 test images, 28x28, 10 classes) as
-    :class:`Splits`: images float32 ``(N, 1, 28, 28)`` in ``[0, 1]``, labels int64.
+    :class:`Splits`: images ``(N, 1, 28, 28)`` in ``[0, 1]`` of ``dtype`` ("float32" or
+    "float64"), labels int64.
 
     The four IDX files are read from :func:`fashion_mnist_dir` (``root``, else
     ``$PORTCONV_DATA``, else ``~/.cache/portconv``; in its ``fashion-mnist`` subdirectory unless
@@ -139,6 +143,7 @@ def load_fashion_mnist(
     (60,000 images of 224x224 take 12 GB: prefer ``batches(..., resize=...)``, which resizes
     batch by batch). ``checksums``: the expected checksum of each file name (a test hook).
     """
+    dt = float_dtype(dtype, optional=False)
     files = dict(FASHION_MNIST_FILES if checksums is None else checksums)
     if set(files) != set(FASHION_MNIST_FILES):
         raise ArgumentError(
@@ -155,11 +160,13 @@ def load_fashion_mnist(
         read_idx(paths["train-images-idx3-ubyte.gz"]),
         read_idx(paths["train-labels-idx1-ubyte.gz"]),
         "Fashion-MNIST training",
+        dt,
     )
     X_test, y_test = _images_labels(
         read_idx(paths["t10k-images-idx3-ubyte.gz"]),
         read_idx(paths["t10k-labels-idx1-ubyte.gz"]),
         "Fashion-MNIST test",
+        dt,
     )
     if resize is not None:
         X_train, X_test = _resize(X_train, resize), _resize(X_test, resize)
@@ -178,12 +185,16 @@ def _split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Spl
     return Splits(X[train], y[train], X[test], y[test])
 
 
-def load_digits(size: Any = 28, *, test_fraction: float = 0.2, seed: int = 0) -> Splits:
+def load_digits(
+    size: Any = 28, *, test_fraction: float = 0.2, seed: int = 0, dtype: Any = "float32"
+) -> Splits:
     """scikit-learn's bundled handwritten digits (1,797 images of 8x8, values 0-16, 10 classes;
     no download) as :class:`Splits`: scaled to ``[0, 1]``, upscaled bilinearly to ``size``
-    (default 28x28, Fashion-MNIST's size, so the book's models run unchanged), float32
-    ``(N, 1, size, size)``; labels int64. ``test_fraction`` of the images, drawn with ``seed``,
-    form the test split. Needs scikit-learn (``pip install "portconv[digits]"``)."""
+    (default 28x28, Fashion-MNIST's size, so the book's models run unchanged), in float64,
+    then rounded once to ``dtype`` ("float32", the default, or "float64"): ``(N, 1, size,
+    size)``; labels int64. ``test_fraction`` of the images, drawn with ``seed``, form the test
+    split. Needs scikit-learn (``pip install "portconv[digits]"``)."""
+    dt = float_dtype(dtype, optional=False)
     try:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError:
@@ -194,7 +205,7 @@ def load_digits(size: Any = 28, *, test_fraction: float = 0.2, seed: int = 0) ->
     images = np.asarray(digits.images, dtype=np.float64) / 16.0
     if size is not None and (size != 8 and size != (8, 8)):
         images = _resize(images, size)
-    X = images.astype(np.float32)[:, None, :, :]
+    X = images.astype(dt)[:, None, :, :]
     y = np.asarray(digits.target, dtype=np.int64)
     return _split(X, y, test_fraction, seed)
 
@@ -210,11 +221,14 @@ def make_synthetic(
     *,
     noise: float = 0.2,
     seed: int = 0,
+    dtype: Any = "float32",
 ) -> Splits:
     """A small learnable image classification set for tests and smoke runs: each class has a
     random prototype (a 7x7 pattern of zeros and ones, upscaled); an example is its class's
     prototype plus Gaussian noise of standard deviation ``noise``, clipped to ``[0, 1]``.
-    Float32 ``(N, 1, size, size)``, int64 labels."""
+    ``(N, 1, size, size)`` of ``dtype`` ("float32" or "float64"; the values are drawn in
+    float64 and rounded once), int64 labels."""
+    dt = float_dtype(dtype, optional=False)
     rng = np.random.default_rng(seed)
     coarse = (rng.random((classes, 7, 7)) < 0.5).astype(np.float64)
     prototypes = _resize(coarse, size)
@@ -222,7 +236,7 @@ def make_synthetic(
     def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
         y = rng.integers(0, classes, size=n)
         X = prototypes[y] + noise * rng.standard_normal((n, size, size))
-        return np.clip(X, 0.0, 1.0).astype(np.float32)[:, None], y.astype(np.int64)
+        return np.clip(X, 0.0, 1.0).astype(dt)[:, None], y.astype(np.int64)
 
     X_train, y_train = draw(n_train)
     X_test, y_test = draw(n_test)

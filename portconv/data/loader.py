@@ -12,7 +12,25 @@ from .._dispatch import get_adapter
 from ..errors import ArgumentError
 from .image import resize as _resize
 
-__all__ = ["DataLoader", "batches", "to_backend"]
+__all__ = ["DTYPES", "DataLoader", "batches", "float_dtype", "to_backend"]
+
+#: the floating-point dtypes a loader (and :func:`portconv.train.fit`) can deliver batches in
+DTYPES: tuple[str, ...] = ("float32", "float64")
+
+
+def float_dtype(dtype: Any, name: str = "dtype", *, optional: bool = True) -> np.dtype | None:
+    """``dtype`` ("float32", "float64", the NumPy dtypes, or None where ``optional``) as a
+    NumPy dtype or None; anything else is an error naming the argument ``name``."""
+    if dtype is None and optional:
+        return None
+    try:
+        dt = np.dtype(dtype) if isinstance(dtype, (str, type, np.dtype)) else None
+    except TypeError:
+        dt = None
+    if dt is None or dt.name not in DTYPES:
+        allowed = " or ".join(map(repr, DTYPES)) + (" (or None)" if optional else "")
+        raise ArgumentError(f"{name}: expected {allowed}, got {dtype!r}")
+    return dt
 
 
 def to_backend(a: Any, backend: str = "numpy", device: Any = None) -> Any:
@@ -33,7 +51,10 @@ class DataLoader:
     in every run, and independent of how many epochs ran before (so training resumed from a
     checkpoint sees the batches an uninterrupted run would). Passes count epochs from 0;
     :meth:`set_epoch` chooses the next one. ``resize``: an int or ``(h, w)``; images are
-    resized bilinearly batch by batch (so 224x224 inputs never exist all at once).
+    resized bilinearly batch by batch (so 224x224 inputs never exist all at once). ``dtype``:
+    "float32" or "float64", the dtype the images ``X`` are delivered in (cast on the host,
+    after resizing in float64; labels keep theirs); None delivers ``X``'s own (float32 for
+    integer images that are resized).
     """
 
     def __init__(
@@ -48,6 +69,7 @@ class DataLoader:
         drop_last: bool = False,
         *,
         resize: Any = None,
+        dtype: Any = None,
     ) -> None:
         X = np.asarray(X)
         if X.ndim == 0:
@@ -68,7 +90,19 @@ class DataLoader:
         self.backend, self.device = backend, device
         self.drop_last = bool(drop_last)
         self.resize = resize
+        self.dtype = float_dtype(dtype)
+        if self.dtype is not None and X.dtype.kind not in "biuf":
+            raise ArgumentError(f"X: expected real-valued images to cast, got dtype {X.dtype}")
         self.epoch = 0
+
+    @property
+    def batch_dtype(self) -> np.dtype:
+        """The dtype of the ``X`` batches this loader delivers."""
+        if self.dtype is not None:
+            return self.dtype
+        if self.resize is not None and self.X.dtype.kind != "f":
+            return np.dtype(np.float32)
+        return self.X.dtype
 
     @property
     def num_examples(self) -> int:
@@ -96,7 +130,10 @@ class DataLoader:
         idx = np.asarray(indices, dtype=np.int64)
         xb = self.X[idx]
         if self.resize is not None:
-            xb = _resize(xb, self.resize)
+            # resized in float64 (as resize computes), rounded once to the dtype delivered
+            xb = _resize(xb if self.dtype is None else xb.astype(np.float64), self.resize)
+        if self.dtype is not None:
+            xb = xb.astype(self.dtype, copy=False)
         yb = None if self.y is None else self.y[idx]
         return xb, yb
 
@@ -116,7 +153,8 @@ class DataLoader:
     def __repr__(self) -> str:
         return (
             f"DataLoader({self.num_examples} examples, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, backend={self.backend!r})"
+            f"shuffle={self.shuffle}, backend={self.backend!r}"
+            + (f", dtype={self.dtype.name!r})" if self.dtype is not None else ")")
         )
 
 
@@ -131,7 +169,11 @@ def batches(
     drop_last: bool = False,
     *,
     resize: Any = None,
+    dtype: Any = None,
 ) -> DataLoader:
     """A :class:`DataLoader` over host arrays ``X`` (and labels ``y``): iterate it for one
-    epoch of ``(X_batch, y_batch)`` pairs of ``backend``'s arrays on ``device``."""
-    return DataLoader(X, y, batch_size, shuffle, seed, backend, device, drop_last, resize=resize)
+    epoch of ``(X_batch, y_batch)`` pairs of ``backend``'s arrays on ``device`` (``X`` in
+    ``dtype``: "float32", "float64", or None for ``X``'s own)."""
+    return DataLoader(
+        X, y, batch_size, shuffle, seed, backend, device, drop_last, resize=resize, dtype=dtype
+    )
