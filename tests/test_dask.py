@@ -22,8 +22,8 @@ da = pytest.importorskip(
     "dask.array", reason="dask is not installed here; these tests run in the dask session"
 )
 from portconv.backends.dask import axis_plan  # noqa: E402
-from portconv.ops.pool import _output_size  # noqa: E402
 
+from portconv.ops.pool import _output_size  # noqa: E402
 
 # -- the plan of one axis ----------------------------------------------------------------------
 
@@ -284,7 +284,7 @@ def test_model_inference_on_batch_and_spatial_chunks(name):
     np.testing.assert_allclose(y.compute(), ref, rtol=2e-5, atol=2e-5)
 
 
-# -- a cluster of worker processes ------------------------------------------------------------------
+# -- a cluster of worker processes ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")

@@ -528,14 +528,12 @@ class _BatchNorm(Module):
             keep, take = 1.0 - self.momentum, self.momentum
         else:
             keep, take = self.momentum, 1.0 - self.momentum
-        new_mean, new_var = ad.settle(  # computed now where the library is lazy (Dask)
-            [
-                ad.from_standard(rm * keep + m * take, self.running_mean),
-                ad.from_standard(rv * keep + v * take, self.running_var),
-            ]
+        self.register_buffer(
+            "running_mean", ad.from_standard(rm * keep + m * take, self.running_mean)
         )
-        self.register_buffer("running_mean", new_mean)
-        self.register_buffer("running_var", new_var)
+        self.register_buffer(
+            "running_var", ad.from_standard(rv * keep + v * take, self.running_var)
+        )
 
 
 class BatchNorm2d(_BatchNorm):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,9 @@ from .. import _dispatch
 from ..autograd import Variable, no_grad
 from ..errors import ArgumentError, ArrayTypeError, describe_type
 from . import init as _init
+
+#: how deep inside Module calls this thread is (0: not inside a model's call)
+_calls = threading.local()
 
 
 class Parameter(Variable):
@@ -221,7 +225,31 @@ class Module:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not self._placed and args:
             self._place(args[0])
-        return self.forward(*args, **kwargs)
+        if getattr(_calls, "depth", 0):
+            return self.forward(*args, **kwargs)
+        _calls.depth = 1  # the outermost call of a model
+        try:
+            out = self.forward(*args, **kwargs)
+        finally:
+            _calls.depth = 0
+        if self.training:
+            self._settle_buffers()
+        return out
+
+    def _settle_buffers(self) -> None:
+        """After a training-mode call: buffers the call updated (running statistics) are
+        computed now where the library is lazy (Dask), all together, so they do not carry
+        every earlier step's graph (identity elsewhere)."""
+        owners = [(m, name, b) for m in self.modules() for name, b in m._buffers.items()]
+        arrays = [b for _, _, b in owners if b is not None]
+        if not arrays:
+            return
+        settled = iter(_backend(arrays[0]).adapter.settle(arrays))
+        for m, name, b in owners:
+            if b is not None:
+                new = next(settled)
+                if new is not b:
+                    m.register_buffer(name, new)
 
     def _place(self, x: Any) -> None:
         """Move parameters and buffers created or loaded before the first call to the first
