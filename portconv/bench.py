@@ -13,6 +13,12 @@ with ``path="generic"``), ``native`` (portconv's dispatch to the backend's own k
 one channel pair of W2) and ``matmul`` (a large float32 matmul: the machine's reference).
 Each cell is warmed up once and then timed ``repeats`` times; the median is reported.
 
+End to end, against the same network in plain PyTorch (``torch.nn``, parameters copied from
+portconv's model, so the layer shapes are checked to be equal): E1, one training epoch of
+modern LeNet (60,000 28x28 images, batch 256, SGD, cross-entropy) extrapolated from
+``--epoch-batches`` timed steps (default 40 of 235, said so in the output), and E2, the
+book's ResNet-18 inference (N=32, 1x96x96, eval mode, no gradients).
+
 Timings are wall-clock medians on whatever else the machine is doing: compare ratios taken
 in one run, side by side, not absolute figures across runs.
 """
@@ -23,6 +29,7 @@ import argparse
 import contextlib
 import datetime
 import json
+import math
 import os
 import platform
 import shutil
@@ -35,7 +42,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "configure", "main", "run_bench"]
+__all__ = [
+    "END_TO_END",
+    "WORKLOADS",
+    "configure",
+    "lenet_epoch",
+    "main",
+    "resnet_inference",
+    "run_bench",
+]
 
 
 @dataclass(frozen=True)
@@ -378,6 +393,329 @@ def _matmul(lib: Lib, size: int, repeats: int, budget: float) -> dict:
     return _row(**base, median_s=med, times_s=times, gflops=2.0 * size**3 / med / 1e9)
 
 
+# -- end to end: a LeNet training epoch, ResNet-18 inference ------------------------------------
+
+#: the end-to-end workloads (names for ``--only``)
+END_TO_END = {
+    "E1": "one training epoch of modern LeNet (60,000 28x28 images, batch 256, SGD, "
+    "cross-entropy), extrapolated from the batches timed",
+    "E2": "ResNet-18 inference (N=32, 1x96x96, eval mode, no gradients)",
+}
+#: the epoch E1 stands for: 60,000 images in batches of 256 (the last one of 96)
+EPOCH_EXAMPLES = 60_000
+#: E1's batches timed by default (of the 235 of an epoch); ``--epoch-batches`` changes it
+EPOCH_BATCHES = 40
+
+
+def _torch_models(torch: Any) -> tuple[Any, Any]:
+    """Plain ``torch.nn`` modern LeNet and the book's ResNet-18 (8.6: Residual blocks with
+    biased convolutions and an un-normalised 1x1 shortcut), each under a ``net`` attribute so
+    that its parameter names are those of portconv's models: the benchmark loads portconv's
+    state dict into it with ``strict=True``, which checks that every layer has the same
+    shape."""
+    tnn = torch.nn
+    F = tnn.functional
+
+    class TorchLeNetModern(tnn.Module):
+        def __init__(self, num_classes: int = 10) -> None:
+            super().__init__()
+            self.net = tnn.Sequential(
+                tnn.LazyConv2d(6, kernel_size=5, padding=2),
+                tnn.ReLU(),
+                tnn.MaxPool2d(kernel_size=2, stride=2),
+                tnn.LazyConv2d(16, kernel_size=5),
+                tnn.ReLU(),
+                tnn.MaxPool2d(kernel_size=2, stride=2),
+                tnn.Flatten(),
+                tnn.LazyLinear(120),
+                tnn.ReLU(),
+                tnn.LazyLinear(84),
+                tnn.ReLU(),
+                tnn.LazyLinear(num_classes),
+            )
+
+        def forward(self, X: Any) -> Any:
+            return self.net(X)
+
+    class TorchResidual(tnn.Module):
+        def __init__(self, c: int, use_1x1conv: bool = False, strides: int = 1) -> None:
+            super().__init__()
+            self.conv1 = tnn.LazyConv2d(c, kernel_size=3, padding=1, stride=strides)
+            self.conv2 = tnn.LazyConv2d(c, kernel_size=3, padding=1)
+            self.conv3 = tnn.LazyConv2d(c, kernel_size=1, stride=strides) if use_1x1conv else None
+            self.bn1 = tnn.LazyBatchNorm2d()
+            self.bn2 = tnn.LazyBatchNorm2d()
+
+        def forward(self, X: Any) -> Any:
+            Y = F.relu(self.bn1(self.conv1(X)))
+            Y = self.bn2(self.conv2(Y))
+            if self.conv3 is not None:
+                X = self.conv3(X)
+            return F.relu(Y + X)
+
+    class TorchResNet18(tnn.Module):
+        def __init__(self, num_classes: int = 10) -> None:
+            super().__init__()
+            self.net = tnn.Sequential(
+                tnn.Sequential(
+                    tnn.LazyConv2d(64, kernel_size=7, stride=2, padding=3),
+                    tnn.LazyBatchNorm2d(),
+                    tnn.ReLU(),
+                    tnn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+                )
+            )
+            for i, (num_residuals, c) in enumerate(((2, 64), (2, 128), (2, 256), (2, 512))):
+                blk = [
+                    TorchResidual(c, use_1x1conv=True, strides=2)
+                    if j == 0 and i > 0
+                    else TorchResidual(c)
+                    for j in range(num_residuals)
+                ]
+                self.net.add_module(f"b{i + 2}", tnn.Sequential(*blk))
+            self.net.add_module(
+                "last",
+                tnn.Sequential(
+                    tnn.AdaptiveAvgPool2d((1, 1)), tnn.Flatten(), tnn.LazyLinear(num_classes)
+                ),
+            )
+
+        def forward(self, X: Any) -> Any:
+            return self.net(X)
+
+    return TorchLeNetModern, TorchResNet18
+
+
+def _portconv_model(name: str, sample: np.ndarray) -> Any:
+    """portconv's model ``name`` ("lenet" or "resnet18"), its parameters drawn from seed 0 and
+    created by one call on ``sample`` (NumPy)."""
+    from . import autograd as ag
+    from . import models
+    from .nn import init as _init
+
+    _init.manual_seed(0)
+    model = models.LeNetModern() if name == "lenet" else models.ResNet18()
+    model.eval()
+    with ag.no_grad():
+        model(sample)
+    model.train()
+    return model
+
+
+def _reference_models(name: str, sample: np.ndarray, torch: Any) -> tuple[Any, Any, Any]:
+    """Three copies of one model with equal parameters: portconv's on NumPy arrays, portconv's
+    on torch tensors, and plain ``torch.nn`` (None, None for the torch ones without torch)."""
+    from . import models
+
+    pc_np = _portconv_model(name, sample)
+    if torch is None:
+        return pc_np, None, None
+    state = pc_np.state_dict()
+    pc_t = models.LeNetModern() if name == "lenet" else models.ResNet18()
+    pc_t.eval()
+    from . import autograd as ag
+
+    with ag.no_grad():
+        pc_t(torch.from_numpy(sample))
+    pc_t.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    pc_t.train()
+    lenet_cls, resnet_cls = _torch_models(torch)
+    ref = lenet_cls() if name == "lenet" else resnet_cls()
+    ref.eval()
+    with torch.no_grad():
+        ref(torch.from_numpy(sample))  # materialise the lazy layers
+    ref.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()}, strict=True)
+    return pc_np, pc_t, ref
+
+
+def _torch_module(libs: list[Lib]) -> tuple[Any, str]:
+    for lib in libs:
+        if lib.name == "torch" and lib.device == "cpu":
+            return (lib.module, "") if not lib.reason else (None, lib.reason)
+    return None, "torch not selected (--backends)"
+
+
+def lenet_epoch(
+    libs: list[Lib],
+    batch_size: int = 256,
+    batches: int = EPOCH_BATCHES,
+    warmup: int = 2,
+    examples: int = EPOCH_EXAMPLES,
+) -> list[dict]:
+    """E1: training steps of modern LeNet (forward, cross-entropy, zero_grad, backward, SGD
+    step, the loss read back) on ``batches`` batches of ``batch_size`` random 28x28 images,
+    each step timed; the epoch is the median step times the ``60000 / batch_size`` steps of
+    one epoch (extrapolated unless ``batches`` covers it). Rows: portconv on NumPy
+    (generic), portconv on torch tensors (native forward, portconv's backward rules) and the
+    same model in plain PyTorch (``torch.nn``, ``torch.optim.SGD``), all from equal
+    parameters."""
+    from . import autograd as ag
+    from . import config
+    from . import optim as pc_optim
+
+    per_epoch = examples / batch_size
+    batches = max(1, min(batches, math.ceil(per_epoch)))
+    rng = np.random.default_rng(0)
+    distinct = min(batches + warmup, 8)  # a few distinct batches, cycled: the data's values
+    data = [  # do not change the time of any step
+        (
+            rng.standard_normal((batch_size, 1, 28, 28), dtype=np.float32),
+            rng.integers(0, 10, batch_size).astype(np.int64),
+        )
+        for _ in range(distinct)
+    ]
+    torch, why = _torch_module(libs)
+    have_numpy = any(lib.name == "numpy" for lib in libs)
+    pc_np, pc_t, ref = _reference_models("lenet", data[0][0][:2], torch)
+    extra = dict(
+        batch_size=batch_size,
+        batches_timed=batches,
+        batches_per_epoch=per_epoch,
+        extrapolated=batches < per_epoch,
+    )
+    base = dict(workload="E1-lenet-epoch", device="cpu", n=batch_size)
+
+    def portconv_step(model: Any, to: Any, path: str):
+        batches_here = [(to(X), to(y)) for X, y in data]
+        model.train()
+        opt = pc_optim.SGD(model.parameters(), lr=0.1)
+
+        def step(i: int) -> float:
+            X, y = batches_here[i % distinct]
+            with config(path=path):
+                loss = ag.cross_entropy(model(X), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            return float(_to_numpy(loss.data))  # waits for the result
+
+        return step
+
+    def torch_step(model: Any):
+        batches_here = [(torch.from_numpy(X), torch.from_numpy(y)) for X, y in data]
+        model.train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        loss_fn = torch.nn.CrossEntropyLoss()
+
+        def step(i: int) -> float:
+            X, y = batches_here[i % distinct]
+            loss = loss_fn(model(X), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step
+
+    cells = [
+        ("numpy", "generic (portconv.autograd)", None if have_numpy else "numpy not selected"),
+        ("torch", "native (portconv.autograd)", why or None),
+        ("torch", "direct (torch.nn, torch.optim)", why or None),
+    ]
+    rows = []
+    for backend, path, reason in cells:
+        if reason:
+            rows.append(_row(**base, backend=backend, path=path, status="skipped", reason=reason))
+            continue
+        if backend == "numpy":
+            step = portconv_step(pc_np, np.asarray, "generic")
+        elif path.startswith("native"):
+            step = portconv_step(pc_t, torch.from_numpy, "auto")
+        else:
+            step = torch_step(ref)
+        try:
+            for i in range(warmup):
+                step(i)
+            times = []
+            for i in range(warmup, warmup + batches):
+                t0 = time.perf_counter()
+                step(i)
+                times.append(time.perf_counter() - t0)
+        except Exception as exc:  # noqa: BLE001 - report, keep going
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            rows.append(_row(**base, backend=backend, path=path, status="error", reason=reason))
+            continue
+        med = statistics.median(times)
+        rows.append(
+            _row(
+                **base,
+                backend=backend,
+                path=path,
+                median_s=med * per_epoch,
+                times_s=times,
+                batch_median_s=med,
+                epoch_from_mean_s=statistics.fmean(times) * per_epoch,
+                examples_per_s=batch_size / med,
+                **extra,
+            )
+        )
+    return rows
+
+
+def resnet_inference(
+    libs: list[Lib], n: int = 32, size: int = 96, repeats: int = 5, budget: float = 15.0
+) -> list[dict]:
+    """E2: ResNet-18 (the book's, 8.6) inference on ``n`` random 1 x ``size`` x ``size``
+    images (Fashion-MNIST resized to 96 in the book) in evaluation mode without gradients:
+    portconv on NumPy (generic), portconv on torch tensors (native) and the same network in
+    plain ``torch.nn`` with portconv's parameters loaded (``strict=True``). Warm-up, then the
+    median of up to ``repeats`` calls."""
+    from . import autograd as ag
+    from . import config
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, 1, size, size), dtype=np.float32)
+    torch, why = _torch_module(libs)
+    have_numpy = any(lib.name == "numpy" for lib in libs)
+    pc_np, pc_t, ref = _reference_models("resnet18", X[:2], torch)
+    base = dict(workload="E2-resnet18-infer", device="cpu", n=n, image=[1, size, size])
+    cells = [
+        ("numpy", "generic (portconv)", None if have_numpy else "numpy not selected"),
+        ("torch", "native (portconv)", why or None),
+        ("torch", "direct (torch.nn)", why or None),
+    ]
+    rows = []
+    for backend, path, reason in cells:
+        if reason:
+            rows.append(_row(**base, backend=backend, path=path, status="skipped", reason=reason))
+            continue
+        if backend == "numpy":
+            model, x, mode = pc_np, X, "generic"
+        elif path.startswith("native"):
+            model, x, mode = pc_t, torch.from_numpy(X), "auto"
+        else:
+            model, x, mode = ref, torch.from_numpy(X), None
+        model.eval()
+        if mode is None:
+
+            def fn(model=model, x=x):
+                with torch.no_grad():
+                    return model(x)
+        else:
+
+            def fn(model=model, x=x, mode=mode):
+                with ag.no_grad(), config(path=mode):
+                    return model(x)
+
+        try:
+            times = _time(fn, repeats, budget)
+        except Exception as exc:  # noqa: BLE001 - report, keep going
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            rows.append(_row(**base, backend=backend, path=path, status="error", reason=reason))
+            continue
+        med = statistics.median(times)
+        rows.append(
+            _row(
+                **base,
+                backend=backend,
+                path=path,
+                median_s=med,
+                times_s=times,
+                examples_per_s=n / med,
+            )
+        )
+    return rows
+
+
 # -- peak memory of one call, in a fresh process ------------------------------------------------
 
 _MEMORY_SCRIPT = r"""
@@ -509,7 +847,7 @@ def ratios(rows: list[dict]) -> list[dict]:
                 "value": value,
                 "unit": unit,
                 "target": target,
-                "holds": value <= target,
+                "holds": None if target is None else value <= target,
             }
         )
 
@@ -551,6 +889,35 @@ def ratios(rows: list[dict]) -> list[dict]:
         ("torch", "direct"),
         1.5,
     )
+    # end to end (targets from the issue for NumPy; portconv on torch tensors for reference)
+    ratio(
+        "LeNet epoch generic numpy / plain torch",
+        "E1-lenet-epoch",
+        ("numpy", "generic"),
+        ("torch", "direct"),
+        2.0,
+    )
+    ratio(
+        "LeNet epoch portconv torch / plain torch",
+        "E1-lenet-epoch",
+        ("torch", "native"),
+        ("torch", "direct"),
+        None,
+    )
+    ratio(
+        "ResNet-18 inference generic numpy / plain torch",
+        "E2-resnet18-infer",
+        ("numpy", "generic"),
+        ("torch", "direct"),
+        1.5,
+    )
+    ratio(
+        "ResNet-18 inference portconv torch / plain torch",
+        "E2-resnet18-infer",
+        ("torch", "native"),
+        ("torch", "direct"),
+        None,
+    )
     mem_np = _find(rows, "W4-peak-memory", "numpy", "generic")
     mem_t = _find(rows, "W4-peak-memory", "torch", "native")
     if mem_np and mem_t and mem_t.get("extra_bytes"):
@@ -568,6 +935,32 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
+def _end_to_end_notes(rows: list[dict]) -> list[str]:
+    """How the end-to-end rows were measured (E1's epoch is extrapolated from the batches
+    timed unless they cover it)."""
+    lines = []
+    for r in rows:
+        if r["status"] != "ok" or r["workload"] not in ("E1-lenet-epoch", "E2-resnet18-infer"):
+            continue
+        who = f"{r['workload']} {r['backend']} {r['path']}"
+        if r["workload"] == "E1-lenet-epoch":
+            how = (
+                f"{r['batches_timed']} of {math.ceil(r['batches_per_epoch'])} batches of "
+                f"{r['batch_size']} timed; epoch EXTRAPOLATED as the median step "
+                f"{r['batch_median_s'] * 1e3:.1f} ms x {r['batches_per_epoch']:.1f} steps "
+                f"(from the mean step: {r['epoch_from_mean_s']:.2f} s)"
+                if r["extrapolated"]
+                else f"whole epoch: median step {r['batch_median_s'] * 1e3:.1f} ms x "
+                f"{r['batches_per_epoch']:.1f} steps"
+            )
+        else:
+            how = f"N={r['n']}, {'x'.join(map(str, r['image']))}, median of {len(r['times_s'])}"
+        lines.append(f"  {who}: {how}, {r['examples_per_s']:.0f} examples/s")
+    if lines:
+        lines.insert(0, "end to end (median in the table: E1 seconds per epoch, E2 per batch):")
+    return lines
+
+
 def format_table(result: dict) -> str:
     m = result["machine"]
     lines = [
@@ -578,39 +971,51 @@ def format_table(result: dict) -> str:
         lines.append(
             "thread pools: "
             + ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in m["threadpools"])
+            + (
+                f" (limited to {m['threads_limited_to']} for this run with --threads)"
+                if m.get("threads_limited_to")
+                else ""
+            )
         )
     lines.append("")
     lines.append(
-        f"{'workload':<16}{'backend':<18}{'device':<7}{'path':<30}{'median':>12}{'GFLOP/s':>10}"
+        f"{'workload':<19}{'backend':<18}{'device':<7}{'path':<32}{'median':>12}{'GFLOP/s':>10}"
     )
     for r in result["rows"]:
         dev = r["device"] or ""
         if r["status"] != "ok":
             lines.append(
-                f"{r['workload']:<16}{r['backend']:<18}{dev:<7}{r['path']:<30}"
+                f"{r['workload']:<19}{r['backend']:<18}{dev:<7}{r['path']:<32}"
                 f"  {r['status']}: {r['reason']}"
             )
             continue
         if "extra_bytes" in r:
             mib = r["extra_bytes"] / 2**20
             lines.append(
-                f"{r['workload']:<16}{r['backend']:<18}{dev:<7}{r['path']:<30}"
+                f"{r['workload']:<19}{r['backend']:<18}{dev:<7}{r['path']:<32}"
                 f"{mib:>9.1f} MiB extra (output {r['output_bytes'] / 2**20:.1f} MiB)"
             )
             continue
         med = r["median_s"]
-        t = f"{med * 1e6:.1f} us" if med < 1e-3 else f"{med * 1e3:.2f} ms"
+        if med < 1e-3:
+            t = f"{med * 1e6:.1f} us"
+        else:
+            t = f"{med * 1e3:.2f} ms" if med < 10 else f"{med:.2f} s"
         g = f"{r['gflops']:.2f}" if r["gflops"] is not None else ""
-        lines.append(f"{r['workload']:<16}{r['backend']:<18}{dev:<7}{r['path']:<30}{t:>12}{g:>10}")
+        lines.append(f"{r['workload']:<19}{r['backend']:<18}{dev:<7}{r['path']:<32}{t:>12}{g:>10}")
+    notes = _end_to_end_notes(result["rows"])
+    if notes:
+        lines.append("")
+        lines.extend(notes)
     lines.append("")
     lines.append("ratios (measured side by side in this run; targets from the issue):")
     for q in result["ratios"]:
         unit = " us" if q["unit"] == "us" else "x"
-        mark = "holds" if q["holds"] else "MISSES"
-        lines.append(
-            f"  {q['workload']:<12}{q['ratio']:<52}{q['value']:>8.2f}{unit}"
-            f"  (target <= {q['target']}{unit})  {mark}"
-        )
+        if q["target"] is None:
+            tail = "(no target: for reference)"
+        else:
+            tail = f"(target <= {q['target']}{unit})  " + ("holds" if q["holds"] else "MISSES")
+        lines.append(f"  {q['workload']:<18}{q['ratio']:<52}{q['value']:>8.2f}{unit}  {tail}")
     return "\n".join(lines)
 
 
@@ -622,17 +1027,60 @@ def run_bench(
     backends: list[str] | None = None,
     memory: bool = True,
     log: Any = None,
+    epoch_batches: int | None = None,
+    threads: int | None = None,
 ) -> dict:
-    """Run the suite; return ``{"machine", "rows", "ratios"}`` (JSON-serialisable)."""
-    names = only or list(WORKLOADS) + ["fwd+bwd", "matmul", "memory"]
-    unknown = set(names) - set(WORKLOADS) - {"fwd+bwd", "matmul", "memory"}
+    """Run the suite; return ``{"machine", "rows", "ratios"}`` (JSON-serialisable).
+
+    ``epoch_batches``: E1's batches timed (default 40 of the epoch's 235; ``quick``: 2
+    batches of 16 images, and E2 on N=2 at 32x32). ``threads``: None leaves every thread
+    pool as it is; a number limits the BLAS and OpenMP pools through ``threadpoolctl`` (and
+    torch's intra-op pool through ``torch.set_num_threads``) for the run, and restores them
+    afterwards; no environment variable is set."""
+    if threads is None:
+        return _run_bench(only, quick, repeats, matmul_size, backends, memory, log, epoch_batches)
+    if threads < 1:
+        from .errors import PortconvError
+
+        raise PortconvError(f"--threads: expected a positive int, got {threads}")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as exc:
+        raise ImportError(f"--threads needs threadpoolctl ({exc})") from None
+    torch = sys.modules.get("torch")
+    if torch is None:
+        with contextlib.suppress(ImportError):
+            import torch
+    before = torch.get_num_threads() if torch is not None else None
+    try:
+        if torch is not None:
+            torch.set_num_threads(threads)
+        with threadpool_limits(limits=threads):
+            result = _run_bench(
+                only, quick, repeats, matmul_size, backends, memory, log, epoch_batches
+            )
+    finally:
+        if torch is not None:
+            torch.set_num_threads(before)
+    result["machine"]["threads_limited_to"] = threads
+    return result
+
+
+def _run_bench(only, quick, repeats, matmul_size, backends, memory, log, epoch_batches) -> dict:
+    extras = ["fwd+bwd", "matmul", "memory", *END_TO_END]
+    names = only or list(WORKLOADS) + extras
+    unknown = set(names) - set(WORKLOADS) - set(extras)
     if unknown:
         from .errors import PortconvError
 
         raise PortconvError(
             f"--only: unknown workload(s) {', '.join(sorted(unknown))}; expected some of "
-            f"{', '.join(WORKLOADS)}, fwd+bwd, matmul, memory"
+            f"{', '.join(WORKLOADS)}, {', '.join(extras)}"
         )
+    if epoch_batches is not None and epoch_batches < 1:
+        from .errors import PortconvError
+
+        raise PortconvError(f"--epoch-batches: expected a positive int, got {epoch_batches}")
     libs = [lib for lib in _libs() if backends is None or lib.name in backends]
     reps = repeats or (2 if quick else 7)
     budget = 1.0 if quick else 4.0
@@ -675,6 +1123,14 @@ def run_bench(
         size = 512 if quick else matmul_size
         for lib in libs:
             add(_matmul(lib, size, reps, budget))
+    if "E1" in names:
+        batches = epoch_batches or (2 if quick else EPOCH_BATCHES)
+        for row in lenet_epoch(libs, 16 if quick else 256, batches, 1 if quick else 2):
+            add(row)
+    if "E2" in names:
+        kw = dict(n=2, size=32, repeats=2, budget=1.0) if quick else {}
+        for row in resnet_inference(libs, **kw):
+            add(row)
     if "memory" in names:
         n = 4 if quick else WORKLOADS["W4"].n
         have = {lib.name for lib in libs if not lib.reason}
@@ -704,18 +1160,36 @@ def configure(sub: Any) -> None:
         "bench",
         help="time convolution and pooling on every installed backend and path",
         description="Time the performance issue's workloads (W1-W7 convolutions, P1-P2 "
-        "pooling, W4 forward+backward, peak memory, a matmul reference) on every installed "
+        "pooling, W4 forward+backward, peak memory, a matmul reference, E1 a modern LeNet "
+        "training epoch and E2 ResNet-18 inference against plain PyTorch) on every installed "
         "backend by every path, print a table and the targeted ratios.",
     )
     p.add_argument("--quick", action="store_true", help="fewer repeats and smaller batches")
     p.add_argument(
         "--only",
         default=None,
-        help="comma-separated: W1..W7, P1, P2, fwd+bwd, matmul, memory (default: all)",
+        help="comma-separated: W1..W7, P1, P2, fwd+bwd, matmul, memory, E1 (LeNet training "
+        "epoch), E2 (ResNet-18 inference) (default: all)",
+    )
+    p.add_argument(
+        "--epoch-batches",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"E1: time N batches of the 60,000-image epoch and extrapolate to the epoch "
+        f"(default {EPOCH_BATCHES}; 235 times the whole epoch)",
     )
     p.add_argument("--repeats", type=int, default=None, help="timed calls per cell")
     p.add_argument("--matmul-size", type=int, default=2048)
     p.add_argument("--backends", default=None, help="comma-separated (default: all installed)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="limit the BLAS/OpenMP thread pools (threadpoolctl) and torch's to N threads for "
+        "the run (default: leave them as they are)",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the results here")
     p.add_argument(
         "--merge",
@@ -737,6 +1211,8 @@ def main(args: argparse.Namespace) -> int:
         matmul_size=args.matmul_size,
         backends=backends,
         log=sys.stderr,
+        epoch_batches=args.epoch_batches,
+        threads=args.threads,
     )
     if args.merge:
         with open(args.merge, encoding="utf-8") as f:

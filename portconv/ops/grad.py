@@ -85,6 +85,13 @@ def col2im(
     every intermediate within 5 dimensions for 3-D kernels, which MXNet needs.)"""
     lead, k = cols.shape[0], cols.shape[1]
     out = tuple(cols.shape[2:])
+    if (
+        len(kernel) <= 2  # (L, *kernel, *out) stays within MXNet's 5 dimensions
+        and tuple(stride) == tuple(kernel)
+        and all(dl == 1 for dl in dilation)
+        and all(c >= o * kk for c, o, kk in zip(canvas, out, kernel))
+    ):
+        return _col2im_tiled(xp, cols, kernel, canvas, device)
     stuffed = dilate(xp, xp.reshape(cols, (lead * k,) + out), stride, device)  # every offset
     span = tuple(stuffed.shape[1:])
     stuffed = xp.reshape(stuffed, (lead, k) + span)
@@ -94,6 +101,33 @@ def col2im(
         part = _windows.pad(xp, stuffed[:, i, ...], pads, 0.0, device)
         acc = part if acc is None else acc + part
     return acc
+
+
+def _col2im_tiled(xp: Any, cols: Any, kernel: Sequence[int], canvas: Sequence[int], device):
+    """:func:`col2im` where the windows tile the canvas without overlap or gaps (stride equal
+    to the kernel, no dilation: the 2 x 2 stride-2 pooling of LeNet, and any
+    ``kernel_size=stride`` pooling or convolution). Every canvas element then belongs to at
+    most one window, so nothing is summed: the offsets interleave back into the output axes,
+    ``(L, *kernel, *out) -> (L, o1, k1, o2, k2, ...)``, one copy, and the rows and columns
+    past the last window are padded with zeros.
+
+    The general path zero-stuffs each offset by the stride and pads it to the whole canvas
+    before adding: for 2 x 2 stride 2 that is 4 canvases built by concatenation and 3 added.
+    Measured on the E1 LeNet training step (``portconv bench``; NumPy, one BLAS thread,
+    batch 256, median of 3 interleaved runs of 10 steps on 2 shared cores): before this path
+    the two max-pooling gradients took 64 ms of a 176 ms step; the step went 118 -> 98 ms
+    (and 184 -> 149 ms in a busier moment)."""
+    lead = cols.shape[0]
+    out = tuple(cols.shape[2:])
+    d = len(kernel)
+    t = xp.reshape(cols, (lead,) + tuple(kernel) + out)
+    order = (0,) + tuple(a for i in range(d) for a in (1 + d + i, 1 + i))  # (L, o1, k1, ...)
+    t = xp.permute_dims(t, order)
+    t = xp.reshape(t, (lead,) + tuple(o * k for o, k in zip(out, kernel)))
+    rest = [(0, c - o * k) for c, o, k in zip(canvas, out, kernel)]
+    if any(after for _, after in rest):
+        t = _windows.pad(xp, t, rest, 0.0, device)
+    return t
 
 
 def _merge(xp: Any, x: Any) -> Any:
@@ -157,7 +191,15 @@ def conv_input_grad(
     groups: int,
 ) -> Any:
     """The gradient of ``conv(x, w)`` with respect to ``x`` (spatial size ``size``), given
-    the output gradient ``dy``: the transposed convolution of ``dy``."""
+    the output gradient ``dy``: the transposed convolution of ``dy``.
+
+    Tried and rejected (2026-11-23): with stride 1, computing it as a plain convolution of
+    ``dy`` padded by ``(k - 1) * dilation - pad`` with the flipped, channel-swapped weight
+    (the forward's im2col and one matmul per group, no col2im). Measured side by side
+    (NumPy, one BLAS thread, median of 3 on 2 shared cores): W4 forward+backward 627 ->
+    625 ms (no gain), the E1 LeNet training step 89 -> 127 ms (worse: for LeNet's second
+    convolution, 6 input channels and a 5 x 5 kernel, the padded ``dy`` has 16 channels, so
+    its column buffer is 5x the col2im's)."""
     canvas = tuple(s + b + a for s, (b, a) in zip(size, pads))
     return conv_transpose_cf(xp, device, dy, w, stride, pads, dilation, groups, canvas)
 
