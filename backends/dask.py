@@ -145,6 +145,11 @@ def namespace() -> Any:
         ns.__dict__.update({k: getattr(base, k) for k in dir(base) if not k.startswith("__")})
 
         def reshape(x: Any, shape: Any, copy: Any = None) -> Any:
+            if math.prod(x.shape) == 0:  # Dask cannot reshape empty arrays: a new one
+                import numpy as np
+
+                new = np.empty(x.shape, dtype=bool).reshape(shape).shape  # checks the shape
+                return base.zeros(new, dtype=x.dtype)
             try:
                 return base.reshape(x, shape, copy=copy)
             except NotImplementedError:

@@ -269,8 +269,8 @@ def test_model_inference_on_batch_and_spatial_chunks(name):
     model = getattr(models, name)(**({"num_classes": 10} if name == "ResNet18" else {}))
     x = np.random.default_rng(4).standard_normal(shape).astype(np.float32)
     with no_grad():
-        model(x[:2])  # parameters drawn on NumPy
-        model.train(name != "BNLeNet").eval()
+        model(x[:2])  # parameters drawn on NumPy (a training-mode call: running statistics move)
+        model.eval()
         ref = model(x).data
         xd = chunked(x, (2, 1, shape[2] // 2, shape[3] // 3))
         model.to(xd)

@@ -891,7 +891,9 @@ def test_numpy_model_moved_to_the_backend(be):
     for v in model.state_dict().values():
         be.check_array(v, dtype="float32")
     be.check(model(be.asarray(X_CNN)).data, expected, rtol=1e-5, atol=1e-6, dtype="float32")
-    if be.name != "numpy":
+    if be.adapter.absorbs(pc.get_adapter("numpy")):  # Dask: NumPy inputs join its graph
+        be.check(model(X_CNN).data, expected, rtol=1e-5, atol=1e-6, dtype="float32")
+    elif be.name != "numpy":
         with pytest.raises(TypeError, match="two libraries"):
             model(X_CNN)
     model.to(X_CNN)  # and back
