@@ -10,7 +10,7 @@ image's channel means come back. It prints the throughput, the same model on Num
 process for comparison, and every worker's peak resident memory against its limit: a peak
 under the limit shows that the computation streamed chunk by chunk. Not a test (it takes minutes).
 
-    python benchmarks/dask_streaming.py                      # 200,000 images, 2 workers
+    python benchmarks/dask_streaming.py                      # 300,000 images, 2 workers
     python benchmarks/dask_streaming.py --images 400000 --memory-limit 384MiB
     python benchmarks/dask_streaming.py --scheduler tcp://scheduler-host:8786
 """
@@ -32,7 +32,7 @@ def _peak_rss() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--images", type=int, default=200_000)
+    p.add_argument("--images", type=int, default=300_000)
     p.add_argument("--chunk", type=int, default=500, help="images per chunk")
     p.add_argument("--image-side", type=int, default=12_288, help="pixels of the big image")
     p.add_argument("--tile", type=int, default=512, help="its chunks' side")
