@@ -148,7 +148,6 @@ class Adapter:
         together (shared work is computed once)."""
         return arrays
 
-    # -- whole programs ----------------------------------------------------------------------
     def run_context(self) -> Any:
         """A context manager in which whole programs (training, evaluation) run on this
         library: one that makes scalars (0-d arrays, a loss) work where the library needs a
