@@ -252,8 +252,12 @@ def _known_chunks(x: Any, op: str) -> None:
         )
 
 
-def _run_block(block_op, plans, n_params, xblock, *rest):
-    """One output chunk: slice the haloed input chunk, pad what falls into it, call the op."""
+def _run_block(block_op, plans, n_params, budget, xblock, *rest):
+    """One output chunk: slice the haloed input chunk, pad what falls into it, call the op
+    (under the memory budget in force where the graph was built: a worker's thread does not
+    see the caller's ``portconv.config``)."""
+    from portconv import config
+
     params, positions = rest[:n_params], rest[n_params:]
     pads = []
     index = [slice(None), slice(None)]
@@ -261,7 +265,8 @@ def _run_block(block_op, plans, n_params, xblock, *rest):
         lo, hi, take = plan[int(pos[0])]
         pads.append((lo, hi))
         index.append(slice(None) if take < 0 else slice(0, take))
-    return block_op(xblock[tuple(index)], *params, pads=tuple(pads))
+    with config(memory_budget=budget):
+        return block_op(xblock[tuple(index)], *params, pads=tuple(pads))
 
 
 def windowed(
@@ -283,6 +288,8 @@ def windowed(
     ``channels_out``: the output's channel count when the op mixes channels (the input's
     channel axis is merged into one chunk), None when it keeps them."""
     import dask.array as da
+
+    from portconv._config import memory_budget
 
     _known_chunks(x, "this op")
     d = x.ndim - 2
@@ -323,7 +330,8 @@ def windowed(
             present.append(p)
     for j in range(d):
         args += [da.arange(len(plans[j]), chunks=1), _SPATIAL[j]]
-    fn = functools.partial(_run_block, block_op, tuple(plans), len(present))
+    budget = memory_budget()
+    fn = functools.partial(_run_block, block_op, tuple(plans), len(present), budget)
     return da.blockwise(
         fn,
         x_ind,

@@ -227,6 +227,25 @@ def test_ops_are_lazy_until_computed():
     assert len(calls) >= 8
 
 
+def test_chunks_run_under_the_memory_budget_of_the_caller(monkeypatch):
+    import importlib
+
+    conv_module = importlib.import_module("portconv.ops.conv")
+    seen = []
+    plan = conv_module._plan
+
+    def spy(n, c, kernel, out, item, budget):
+        seen.append(budget)
+        return plan(n, c, kernel, out, item, budget)
+
+    monkeypatch.setattr(conv_module, "_plan", spy)
+    x = chunked(np.ones((4, 1, 8, 8)), (2, 1, 8, 8))
+    with pc.config(memory_budget=4096):
+        y = pc.conv2d(x, np.ones((1, 1, 3, 3)))
+    y.compute(scheduler="threads")  # outside the config, on worker threads
+    assert seen and set(seen) == {4096}
+
+
 # -- mixing libraries, errors ---------------------------------------------------------------------
 
 
