@@ -30,8 +30,11 @@ How an op is cut into chunks (the "native" paths of this adapter, below):
   convolution are merged into one chunk first (batch chunks stay).
 
 Chunk sizes must be known (``dask.array.Array.compute_chunk_sizes()`` after a boolean
-mask). Autograd (``portconv.autograd``) on Dask arrays is not supported: train on the
-chunks' library and run inference here.
+mask). ``path="generic"`` runs portconv's array API code on the Dask arrays themselves
+(:func:`namespace`). Autograd works on Dask arrays: :meth:`DaskAdapter.settle` persists what
+training keeps from step to step (loss and gradients, new parameters, running statistics),
+so a step never recomputes the ones before it; but every step is scheduled task by task, so
+training is faster on the chunks' library, and inference over large data is what Dask is for.
 """
 
 from __future__ import annotations
