@@ -23,7 +23,7 @@ from .errors import PortconvError
 
 __all__ = ["COMMANDS", "MODELS", "ModelSpec", "build_parser", "main", "register_command"]
 
-BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "cupy", "array_api_strict")
+BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "cupy", "array_api_strict", "dask")
 DATA = ("digits", "fashion-mnist")  # and the hidden "synthetic" (tests, smoke runs)
 
 
