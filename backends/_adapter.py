@@ -54,8 +54,8 @@ class Adapter:
         return False
 
     #: True for libraries of lazy, chunked arrays (Dask): a call never holds a whole array,
-    #: so the whole-array size limits of the ops do not apply (each chunk's call checks its
-    #: own)
+    #: so the ops hold whole arrays only to a cluster-sized limit (each chunk's call checks
+    #: its own sizes against the memory budget)
     chunked: ClassVar[bool] = False
 
     # -- what it is -----------------------------------------------------------------------

@@ -60,7 +60,7 @@ class DaskAdapter(Adapter):
         self.native.update(native_paths())
 
     #: arrays are lazy grids of chunks: a call never holds a whole array in memory, so
-    #: whole-array size limits do not apply (each chunk's call checks its own sizes)
+    #: whole arrays are held only to a cluster-sized limit (each chunk's call checks its own)
     chunked = True
 
     def owns(self, x: Any) -> bool:
@@ -138,8 +138,10 @@ _namespace: Any = None
 def namespace() -> Any:
     """array-api-compat's namespace for Dask, with a ``reshape`` that also merges or splits
     dimensions across uneven chunks (Dask's refuses those; here the dimensions involved
-    are merged into one chunk first, keeping the first axis's chunks where it can), so
-    portconv's generic array API code runs on Dask arrays too (``path="generic"``)."""
+    are merged into one chunk first, keeping the first axis's chunks where it can) and
+    reshapes empty arrays, and creation functions that make empty arrays (Dask's automatic
+    chunking fails on them), so portconv's generic array API code runs on Dask arrays too
+    (``path="generic"``)."""
     global _namespace
     if _namespace is None:
         import array_api_compat.dask.array as base
@@ -163,7 +165,18 @@ def namespace() -> Any:
             except NotImplementedError:
                 return base.reshape(x.rechunk(-1), shape, copy=copy)
 
+        def creation(fn):
+            def make(shape: Any, *args: Any, **kwargs: Any) -> Any:
+                size = math.prod(shape) if isinstance(shape, tuple) else shape
+                if size == 0:  # Dask's automatic chunking divides by the size
+                    kwargs.setdefault("chunks", shape)
+                return fn(shape, *args, **kwargs)
+
+            return make
+
         ns.reshape = reshape
+        for name in ("zeros", "ones", "empty", "full"):
+            setattr(ns, name, creation(getattr(base, name)))
         _namespace = ns
     return _namespace
 

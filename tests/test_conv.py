@@ -8,6 +8,7 @@ path, and both against the frameworks' own ops in their sessions.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import warnings
@@ -908,3 +909,50 @@ def test_public_api_exported():
         assert getattr(pc, name) is getattr(ops, name)
         assert name in pc.__all__ and name in ops.__all__
     assert pc.conv2d.__name__ == "conv2d" and "torch.nn.functional.conv2d" in pc.conv2d.__doc__
+
+
+# -- the fast lane of repeated calls ----------------------------------------------------------
+
+
+def test_a_repeated_call_skips_its_checks_and_gives_the_same_result(be, monkeypatch):
+    conv_module = importlib.import_module("portconv.ops.conv")
+    rng = np.random.default_rng(7)
+    x = be.asarray(rng.standard_normal((2, 3, 7, 6)))
+    w = be.asarray(rng.standard_normal((4, 3, 3, 2)))
+    b = be.asarray(rng.standard_normal(4))
+    first = be.to_numpy(pc.conv2d(x, w, b, 2, 1))
+
+    def checked_again(*args, **kwargs):
+        raise AssertionError("checked again")
+
+    monkeypatch.setattr(conv_module, "_conv_cf", checked_again)
+    be.check(pc.conv2d(x, w, b, 2, 1), first, rtol=1e-12, atol=1e-12, dtype="float64")
+    other = be.asarray(rng.standard_normal((2, 3, 7, 6)))  # new values, same kind: the lane
+    be.check(
+        pc.conv2d(other, w, b, 2, 1),
+        ref_conv(
+            be.to_numpy(other), be.to_numpy(w), be.to_numpy(b), (2, 2), [(1, 1), (1, 1)], (1, 1), 1
+        ),
+        rtol=1e-10,
+        atol=1e-10,
+    )
+    different = [
+        lambda: pc.conv2d(x, w, None, 2, 1),  # no bias
+        lambda: pc.conv2d(x, w, b, 1, 1),  # another stride
+        lambda: pc.conv2d(x[:1, ...], w, b, 2, 1),  # another shape
+        lambda: pc.conv2d(x, w, b, 2, 1, path="generic"),
+    ]
+    for call in different:
+        with pytest.raises(AssertionError, match="checked again"):
+            call()
+    for settings in ({"path": "generic"}, {"memory_budget": 2**20}):
+        with pc.config(**settings), pytest.raises(AssertionError, match="checked again"):
+            pc.conv2d(x, w, b, 2, 1)
+
+
+def test_a_repeated_bad_call_is_refused_every_time(be):
+    x = be.asarray(np.zeros((1, 3, 5, 5)))
+    w = be.asarray(np.zeros((2, 4, 3, 3)))  # 4 input channels for a 3-channel input
+    for _ in range(3):
+        with pytest.raises(ValueError, match="input channels"):
+            pc.conv2d(x, w)

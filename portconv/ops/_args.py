@@ -181,19 +181,23 @@ def itemsize(xp: Any, dtype: Any) -> int:
 HUGE_FACTOR = 64
 
 
-def whole_array_budget(be: Any) -> int | None:
-    """The memory budget that whole-array sizes are held to on backend ``be``: None (no
-    limit) for chunked libraries (Dask), whose calls compute chunk by chunk, each chunk's
-    call checking its own sizes; else ``portconv.config(memory_budget=...)``."""
+#: the budget whole arrays of chunked libraries (Dask) are held to: their calls compute chunk
+#: by chunk (each chunk's call checks its own sizes), so only sizes beyond any cluster's
+#: memory (HUGE_FACTOR x 16 TiB = 1 PiB) are taken for a mistyped argument
+CHUNKED_BUDGET = 2**44
+
+
+def whole_array_budget(be: Any) -> int:
+    """The memory budget that whole-array sizes are held to on backend ``be``:
+    ``portconv.config(memory_budget=...)``, or CHUNKED_BUDGET for chunked libraries."""
     from .._config import memory_budget
 
-    return None if getattr(be.adapter, "chunked", False) else memory_budget()
+    return CHUNKED_BUDGET if getattr(be.adapter, "chunked", False) else memory_budget()
 
 
-def refuse_huge(name: str, what: str, nbytes: int, budget: int | None) -> None:
-    """Raise an ``ArgumentError`` naming ``name`` when ``nbytes`` exceeds HUGE_FACTOR x budget
-    (never when ``budget`` is None: see :func:`whole_array_budget`)."""
-    if budget is not None and nbytes > HUGE_FACTOR * budget:
+def refuse_huge(name: str, what: str, nbytes: int, budget: int) -> None:
+    """Raise an ``ArgumentError`` naming ``name`` when ``nbytes`` exceeds HUGE_FACTOR x budget."""
+    if nbytes > HUGE_FACTOR * budget:
         raise ArgumentError(
             f"{name}: {what} would need {nbytes} bytes, more than {HUGE_FACTOR} times the "
             f"memory budget of {budget} bytes; check the argument, or raise the budget with "

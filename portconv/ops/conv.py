@@ -43,7 +43,7 @@ from ._args import (
     refuse_huge,
     whole_array_budget,
 )
-from ._common import prepare, require_float, require_ndim, run_path
+from ._common import FastLane, prepare, require_float, require_ndim, run_path, runner
 
 __all__ = [
     "conv",
@@ -54,6 +54,10 @@ __all__ = [
     "convolve",
     "corr2d",
 ]
+
+
+#: repeated calls skip their checks (see FastLane): batched, channels-first, no kernel flip
+_LANE = FastLane()
 
 
 # -- argument checking --------------------------------------------------------------------------
@@ -106,6 +110,11 @@ def _conv(
 
     ``d`` is the number of spatial dimensions the public op requires (None: from the weight).
     ``flip`` flips the kernel along its spatial axes (true convolution)."""
+    key = _LANE.key((input, weight, bias), (stride, padding, dilation, groups, layout, path, d))
+    if key is not None and not flip:
+        run = _LANE.get(key)
+        if run is not None:  # this call's arguments were checked and normalised before
+            return run(input, weight, bias)
     last = channels_last(layout, d, "convolution")
     be, xp, (x, w, b) = prepare(input, weight, bias, names=("input", "weight", "bias"))
     if d is None:
@@ -139,7 +148,10 @@ def _conv(
     if flip:
         w = xp.flip(w, axis=tuple(range(2, d + 2)))
 
-    y = _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d)
+    remember = [] if key is not None and batched and not last and not flip else None
+    y = _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d, remember)
+    if remember:
+        _LANE.put(key, remember[0])
 
     if last:
         y = xp.permute_dims(y, (0,) + tuple(range(2, d + 2)) + (1,))
@@ -148,8 +160,9 @@ def _conv(
     return be.adapter.from_standard(y, input)
 
 
-def _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d):
-    """Channels-first, batched arrays of one backend: validate the rest and dispatch."""
+def _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d, remember=None):
+    """Channels-first, batched arrays of one backend: validate the rest and dispatch (and,
+    given a list ``remember``, append a runner of this normalised call for the fast lane)."""
     xs, ws = tuple(x.shape), tuple(w.shape)
     n, c, spatial = xs[0], xs[1], xs[2:]
     c_out, c_in_g, kernel = ws[0], ws[1], ws[2:]
@@ -219,18 +232,10 @@ def _conv_cf(be, xp, x, w, b, stride, padding, dilation, groups, path, d):
         return xp.zeros((n, c_out) + out, dtype=x.dtype, device=be.device)
 
     generic = functools.partial(_generic, xp, be.device, out)
-    return run_path(
-        be,
-        "conv",
-        path,
-        (x, w, b),
-        generic,
-        stride=stride,
-        padding=pads,
-        dilation=dilation,
-        groups=groups,
-        dtype=x.dtype,
-    )
+    kwargs = dict(stride=stride, padding=pads, dilation=dilation, groups=groups, dtype=x.dtype)
+    if remember is not None:
+        remember.append(runner(be, "conv", path, generic, kwargs))
+    return run_path(be, "conv", path, (x, w, b), generic, **kwargs)
 
 
 # -- the generic path ---------------------------------------------------------------------------
