@@ -91,10 +91,18 @@ class DaskAdapter(Adapter):
         return single_chunk(x)
 
     def settle(self, arrays: list[Any]) -> list[Any]:
+        # Training state (losses, gradients, parameters, running statistics): persisted
+        # together, each as one chunk, the layout of parameters placed on a Dask input or
+        # loaded from a checkpoint; so a resumed run computes with the same chunks, and the
+        # same rounding, as an uninterrupted one.
         import dask
 
         lazy = [i for i, a in enumerate(arrays) if self.owns(a)]
-        done = dask.persist(*[arrays[i] for i in lazy])
+        whole = [
+            arrays[i].rechunk(-1) if arrays[i].ndim and arrays[i].npartitions > 1 else arrays[i]
+            for i in lazy
+        ]
+        done = dask.persist(*whole)
         out = list(arrays)
         for i, a in zip(lazy, done):
             out[i] = a

@@ -246,6 +246,18 @@ def test_chunks_run_under_the_memory_budget_of_the_caller(monkeypatch):
     assert seen and set(seen) == {4096}
 
 
+def test_training_state_is_persisted_as_one_chunk_per_array():
+    adapter = pc.get_adapter("dask")
+    grad = da.ones((6, 4), chunks=(2, 2)) * 2  # lazy, six chunks
+    loss = da.ones((), dtype=np.float64).sum()
+    host = np.ones(3)
+    settled = adapter.settle([grad, host, loss])
+    assert settled[0].npartitions == 1 and settled[1] is host
+    assert len(settled[0].__dask_graph__()) == 1  # computed: no history left in its graph
+    np.testing.assert_array_equal(settled[0].compute(), np.full((6, 4), 2.0))
+    assert float(settled[2].compute()) == 1.0
+
+
 # -- mixing libraries, errors ---------------------------------------------------------------------
 
 
