@@ -266,13 +266,13 @@ _SPATIAL = "xyz"
 _PARAM_INDICES = ("opqrs", "t")  # dummy indices of a weight (up to 5-D) and of a bias
 
 
-def _known_chunks(x: Any, op: str) -> None:
+def _known_chunks(x: Any) -> None:
     from portconv.errors import ArgumentError
 
     if any(math.isnan(c) for axis in x.chunks for c in axis):
         raise ArgumentError(
-            f"input: the Dask array's chunk sizes are unknown ({x.chunks}); {op} needs them: "
-            f"call x.compute_chunk_sizes() first"
+            f"input: the Dask array's chunk sizes are unknown ({x.chunks}); portconv needs "
+            f"them to cut the work: call x.compute_chunk_sizes() first"
         )
 
 
@@ -315,7 +315,7 @@ def windowed(
 
     from portconv._config import memory_budget
 
-    _known_chunks(x, "this op")
+    _known_chunks(x)
     d = x.ndim - 2
     whole = {} if channels_out is None else {1: -1}
     if kernel is None:
@@ -405,11 +405,14 @@ def _transpose_block(stride, padding, output_padding, groups, dilation, xb, w, b
 def native_paths() -> dict:
     """The ops this adapter runs chunk by chunk (every request: ``can_run`` is always true)."""
 
+    from portconv.ops._args import output_size
+    from portconv.ops.conv_transpose import transpose_output_size
+
     def conv(x, w, b, *, stride, padding, dilation, groups, dtype, **_: Any) -> Any:
         kernel = tuple(w.shape[2:])
         out = tuple(
-            (n + lo + hi - di * (k - 1) - 1) // s + 1
-            for n, (lo, hi), di, k, s in zip(x.shape[2:], padding, dilation, kernel, stride)
+            output_size(n, k, s, di, lo, hi)
+            for n, k, s, di, (lo, hi) in zip(x.shape[2:], kernel, stride, dilation, padding)
         )
         block = functools.partial(_conv_block, stride, dilation, groups)
         return windowed(
@@ -451,11 +454,8 @@ def native_paths() -> dict:
         return NativePath(lambda **_: True, run)
 
     def transpose(x, w, b, *, stride, padding, output_padding, dilation, groups, dtype, **_):
-        out = tuple(
-            (n - 1) * s - lo - hi + di * (k - 1) + op + 1
-            for n, s, (lo, hi), di, k, op in zip(
-                x.shape[2:], stride, padding, dilation, w.shape[2:], output_padding
-            )
+        out = transpose_output_size(
+            x.shape[2:], w.shape[2:], stride, dilation, padding, output_padding
         )
         block = functools.partial(
             _transpose_block, stride, padding, output_padding, groups, dilation
