@@ -1,4 +1,42 @@
-"""The adapter interface that every array library's module implements."""
+"""The adapter interface that every array library's module implements.
+
+An adapter answers, for one array library, what the array API standard cannot: which arrays
+are its own (:meth:`Adapter.owns`), its namespace (:meth:`Adapter.namespace`), moving data
+(NumPy, DLPack, devices), and, optionally, **native kernels**: ``adapter.native`` maps an op
+name to a :class:`NativePath`.
+
+Native kernels
+--------------
+Every op call is first checked and described by one immutable *call description* (see
+``portconv/ops/_call.py``): a ``ConvCall`` for ``"conv"`` and ``"conv_transpose"``, a
+``PoolCall`` for ``"max_pool"`` and ``"avg_pool"``, an ``AdaptiveCall`` for
+``"adaptive_max_pool"`` and ``"adaptive_avg_pool"`` (global pooling is adaptive pooling to
+size 1). The arrays a kernel receives are the library's standard arrays (``to_standard``),
+batched and channels first, and the description says everything else: ``call.stride``,
+``call.padding`` (the (before, after) pairs to apply, SAME resolved), ``call.dilation``,
+``call.groups``, ``call.out`` (the output's spatial size), ``call.mode`` (pooling's rounding:
+"floor", "ceil" = PyTorch's ``ceil_mode``, "full" = MXNet's convention), ``call.count``
+(average pooling's divisor: "padded" or "input"), ``call.applied`` (pooling's padding plus what
+rounded-up windows reach past it), ``call.dtype``, ``call.device``.
+
+An entry ``NativePath(can_run, run, vjp=None)``:
+
+* ``can_run(call)`` returns True when ``run`` computes exactly what portconv's generic kernel
+  computes for ``call``, else a short reason (a string, shown to the user when
+  ``path="native"`` cannot be honoured: "pads asymmetrically", "has no float16 kernel").
+* ``run(call, *arrays)`` returns the result: ``(x,)`` for pooling, ``(x, w, b)`` for
+  convolutions (``b`` may be None).
+* ``vjp(call, arrays, needs)`` (optional) is the **native backward**: it runs the forward so
+  that the library's own backward kernels can follow and returns ``(y, pullback)``;
+  ``pullback(g)`` maps the result's gradient to one gradient per array (None where
+  ``needs[i]`` is False). ``portconv.autograd`` uses it where ``can_run(call)`` is True;
+  without it, the value comes from ``run`` and the gradient from portconv's generic rule. A
+  library with autograd writes it once for every op, by recording ``run`` (see
+  ``native_vjp`` in ``backends/torch.py`` and ``backends/mxnet.py``).
+
+The generic kernels are the reference: every native path and native backward is tested
+against them (``tests/test_native.py``), on every argument combination the forward accepts.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +48,14 @@ from typing import Any, ClassVar
 
 @dataclass(frozen=True)
 class NativePath:
-    """A native fast path: ``can_run(**arguments)`` says whether ``run`` computes exactly
-    the requested semantics; ``run(*arrays, **arguments)`` computes it with the library's
-    own kernel. Arguments are the normalised ones (see portconv's op modules)."""
+    """A native kernel for one op: ``can_run(call)`` (True, or the reason it cannot),
+    ``run(call, *arrays)`` (the result), and optionally ``vjp(call, arrays, needs)`` (the
+    result and a pullback computing the gradient with the library's own backward kernels).
+    See the module docstring for the call descriptions and the arrays' layout."""
 
-    can_run: Callable[..., bool]
+    can_run: Callable[[Any], bool | str]
     run: Callable[..., Any]
+    vjp: Callable[..., tuple[Any, Callable[[Any], tuple]]] | None = None
 
 
 class Adapter:
@@ -35,7 +75,7 @@ class Adapter:
     distribution: ClassVar[str] = ""
 
     def __init__(self) -> None:
-        #: op name -> NativePath; filled by the op issues, empty means "generic path only"
+        #: op name -> NativePath (see the module docstring); empty: generic kernels only
         self.native: dict[str, NativePath] = {}
 
     # -- recognising arrays -------------------------------------------------------------

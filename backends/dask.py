@@ -197,7 +197,7 @@ def single_chunk(a: Any) -> Any:
     return da.from_array(a, chunks=tuple(a.shape) or (), asarray=False)
 
 
-# -- planning the chunks of one windowed axis --------------------------------------------------
+# -- planning the chunks of one windowed axis ------------------------------------------------------
 
 
 def axis_plan(
@@ -260,7 +260,7 @@ def axis_plan(
     return in_chunks, out_chunks, halo, tuple(blocks)
 
 
-# -- running an op chunk by chunk ---------------------------------------------------------------
+# -- running an op chunk by chunk ------------------------------------------------------------------
 
 _SPATIAL = "xyz"
 _PARAM_INDICES = ("opqrs", "t")  # dummy indices of a weight (up to 5-D) and of a bias
@@ -368,106 +368,94 @@ def windowed(
     )
 
 
-def _conv_block(stride, dilation, groups, xb, w, b=None, *, pads):
+def _conv_block(call, xb, w, b=None, *, pads):
     import portconv
 
-    return portconv.conv(xb, w, b, stride, pads, dilation, groups)
+    return portconv.conv(xb, w, b, call.stride, pads, call.dilation, call.groups)
 
 
-def _pool_block(kind, kernel, stride, dilation, mode, count, xb, *, pads):
+def _pool_block(call, xb, *, pads):
     # The rounding rule (PyTorch's ceil_mode, MXNet's "full") can be passed to every chunk:
     # a chunk that does not end an axis gets exactly its windows' extent along it, which
     # every rule rounds the same way.
     import portconv
 
     rule = {
-        "ceil_mode": mode == "ceil",
-        "pooling_convention": "full" if mode == "full" else "valid",
+        "ceil_mode": call.mode == "ceil",
+        "pooling_convention": "full" if call.mode == "full" else "valid",
     }
-    if kind == "max":
-        return portconv.max_pool(xb, kernel, stride, pads, dilation, **rule)
-    return portconv.avg_pool(xb, kernel, stride, pads, count_include_pad=count == "padded", **rule)
+    if call.kind == "max":
+        return portconv.max_pool(xb, call.kernel, call.stride, pads, call.dilation, **rule)
+    count = call.count == "padded"
+    return portconv.avg_pool(xb, call.kernel, call.stride, pads, count_include_pad=count, **rule)
 
 
-def _adaptive_block(kind, out, xb, *, pads):
+def _adaptive_block(call, xb, *, pads):
     import portconv
 
-    fn = getattr(portconv, f"adaptive_{kind}_pool{len(out)}d")
-    return fn(xb, out)
+    return getattr(portconv, f"adaptive_{call.kind}_pool{call.d}d")(xb, call.out)
 
 
-def _transpose_block(stride, padding, output_padding, groups, dilation, xb, w, b=None, **_):
+def _transpose_block(call, xb, w, b=None, **_):
     import portconv
 
-    return portconv.conv_transpose(xb, w, b, stride, padding, output_padding, groups, dilation)
+    return portconv.conv_transpose(
+        xb, w, b, call.stride, call.padding, call.output_padding, call.groups, call.dilation
+    )
 
 
 def native_paths() -> dict:
-    """The ops this adapter runs chunk by chunk (every request: ``can_run`` is always true)."""
+    """The ops this adapter runs chunk by chunk (every call: ``can_run`` is always true)."""
 
-    from portconv.ops._args import output_size
-    from portconv.ops.conv_transpose import transpose_output_size
-
-    def conv(x, w, b, *, stride, padding, dilation, groups, dtype, **_: Any) -> Any:
-        kernel = tuple(w.shape[2:])
-        out = tuple(
-            output_size(n, k, s, di, lo, hi)
-            for n, k, s, di, (lo, hi) in zip(x.shape[2:], kernel, stride, dilation, padding)
-        )
-        block = functools.partial(_conv_block, stride, dilation, groups)
+    def conv(call, x, w, b) -> Any:
+        block = functools.partial(_conv_block, call)
         return windowed(
             x,
             (w, b),
             block,
-            kernel=kernel,
-            stride=stride,
-            dilation=dilation,
-            padding=padding,
-            out=out,
-            channels_out=int(w.shape[0]),
-            dtype=dtype,
+            kernel=call.kernel,
+            stride=call.stride,
+            dilation=call.dilation,
+            padding=call.padding,
+            out=call.out,
+            channels_out=call.c_out,
+            dtype=call.dtype,
         )
 
-    def pool(kind: str):
-        def run(x, *, kernel, stride, padding, dilation, mode, out, dtype, count=None, **_):
-            block = functools.partial(_pool_block, kind, kernel, stride, dilation, mode, count)
-            return windowed(
-                x,
-                (),
-                block,
-                kernel=kernel,
-                stride=stride,
-                dilation=dilation,
-                padding=padding,
-                out=out,
-                channels_out=None,
-                dtype=dtype,
-            )
-
-        return NativePath(lambda **_: True, run)
-
-    def adaptive(kind: str):
-        def run(x, *, out, dtype, **_: Any) -> Any:
-            block = functools.partial(_adaptive_block, kind, out)
-            return windowed(x, (), block, kernel=None, out=out, channels_out=None, dtype=dtype)
-
-        return NativePath(lambda **_: True, run)
-
-    def transpose(x, w, b, *, stride, padding, output_padding, dilation, groups, dtype, **_):
-        out = transpose_output_size(
-            x.shape[2:], w.shape[2:], stride, dilation, padding, output_padding
+    def pool(call, x) -> Any:
+        return windowed(
+            x,
+            (),
+            functools.partial(_pool_block, call),
+            kernel=call.kernel,
+            stride=call.stride,
+            dilation=call.dilation,
+            padding=call.padding,
+            out=call.out,
+            channels_out=None,
+            dtype=call.dtype,
         )
-        block = functools.partial(
-            _transpose_block, stride, padding, output_padding, groups, dilation
+
+    def adaptive(call, x) -> Any:
+        block = functools.partial(_adaptive_block, call)
+        return windowed(
+            x, (), block, kernel=None, out=call.out, channels_out=None, dtype=call.dtype
         )
-        c_out = int(w.shape[1]) * groups
-        return windowed(x, (w, b), block, kernel=None, out=out, channels_out=c_out, dtype=dtype)
+
+    def transpose(call, x, w, b) -> Any:
+        block = functools.partial(_transpose_block, call)
+        return windowed(
+            x, (w, b), block, kernel=None, out=call.out, channels_out=call.c_out, dtype=call.dtype
+        )
+
+    def always(call) -> bool:
+        return True
 
     return {
-        "conv": NativePath(lambda **_: True, conv),
-        "max_pool": pool("max"),
-        "avg_pool": pool("avg"),
-        "adaptive_max_pool": adaptive("max"),
-        "adaptive_avg_pool": adaptive("avg"),
-        "conv_transpose": NativePath(lambda **_: True, transpose),
+        "conv": NativePath(always, conv),
+        "max_pool": NativePath(always, pool),
+        "avg_pool": NativePath(always, pool),
+        "adaptive_max_pool": NativePath(always, adaptive),
+        "adaptive_avg_pool": NativePath(always, adaptive),
+        "conv_transpose": NativePath(always, transpose),
     }

@@ -130,134 +130,170 @@ class MXNetAdapter(Adapter):
         return self.from_standard(out, like)
 
 
-# -- native convolution (torch.nn.functional / npx): see portconv/ops/conv.py ---------------
+# -- native kernels: npx.convolution / npx.pooling, and mxnet.autograd for their backward ----------
+
+
+def native_vjp(run):
+    """The native backward of a native forward ``run``: the forward runs under
+    ``mxnet.autograd.record()`` on detached copies of the arrays marked for gradients, and the
+    pullback asks ``mxnet.autograd.grad`` with the result's gradient as head gradient, so
+    MXNet's own backward kernels compute them."""
+
+    def vjp(call, arrays, needs):
+        mx = sys.modules["mxnet"]
+        leaves = []
+        for a, n in zip(arrays, needs):
+            leaf = None if a is None else a.detach()
+            if leaf is not None and n:
+                leaf.attach_grad()
+            leaves.append(leaf)
+        with mx.autograd.record():
+            y = run(call, *leaves)
+        wanted = [leaf for leaf, n in zip(leaves, needs) if n and leaf is not None]
+
+        def pullback(g):
+            with mx.autograd.pause():
+                grads = mx.autograd.grad(y, wanted, head_grads=g, retain_graph=True)
+            it = iter(gr.as_np_ndarray() for gr in grads)  # grad() gives legacy NDArrays
+            return tuple(
+                next(it) if n and leaf is not None else None for leaf, n in zip(leaves, needs)
+            )
+
+        return y.detach(), pullback
+
+    return vjp
 
 
 def native_conv_paths() -> dict:
-    """Native convolution paths of this library, by op name.
+    """Native convolution kernels of this library, by op name.
 
     "conv": ``mx.npx.convolution`` (1-D to 3-D, groups, stride, dilation) where the padding is
     symmetric on every axis (MXNet pads both sides alike) and the dtype is not float16 (its
-    CPU kernel has none); anything else runs the generic path.
+    CPU kernel has none), with MXNet's own backward (:func:`native_vjp`); anything else runs
+    the generic path.
     """
     from ._adapter import NativePath
 
-    def can_run(*, padding, dtype=None, **_: Any) -> bool:
-        if dtype is not None and str(dtype) == "float16":
-            return False
-        return all(before == after for before, after in padding)
+    def can_run(call) -> bool | str:
+        if str(call.dtype) == "float16":
+            return "has no float16 convolution kernel on the CPU"
+        return True if call.symmetric else "pads asymmetrically, which npx.convolution cannot"
 
-    def run(x: Any, w: Any, b: Any, *, stride, padding, dilation, groups, **_: Any) -> Any:
+    def run(call, x: Any, w: Any, b: Any) -> Any:
         mx = sys.modules["mxnet"]
         return mx.npx.convolution(
             x,
             w,
             b,
-            kernel=tuple(w.shape[2:]),
-            stride=tuple(stride),
-            dilate=tuple(dilation),
-            pad=tuple(before for before, _ in padding),
-            num_filter=w.shape[0],
-            num_group=groups,
+            kernel=call.kernel,
+            stride=call.stride,
+            dilate=call.dilation,
+            pad=tuple(before for before, _ in call.padding),
+            num_filter=call.c_out,
+            num_group=call.groups,
             no_bias=b is None,
         )
 
-    return {"conv": NativePath(can_run, run)}
-
-
-# -- native pooling: see portconv/ops/pool.py ------------------------------------------------
+    return {"conv": NativePath(can_run, run, native_vjp(run))}
 
 
 def native_pool_paths() -> dict:
-    """Native pooling paths of this library, by op name (see portconv/ops/pool.py for the
-    normalised arguments).
+    """Native pooling kernels of this library, by op name, each with MXNet's own backward.
 
-    "max_pool" / "avg_pool": ``mx.npx.pooling`` where it computes exactly the request: no
+    "max_pool" / "avg_pool": ``mx.npx.pooling`` where it computes exactly the call: no
     dilation (MXNet's pooling has none), symmetric padding on every axis (portconv has
     already checked that it is smaller than the kernel, MXNet's limit), and an output size
-    that one of MXNet's conventions gives: "valid" for portconv's "valid", "full" for
-    "full", and "full" for PyTorch's ceil_mode where the two agree. Average pooling passes
-    ``count_include_pad`` (False for "same" padding); MXNet's kernel counts exactly as
-    portconv does, windows past the padded input included (a count of zero gives 0; MXNet's
-    3-D kernel gives 0/0 = NaN there, so such 3-D requests run the generic path).
+    that one of MXNet's conventions gives: "valid" for "floor", "full" for "full", and "full"
+    for PyTorch's "ceil" where the two agree. Average pooling passes ``count_include_pad``;
+    MXNet's kernel counts exactly as portconv does, windows past the padded input included (a
+    count of zero gives 0; MXNet's 3-D kernel gives 0/0 = NaN there, so such 3-D calls run
+    the generic path).
 
     Max pooling differs from portconv's in MXNet's kernel in two ways, both fixed here: it
     skips NaN, and it starts from the dtype's lowest finite value, so a window of only -inf
     and padding gives that value instead of -inf. Where the input holds a NaN or a -inf
-    (checked with one ``min`` reduction per call, about a fifth of the pooling's time), a
-    second pooling of a flag
-    array marks those windows and they are set to NaN or -inf. A "full" window that holds no
-    input element at all (which would also give the lowest value) runs the generic path.
+    (checked with one ``min`` reduction per call), a second pooling of a flag array marks
+    those windows and they are set to NaN or -inf. A "full" window that holds no input
+    element at all (which would also give the lowest value) runs the generic path.
     """
     from ._adapter import NativePath
 
-    def convention(kernel, stride, padding, dilation, mode, out, size):
-        """(pad ints, pooling_convention) for MXNet, or None where it computes otherwise."""
-        if any(dl != 1 for dl in dilation):
-            return None
-        if any(before != after for before, after in padding):
-            return None
-        pads = tuple(before for before, _ in padding)
-        if mode == "floor":
+    def convention(call) -> tuple | str:
+        """(pad ints, pooling_convention) for MXNet, or the reason it computes otherwise."""
+        if any(dl != 1 for dl in call.dilation):
+            return "dilates pooling, which npx.pooling has not"
+        if not call.symmetric:
+            return "pads asymmetrically, which npx.pooling cannot"
+        pads = tuple(before for before, _ in call.padding)
+        if call.mode == "floor":
             return pads, "valid"
-        for n, k, s, (before, after), o in zip(size, kernel, stride, padding, out):
-            span = n + before + after - k
-            if -(-span // s) + 1 != o:  # MXNet's "full" has one window more than ceil_mode
-                return None
+        for n, k, s, (before, after), o in zip(
+            call.size, call.kernel, call.stride, call.padding, call.out
+        ):
+            if -(-(n + before + after - k) // s) + 1 != o:
+                return "rounds up as PyTorch's ceil_mode does, one window fewer than 'full'"
         return pads, "full"
 
-    def pooling(x, kernel, stride, pads, conv, pool_type, **extra):
+    def pooling(x, call, pads, conv, pool_type, **extra):
         npx = sys.modules["mxnet"].npx
         return npx.pooling(
             x,
-            kernel=tuple(kernel),
-            stride=tuple(stride),
+            kernel=call.kernel,
+            stride=call.stride,
             pad=pads,
             pool_type=pool_type,
             pooling_convention=conv,
             **extra,
         )
 
-    def max_can_run(*, kernel, stride, padding, dilation, mode, out, size, **_: Any) -> bool:
-        args = convention(kernel, stride, padding, dilation, mode, out, size)
-        if args is None:
-            return False
+    def max_can_run(call) -> bool | str:
+        args = convention(call)
+        if isinstance(args, str):
+            return args
         # every window must hold an input element (MXNet gives the lowest value otherwise)
-        return all(
-            (o - 1) * s - before < n for n, s, (before, _), o in zip(size, stride, padding, out)
-        )
+        if all(
+            (o - 1) * s - b < n
+            for n, s, (b, _), o in zip(call.size, call.stride, call.padding, call.out)
+        ):
+            return True
+        return "has a window of padding only, where npx.pooling gives the lowest finite value"
 
-    def max_run(x, *, kernel, stride, padding, dilation, mode, out, size, **_: Any) -> Any:
+    def max_run(call, x) -> Any:
         mnp = sys.modules["mxnet"].numpy
-        pads, conv = convention(kernel, stride, padding, dilation, mode, out, size)
-        y = pooling(x, kernel, stride, pads, conv, "max")
+        pads, conv = convention(call)
+        y = pooling(x, call, pads, conv, "max")
         # no NaN and no -inf (mx.np.min propagates NaN): MXNet's answer is exact
         if float(mnp.min(x)) > float("-inf"):
             return y
         # flags: 2 for NaN, 1 for a value above -inf, 0 for -inf; their window maximum says
         # which windows hold a NaN (2) or nothing above -inf (0, or the lowest value)
         flag = mnp.where(mnp.isnan(x), 2.0, mnp.where(x > float("-inf"), 1.0, 0.0))
-        f = pooling(flag.astype(x.dtype), kernel, stride, pads, conv, "max")
+        f = pooling(flag.astype(x.dtype), call, pads, conv, "max")
         y = mnp.where(f < 0.5, mnp.full_like(y, float("-inf")), y)
         return mnp.where(f > 1.5, mnp.full_like(y, float("nan")), y)
 
-    def avg_can_run(*, kernel, stride, padding, dilation, mode, out, size, count, **_: Any) -> bool:
-        if convention(kernel, stride, padding, dilation, mode, out, size) is None:
-            return False
-        if len(kernel) == 3:  # the 3-D kernel divides 0 by 0 where a window counts nothing
-            return all(
-                (o - 1) * s - before < (n + after if count == "padded" else n)
-                for n, s, (before, after), o in zip(size, stride, padding, out)
-            )
+    def avg_can_run(call) -> bool | str:
+        args = convention(call)
+        if isinstance(args, str):
+            return args
+        if call.d == 3:  # the 3-D kernel divides 0 by 0 where a window counts nothing
+            hi = [
+                n + a if call.count == "padded" else n for n, (_, a) in zip(call.size, call.padding)
+            ]
+            if not all(
+                (o - 1) * s - b < h
+                for h, s, (b, _), o in zip(hi, call.stride, call.padding, call.out)
+            ):
+                return "has a 3-D window that counts nothing, where npx.pooling gives NaN"
         return True
 
-    def avg_run(x, *, kernel, stride, padding, dilation, mode, out, size, count, **_: Any) -> Any:
-        pads, conv = convention(kernel, stride, padding, dilation, mode, out, size)
-        return pooling(x, kernel, stride, pads, conv, "avg", count_include_pad=count == "padded")
+    def avg_run(call, x) -> Any:
+        pads, conv = convention(call)
+        return pooling(x, call, pads, conv, "avg", count_include_pad=call.count == "padded")
 
     return {
-        "max_pool": NativePath(max_can_run, max_run),
-        "avg_pool": NativePath(avg_can_run, avg_run),
+        "max_pool": NativePath(max_can_run, max_run, native_vjp(max_run)),
+        "avg_pool": NativePath(avg_can_run, avg_run, native_vjp(avg_run)),
     }
 
 

@@ -67,60 +67,99 @@ class TorchAdapter(Adapter):
         return torch.tensor(np.ascontiguousarray(a), device=device)
 
 
-# -- native convolution (torch.nn.functional / npx): see portconv/ops/conv.py ---------------
+# -- native kernels: torch.nn.functional, and torch's autograd for their backward ------------------
+
+
+def native_vjp(run):
+    """The native backward of a native forward ``run``: the forward runs on detached leaves
+    with torch's autograd recording, and the pullback asks ``torch.autograd.grad`` for the
+    gradients, so torch's own backward kernels (``convolution_backward``,
+    ``max_pool2d_with_indices_backward`` with the indices the forward saved, ...) compute them.
+    Calling those aten kernels directly measured the same on LeNet's layers; this form serves
+    every op at once."""
+
+    def vjp(call, arrays, needs):
+        torch = sys.modules["torch"]
+        leaves = [
+            None if a is None else a.detach().requires_grad_(bool(n)) for a, n in zip(arrays, needs)
+        ]
+        with torch.enable_grad():
+            y = run(call, *leaves)
+        wanted = [leaf for leaf, n in zip(leaves, needs) if n and leaf is not None]
+
+        def pullback(g):
+            grads = iter(torch.autograd.grad(y, wanted, g, retain_graph=True))
+            return tuple(
+                next(grads) if n and leaf is not None else None for leaf, n in zip(leaves, needs)
+            )
+
+        return y.detach(), pullback
+
+    return vjp
 
 
 def native_conv_paths() -> dict:
-    """Native convolution paths of this library, by op name.
+    """Native convolution kernels of this library, by op name.
 
-    "conv": ``torch.nn.functional.conv1d/2d/3d`` for every normalised request (any dtype and
-    device torch supports). Symmetric padding goes to the kernel directly; asymmetric padding
-    (``"same"`` with an even kernel span, explicit (before, after) pairs) is applied first with
-    ``F.pad`` (zeros), which is exactly the same computation.
+    "conv": ``torch.nn.functional.conv1d/2d/3d`` for every call (any dtype and device torch
+    supports). Symmetric padding goes to the kernel directly; asymmetric padding (``"same"``
+    with an even kernel span, explicit (before, after) pairs) is applied first with ``F.pad``
+    (zeros), which is exactly the same computation.
+    "conv_transpose": ``F.conv_transpose1d/2d/3d`` where the padding is symmetric (torch's
+    ``padding`` crops both sides alike).
+    Both with torch's own backward (:func:`native_vjp`).
     """
     from ._adapter import NativePath
 
-    fns: list = []  # conv1d, conv2d, conv3d, and F.pad: looked up once, on the first call
+    fns: list = []  # conv1d/2d/3d, F.pad, conv_transpose1d/2d/3d: looked up on the first call
 
-    def can_run(**kwargs: Any) -> bool:
-        return True
-
-    def run(x: Any, w: Any, b: Any, *, stride, padding, dilation, groups, **_: Any) -> Any:
+    def F(i: int):
         if not fns:
-            import torch.nn.functional as F
+            import torch.nn.functional as functional
 
-            fns.extend((F.conv1d, F.conv2d, F.conv3d, F.pad))
+            fns.extend((functional.conv1d, functional.conv2d, functional.conv3d, functional.pad))
+            fns.extend(getattr(functional, f"conv_transpose{d}d") for d in (1, 2, 3))
+        return fns[i]
+
+    def run(call, x: Any, w: Any, b: Any) -> Any:
+        padding = call.padding
         pad = []
         for before, after in padding:
             if before != after:  # asymmetric: zeros first (F.pad counts from the last axis)
                 flat = []
                 for before, after in reversed(padding):
                     flat += (before, after)
-                x, pad = fns[3](x, flat), 0
+                x, pad = F(3)(x, flat), 0
                 break
             pad.append(before)
-        return fns[len(padding) - 1](x, w, b, stride, pad, dilation, groups)
+        return F(call.d - 1)(x, w, b, call.stride, pad, call.dilation, call.groups)
 
-    return {"conv": NativePath(can_run, run)}
+    def transpose_can_run(call) -> bool | str:
+        return True if call.symmetric else "pads (crops) asymmetrically, which torch cannot"
 
+    def transpose_run(call, x: Any, w: Any, b: Any) -> Any:
+        pad = tuple(before for before, _ in call.padding)
+        fn = F(3 + call.d)
+        return fn(x, w, b, call.stride, pad, call.output_padding, call.groups, call.dilation)
 
-# -- native pooling: see portconv/ops/pool.py ------------------------------------------------
+    return {
+        "conv": NativePath(lambda call: True, run, native_vjp(run)),
+        "conv_transpose": NativePath(transpose_can_run, transpose_run, native_vjp(transpose_run)),
+    }
 
 
 def native_pool_paths() -> dict:
-    """Native pooling paths of this library, by op name (see portconv/ops/pool.py for the
-    normalised arguments).
+    """Native pooling kernels of this library, by op name, each with torch's own backward.
 
     "max_pool" / "avg_pool": ``torch.nn.functional.max_pool{1,2,3}d`` / ``avg_pool{1,2,3}d``
-    where they compute exactly the request: the padding is symmetric and at most half the
-    kernel on every axis (torch's limit; more runs the generic path), and the output size is
-    torch's: ``ceil_mode=False`` for "valid", ``ceil_mode=True`` for PyTorch's rounding up,
-    and for MXNet's "full" only where torch's rule (drop a last window that starts in the
-    right padding) removes nothing. torch's max pooling propagates NaN and pads with -inf, as
-    portconv's. "avg_pool" passes count_include_pad (False for "same" padding) and runs the
-    generic path for float16/bfloat16 3-D on the CPU, which torch has no kernel for, and for
-    3-D inputs smaller than the kernel along an axis, which ``avg_pool3d`` refuses even when
-    the padding makes room.
+    where they compute exactly the call: the padding is symmetric and at most half the kernel
+    on every axis (torch's limit; more runs the generic path), and the output size is
+    torch's: ``ceil_mode=False`` for "floor", ``ceil_mode=True`` for "ceil", and for MXNet's
+    "full" only where torch's rule (drop a last window that starts in the right padding)
+    removes nothing. torch's max pooling propagates NaN and pads with -inf, as portconv's.
+    "avg_pool" passes count_include_pad, and runs the generic path for dilation (torch has
+    none), for float16/bfloat16 3-D on the CPU (no kernel), and for 3-D inputs smaller than
+    the kernel along an axis (``avg_pool3d`` refuses them even when the padding makes room).
     "adaptive_max_pool" / "adaptive_avg_pool": ``F.adaptive_*_pool{1,2,3}d``, always.
     """
     from ._adapter import NativePath
@@ -136,57 +175,58 @@ def native_pool_paths() -> dict:
                     fns[f"{kind}{d}"] = getattr(functional, f"{kind}_pool{d}d")
         return fns[name]
 
-    def torch_args(kernel, stride, padding, mode, out, size):
-        """(padding ints, ceil_mode) for torch, or None where torch computes something else."""
+    def torch_args(call) -> tuple | str:
+        """(padding ints, ceil_mode) for torch, or the reason torch computes something else."""
         pads = []
-        for (before, after), k in zip(padding, kernel):
-            if before != after or 2 * before > k:
-                return None
+        for (before, after), k in zip(call.padding, call.kernel):
+            if before != after:
+                return "pads asymmetrically, which torch's pooling cannot"
+            if 2 * before > k:
+                return "pads more than half the kernel, which torch's pooling refuses"
             pads.append(before)
-        if mode == "floor":
+        if call.mode == "floor":
             return tuple(pads), False
-        if mode == "full":
-            for n, s, (before, _), o in zip(size, stride, padding, out):
-                if (o - 1) * s >= n + before:  # torch would drop this last window
-                    return None
+        if call.mode == "full":
+            for n, s, (before, _), o in zip(call.size, call.stride, call.padding, call.out):
+                if (o - 1) * s >= n + before:
+                    return "rounds up as MXNet's 'full' does, one window more than torch's"
         return tuple(pads), True
 
-    def max_can_run(*, kernel, stride, padding, mode, out, size, **_: Any) -> bool:
-        return torch_args(kernel, stride, padding, mode, out, size) is not None
+    def max_can_run(call) -> bool | str:
+        args = torch_args(call)
+        return args if isinstance(args, str) else True
 
-    def max_run(x, *, kernel, stride, padding, dilation, mode, out, size, **_: Any) -> Any:
-        pads, ceil = torch_args(kernel, stride, padding, mode, out, size)
-        return F(f"max{len(kernel)}")(x, kernel, stride, pads, dilation, ceil)
+    def max_run(call, x) -> Any:
+        pads, ceil = torch_args(call)
+        return F(f"max{call.d}")(x, call.kernel, call.stride, pads, call.dilation, ceil)
 
-    def avg_can_run(
-        *, kernel, stride, padding, dilation, mode, out, size, dtype, device, **_: Any
-    ) -> bool:
-        if any(dl != 1 for dl in dilation):
-            return False
-        if len(kernel) == 3:
-            if any(n < k for n, k in zip(size, kernel)):  # avg_pool3d refuses these
-                return False
+    def avg_can_run(call) -> bool | str:
+        if any(dl != 1 for dl in call.dilation):
+            return "dilates average pooling, which torch has not"
+        if call.d == 3:
+            if any(n < k for n, k in zip(call.size, call.kernel)):
+                return "pools a 3-D input smaller than the kernel, which avg_pool3d refuses"
             torch = sys.modules["torch"]
-            if getattr(device, "type", "cpu") == "cpu" and dtype in (
-                torch.float16,
-                torch.bfloat16,
-            ):
-                return False
-        return torch_args(kernel, stride, padding, mode, out, size) is not None
+            cpu = getattr(call.device, "type", "cpu") == "cpu"
+            if cpu and call.dtype in (torch.float16, torch.bfloat16):
+                return "has no 3-D average pooling in half precision on the CPU"
+        args = torch_args(call)
+        return args if isinstance(args, str) else True
 
-    def avg_run(x, *, kernel, stride, padding, mode, out, size, count, **_: Any) -> Any:
-        pads, ceil = torch_args(kernel, stride, padding, mode, out, size)
-        return F(f"avg{len(kernel)}")(x, kernel, stride, pads, ceil, count == "padded")
+    def avg_run(call, x) -> Any:
+        pads, ceil = torch_args(call)
+        fn = F(f"avg{call.d}")
+        return fn(x, call.kernel, call.stride, pads, ceil, call.count == "padded")
 
     def adaptive(kind: str):
-        def run(x, *, out, **_: Any) -> Any:
-            return F(f"adaptive_{kind}{len(out)}")(x, out)
+        def run(call, x) -> Any:
+            return F(f"adaptive_{kind}{call.d}")(x, call.out)
 
-        return NativePath(lambda **_: True, run)
+        return NativePath(lambda call: True, run, native_vjp(run))
 
     return {
-        "max_pool": NativePath(max_can_run, max_run),
-        "avg_pool": NativePath(avg_can_run, avg_run),
+        "max_pool": NativePath(max_can_run, max_run, native_vjp(max_run)),
+        "avg_pool": NativePath(avg_can_run, avg_run, native_vjp(avg_run)),
         "adaptive_max_pool": adaptive("max"),
         "adaptive_avg_pool": adaptive("avg"),
     }

@@ -65,10 +65,10 @@ def lenet_modern() -> nn.Module:
 
 
 def available(backend: str) -> str:
-    from portconv import get_adapter
+    from portconv import resolve
 
     try:
-        adapter = get_adapter("mxnet" if backend == "mxnet.nd" else backend)
+        adapter, _ = resolve(backend)
     except Exception as exc:
         return str(exc)
     return adapter.unavailable_reason()

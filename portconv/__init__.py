@@ -31,7 +31,16 @@ _adapters_of_a_source_checkout()
 
 from . import autograd, data, models, nn, optim, porting, train
 from ._config import config
-from ._dispatch import Backend, adapters, backend_of, get_adapter, register
+from ._dispatch import (
+    Backend,
+    adapters,
+    asarray,
+    backend_names,
+    backend_of,
+    get_adapter,
+    register,
+    resolve,
+)
 from .convert import convert
 from .errors import ArgumentError, ArrayTypeError, BackendUnavailableError, PortconvError
 from .ops import (
@@ -77,6 +86,8 @@ __all__ = [
     "BackendUnavailableError",
     "PortconvError",
     "adapters",
+    "asarray",
+    "backend_names",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
     "adaptive_avg_pool3d",
@@ -106,6 +117,7 @@ __all__ = [
     "pool2d",
     "pool_output_shape",
     "register",
+    "resolve",
     "autograd",
     "data",
     "models",

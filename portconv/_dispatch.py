@@ -75,6 +75,40 @@ def get_adapter(name: str) -> Adapter:
     return table[name]
 
 
+def backend_names() -> list[str]:
+    """Every backend name arrays can be made for: each registered adapter's ``targets``
+    (``"numpy"``, ``"torch"``, ``"mxnet"``, ``"mxnet.nd"`` for MXNet's legacy NDArrays, ...),
+    in registration order. The CLI, the data loaders, the examples, the conformance runner
+    and the tests take their list of backends from here."""
+    names: list[str] = []
+    for adapter in adapters().values():
+        for target in adapter.targets or (adapter.name,):
+            if target not in names:
+                names.append(target)
+    return names
+
+
+def resolve(name: str) -> tuple[Adapter, str]:
+    """``(adapter, variant)`` for a backend name or variant (``"mxnet.nd"`` -> the MXNet
+    adapter and ``"mxnet.nd"``); an unknown name raises naming the known ones."""
+    if isinstance(name, str):
+        for adapter in adapters().values():
+            if name == adapter.name or name in adapter.targets:
+                return adapter, name
+    raise BackendUnavailableError(
+        f"backend: expected one of {', '.join(backend_names())}, got {name!r}"
+    )
+
+
+def asarray(host: Any, backend: str = "numpy", device: Any = None) -> Any:
+    """A new array of ``backend`` (a name or variant, see :func:`backend_names`) holding the
+    values of ``host`` (anything NumPy can read), on ``device`` (None: the default)."""
+    import numpy as np
+
+    adapter, variant = resolve(backend)
+    return adapter.import_numpy(np.asarray(host), device, variant)
+
+
 def _owner(x: Any) -> Adapter | None:
     t = type(x)
     ad = _owner_by_type.get(t)

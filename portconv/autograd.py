@@ -15,15 +15,17 @@ gradient to its parents' gradients. :meth:`Variable.backward` walks that graph i
 topological order and accumulates gradients into the leaves that ``requires_grad``. Values and
 gradients are always the backend's own arrays on its device; nothing goes through NumPy.
 
-Arguments of the ops may be Variables, plain arrays (constants) or Python scalars. Forward
-values come from portconv's ops (native kernels where the backend has them); gradients come
-from the rules in :mod:`portconv.ops.grad` and below, which use the standard's functions only.
+Arguments of the ops may be Variables, plain arrays (constants) or Python scalars.
+Convolution and pooling are recorded through one helper (:func:`_record`) from the op's own
+call description: forward values come from the backend's native kernel where it has one, and
+gradients from the library's own backward kernels where the adapter offers a native backward
+(torch, MXNet: ``NativePath.vjp``), else from the op's generic rule in :mod:`portconv.ops`
+(beside its forward), which uses the standard's functions only. Elementwise ops, reductions,
+``linear`` and the losses below have their rules beside them here.
 
 Where the arrays already carry native autograd (``torch`` tensors with ``requires_grad``,
 MXNet under ``autograd.record()``), portconv's plain ops stay differentiable by the framework
 itself; this module is for the libraries without one, and runs the same everywhere.
-
-Convolution and pooling here take channels-first arrays (batched or unbatched).
 """
 
 from __future__ import annotations
@@ -35,18 +37,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import _dispatch
-from . import ops as _ops
 from .errors import ArgumentError
-from .ops import grad as _g
-from .ops._args import _is_int, int_tuple, padding_pairs
+from .ops import _common
+from .ops import adaptive as _adaptive
+from .ops import pool as _pool
+from .ops._args import _is_int
 from .ops._common import prepare
-from .ops.conv_transpose import conv_transpose as _ct
-from .ops.conv_transpose import conv_transpose1d as _ct1
-from .ops.conv_transpose import conv_transpose2d as _ct2
-from .ops.conv_transpose import conv_transpose3d as _ct3
-from .ops.conv_transpose import transpose_padding
-
-_TRANSPOSED = {None: _ct, 1: _ct1, 2: _ct2, 3: _ct3}
+from .ops.conv import bind as _conv_bind
+from .ops.conv_transpose import bind as _conv_transpose_bind
 
 __all__ = [
     "Variable",
@@ -118,7 +116,7 @@ def is_grad_enabled() -> bool:
     return _enabled.get()
 
 
-# -- the Variable and the graph ----------------------------------------------------------------
+# -- the Variable and the graph --------------------------------------------------------------------
 
 
 class Variable:
@@ -400,7 +398,7 @@ def _shape(a: Any) -> tuple[int, ...]:
     return () if _is_scalar(a) else tuple(a.shape)
 
 
-# -- elementwise arithmetic --------------------------------------------------------------------
+# -- elementwise arithmetic ------------------------------------------------------------------------
 
 
 def add(a: Any, b: Any) -> Variable:
@@ -475,7 +473,7 @@ def pow(a: Any, exponent: float) -> Variable:
     return c.result("pow", y, backward)
 
 
-# -- reductions and shapes -----------------------------------------------------------------------
+# -- reductions and shapes -------------------------------------------------------------------------
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -577,17 +575,23 @@ def matmul(a: Any, b: Any) -> Variable:
     return c.result("matmul", xp.matmul(x, y), backward)
 
 
-# -- activations -------------------------------------------------------------------------------
+# -- activations -----------------------------------------------------------------------------------
 
 
 def relu(a: Any) -> Variable:
-    """``max(x, 0)``; the gradient at 0 is 0, as in PyTorch and MXNet."""
+    """``max(x, 0)``: NaN stays NaN, and the gradient at 0 is 0, as in PyTorch and MXNet.
+
+    ``maximum`` and a multiplication by the 0/1 mask, not ``where``: NumPy's and torch's
+    ``where`` are an order of magnitude slower on activation-sized arrays."""
     c = _Call(a)
     (x,) = c.std
     xp = c.xp
-    positive = x > 0
-    y = xp.where(positive, x, xp.zeros_like(x))
-    return c.result("relu", y, lambda g: (xp.where(positive, g, xp.zeros_like(g)),))
+    y = xp.maximum(x, xp.zeros((), dtype=x.dtype, device=c.device))
+
+    def backward(g):
+        return (g * xp.astype(x > 0, g.dtype),)
+
+    return c.result("relu", y, backward)
 
 
 def sigmoid(a: Any) -> Variable:
@@ -630,7 +634,7 @@ def log_softmax(a: Any, axis: int = -1) -> Variable:
     return c.result("log_softmax", y, backward)
 
 
-# -- dense layers and losses ----------------------------------------------------------------------
+# -- dense layers and losses -----------------------------------------------------------------------
 
 
 def linear(input: Any, weight: Any, bias: Any = None) -> Variable:
@@ -717,57 +721,30 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
     return _reduce(per_example, reduction)
 
 
-# -- convolution ---------------------------------------------------------------------------------
+# -- convolution and pooling: each op's own forward and backward, recorded -------------------------
 
 
-def _batched(xp: Any, x: Any, d: int) -> tuple[Any, bool]:
-    if x.ndim == d + 2:
-        return x, True
-    return xp.expand_dims(x, axis=0), False
+def _data(a: Any) -> Any:
+    return a.data if isinstance(a, Variable) else a
 
 
-def _conv(input, weight, bias, stride, padding, dilation, groups, path, d):
-    c = _Call(input, weight, bias)
-    forward = _ops.conv if d is None else getattr(_ops, f"conv{d}d")
-    value = forward(
-        c.args[0].data,
-        c.args[1].data,
-        None if bias is None else c.args[2].data,
-        stride,
-        padding,
-        dilation,
-        groups,
-        path=path,
-    )
-    xs, w, _ = c.std
+def _record(plan: _common.Plan, args: tuple, path: str | None) -> Variable:
+    """Run a checked op (``plan``) on ``args`` (Variables, plain arrays or None) and record
+    it. The gradient is the op's pullback: the library's own backward kernels where the
+    adapter offers a native backward for this call (torch, MXNet), else the op's generic rule
+    (:mod:`portconv.ops`), which is the reference both are tested against."""
+    c = _Call(*args)
     xp = c.xp
-    if d is None:
-        d = w.ndim - 2
-    x, batched = _batched(xp, xs, d)
-    spatial, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
-    stride = int_tuple("stride", stride, d)
-    dilation = int_tuple("dilation", dilation, d)
-    pads = padding_pairs(
-        "padding", padding, d, spatial=spatial, kernel=kernel, stride=stride, dilation=dilation
-    )
+    arrays = plan.inputs(xp, c.std)
+    needs = tuple(c.needs(i) for i in range(len(args)))
+    if not (_enabled.get() and any(needs)):
+        return c.result(plan.op.name, plan.output(xp, _common.forward(plan, arrays, path)), None)
+    y, pullback = _common.vjp(plan, arrays, needs, path)
 
-    def backward(gy):
-        g = gy if batched else xp.expand_dims(gy, axis=0)
-        gx = gw = gb = None
-        if c.needs(0):
-            gx = _g.conv_input_grad(
-                xp, c.device, g, w, spatial, stride, pads, dilation, int(groups)
-            )
-            gx = gx if batched else gx[0, ...]
-        if c.needs(1):
-            gw = _g.conv_weight_grad(
-                xp, c.device, x, g, kernel, stride, pads, dilation, int(groups)
-            )
-        if c.needs(2):
-            gb = xp.sum(g, axis=(0,) + tuple(range(2, d + 2)))
-        return gx, gw, gb
+    def backward(g):
+        return plan.input_grads(xp, pullback(plan.output_grad(xp, g)))
 
-    return c.native("conv", value, backward)
+    return c.result(plan.op.name, plan.output(xp, y), backward)
 
 
 def conv(
@@ -779,104 +756,142 @@ def conv(
     dilation: Any = 1,
     groups: int = 1,
     *,
+    layout: str = "channels_first",
     path: str | None = None,
 ) -> Variable:
-    """:func:`portconv.conv` (channels first) with gradients for input, weight and bias."""
-    return _conv(input, weight, bias, stride, padding, dilation, groups, path, None)
+    """:func:`portconv.conv` with gradients for input, weight and bias.
+
+    Parameters
+    ----------
+    input, weight, bias : Variable or array
+        Plain arrays are constants (no gradient); ``bias`` may be None.
+    stride, padding, dilation, groups, layout, path
+        As :func:`portconv.conv`.
+
+    Returns
+    -------
+    Variable
+        Its ``.data`` is what :func:`portconv.conv` returns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portconv.autograd as ag
+    >>> X = ag.Variable(np.ones((1, 1, 3, 3)))
+    >>> K = ag.Variable(np.ones((1, 1, 2, 2)), requires_grad=True)
+    >>> ag.conv(X, K).sum().backward()
+    >>> K.grad
+    array([[[[4., 4.],
+             [4., 4.]]]])
+    """
+    plan = _conv_bind(
+        _data(input), _data(weight), _data(bias), stride, padding, dilation, groups, layout,
+        None, False,
+    )  # fmt: skip
+    return _record(plan, (input, weight, bias), path)
 
 
-def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, path=None):
-    return _conv(input, weight, bias, stride, padding, dilation, groups, path, 1)
+def _fixed_conv(d: int):
+    def op(
+        input: Any,
+        weight: Any,
+        bias: Any = None,
+        stride: Any = 1,
+        padding: Any = 0,
+        dilation: Any = 1,
+        groups: int = 1,
+        *,
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Variable:
+        plan = _conv_bind(
+            _data(input), _data(weight), _data(bias), stride, padding, dilation, groups,
+            layout, d, False,
+        )  # fmt: skip
+        return _record(plan, (input, weight, bias), path)
+
+    op.__name__ = op.__qualname__ = f"conv{d}d"
+    op.__doc__ = f""":func:`portconv.conv{d}d` with gradients for input, weight and bias.
+
+    Parameters
+    ----------
+    input, weight, bias, stride, padding, dilation, groups, layout, path
+        As :func:`conv`.
+
+    Returns
+    -------
+    Variable
+    """
+    return op
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, path=None):
-    return _conv(input, weight, bias, stride, padding, dilation, groups, path, 2)
-
-
-def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, path=None):
-    return _conv(input, weight, bias, stride, padding, dilation, groups, path, 3)
-
-
-def _conv_transpose(
-    input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
-):
-    c = _Call(input, weight, bias)
-    forward = _TRANSPOSED[d]
-    value = forward(
-        c.args[0].data,
-        c.args[1].data,
-        None if bias is None else c.args[2].data,
-        stride,
-        padding,
-        output_padding,
-        groups,
-        dilation,
-        path=path,
-    )
-    xs, w, _ = c.std
-    xp = c.xp
-    d = w.ndim - 2
-    x, batched = _batched(xp, xs, d)
-    spatial, kernel = tuple(x.shape[2:]), tuple(w.shape[2:])
-    stride = int_tuple("stride", stride, d)
-    dilation = int_tuple("dilation", dilation, d)
-    pads = transpose_padding(padding, d)
-
-    # the transposed convolution is the adjoint of conv(., w): its input gradient is that
-    # convolution, its weight gradient that convolution's weight gradient with the roles of
-    # input and output exchanged
-    def backward(gy):
-        g = gy if batched else xp.expand_dims(gy, axis=0)
-        gx = gw = gb = None
-        if c.needs(0):
-            gx = _g.conv_forward_cf(xp, c.device, g, w, stride, pads, dilation, groups, spatial)
-            gx = gx if batched else gx[0, ...]
-        if c.needs(1):
-            gw = _g.conv_weight_grad(xp, c.device, g, x, kernel, stride, pads, dilation, groups)
-        if c.needs(2):
-            gb = xp.sum(g, axis=(0,) + tuple(range(2, d + 2)))
-        return gx, gw, gb
-
-    return c.native("conv_transpose", value, backward)
+conv1d = _fixed_conv(1)
+conv2d = _fixed_conv(2)
+conv3d = _fixed_conv(3)
 
 
 def conv_transpose(
-    input,
-    weight,
-    bias=None,
-    stride=1,
-    padding=0,
-    output_padding=0,
-    groups=1,
-    dilation=1,
+    input: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    output_padding: Any = 0,
+    groups: int = 1,
+    dilation: Any = 1,
     *,
-    path=None,
-):
-    """:func:`portconv.conv_transpose` with gradients for input, weight and bias."""
-    return _conv_transpose(
-        input, weight, bias, stride, padding, output_padding, groups, dilation, path, None
-    )
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.conv_transpose` with gradients for input, weight and bias.
+
+    Parameters
+    ----------
+    input, weight, bias : Variable or array
+    stride, padding, output_padding, groups, dilation, path
+        As :func:`portconv.conv_transpose`.
+
+    Returns
+    -------
+    Variable
+    """
+    plan = _conv_transpose_bind(
+        _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
+        dilation, None,
+    )  # fmt: skip
+    return _record(plan, (input, weight, bias), path)
 
 
 def _fixed_transpose(d: int):
     def op(
-        input,
-        weight,
-        bias=None,
-        stride=1,
-        padding=0,
-        output_padding=0,
-        groups=1,
-        dilation=1,
+        input: Any,
+        weight: Any,
+        bias: Any = None,
+        stride: Any = 1,
+        padding: Any = 0,
+        output_padding: Any = 0,
+        groups: int = 1,
+        dilation: Any = 1,
         *,
-        path=None,
-    ):
-        return _conv_transpose(
-            input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
-        )
+        path: str | None = None,
+    ) -> Variable:
+        plan = _conv_transpose_bind(
+            _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
+            dilation, d,
+        )  # fmt: skip
+        return _record(plan, (input, weight, bias), path)
 
     op.__name__ = op.__qualname__ = f"conv_transpose{d}d"
-    op.__doc__ = f":func:`portconv.conv_transpose{d}d` with gradients for input, weight and bias."
+    op.__doc__ = f""":func:`portconv.conv_transpose{d}d` with gradients for input, weight and bias.
+
+    Parameters
+    ----------
+    input, weight, bias, stride, padding, output_padding, groups, dilation, path
+        As :func:`conv_transpose`.
+
+    Returns
+    -------
+    Variable
+    """
     return op
 
 
@@ -885,172 +900,132 @@ conv_transpose2d = _fixed_transpose(2)
 conv_transpose3d = _fixed_transpose(3)
 
 
-# -- pooling ---------------------------------------------------------------------------------------
-
-
-def _pool_setup(c: _Call, value: Any, kernel_size, stride, padding, dilation, d):
-    """Normalised arguments of a pooling call that portconv has already checked."""
-    xs = c.std[0]
-    xp = c.xp
-    if d is None:
-        d = len(kernel_size) if isinstance(kernel_size, Sequence) else xs.ndim - 2
-    x, batched = _batched(xp, xs, d)
-    spatial = tuple(x.shape[2:])
-    kernel = int_tuple("kernel_size", kernel_size, d)
-    stride = kernel if stride is None else int_tuple("stride", stride, d)
-    dilation = int_tuple("dilation", dilation, d)
-    pads = padding_pairs(
-        "padding", padding, d, spatial=spatial, kernel=kernel, stride=stride, dilation=dilation
-    )
-    out = tuple(value.shape[-d:])
-    applied = _g.pool_pads(spatial, kernel, stride, dilation, pads, out)
-    return x, batched, spatial, kernel, stride, dilation, pads, applied
-
-
-def _max_pool(
-    input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, path, d
-):
-    c = _Call(input)
-    forward = _ops.max_pool if d is None else getattr(_ops, f"max_pool{d}d")
-    value = forward(
-        c.args[0].data,
-        kernel_size,
-        stride,
-        padding,
-        dilation,
-        ceil_mode,
-        pooling_convention=pooling_convention,
-        path=path,
-    )
-    x, batched, _, kernel, stride, dilation, _, applied = _pool_setup(
-        c, value, kernel_size, stride, padding, dilation, d
-    )
-    xp = c.xp
-
-    def backward(gy):
-        g = gy if batched else xp.expand_dims(gy, axis=0)
-        gx = _g.max_pool_grad(xp, c.device, x, g, kernel, stride, dilation, applied)
-        return (gx if batched else gx[0, ...],)
-
-    return c.native("max_pool", value, backward)
-
-
 def max_pool(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
-    dilation=1,
-    ceil_mode=False,
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    dilation: Any = 1,
+    ceil_mode: bool = False,
     *,
-    pooling_convention="valid",
-    path=None,
-):
-    """:func:`portconv.max_pool` (channels first) with a gradient: to the first maximum of
-    each window in row-major order, as PyTorch and MXNet route it on ties."""
-    return _max_pool(
-        input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, path, None
-    )
+    pooling_convention: str = "valid",
+    layout: str = "channels_first",
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.max_pool` with a gradient: to the first maximum of each window in
+    row-major order, as PyTorch and MXNet route it on ties.
 
+    Parameters
+    ----------
+    input : Variable or array
+    kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, layout, path
+        As :func:`portconv.max_pool`.
 
-def _avg_pool(
-    input, kernel_size, stride, padding, ceil_mode, count_include_pad, pooling_convention, path, d
-):
-    c = _Call(input)
-    forward = _ops.avg_pool if d is None else getattr(_ops, f"avg_pool{d}d")
-    value = forward(
-        c.args[0].data,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode,
-        count_include_pad,
-        pooling_convention=pooling_convention,
-        path=path,
-    )
-    _, batched, spatial, kernel, stride, _, pads, applied = _pool_setup(
-        c, value, kernel_size, stride, padding, 1, d
-    )
-    same = isinstance(padding, str) and padding.lower().startswith("same")
-    count = "padded" if count_include_pad and not same else "input"
-    xp = c.xp
+    Returns
+    -------
+    Variable
 
-    def backward(gy):
-        g = gy if batched else xp.expand_dims(gy, axis=0)
-        gx = _g.avg_pool_grad(xp, c.device, g, spatial, kernel, stride, pads, applied, count)
-        return (gx if batched else gx[0, ...],)
-
-    return c.native("avg_pool", value, backward)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portconv.autograd as ag
+    >>> X = ag.Variable(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
+    >>> ag.max_pool(X, 2).sum().backward()
+    >>> X.grad
+    array([[[[0., 1.],
+             [0., 0.]]]])
+    """
+    plan = _pool.bind(
+        "max", _data(input), kernel_size, stride, padding, dilation, ceil_mode, True,
+        pooling_convention, layout, None,
+    )  # fmt: skip
+    return _record(plan, (input,), path)
 
 
 def avg_pool(
-    input,
-    kernel_size,
-    stride=None,
-    padding=0,
-    ceil_mode=False,
-    count_include_pad=True,
+    input: Any,
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
     *,
-    pooling_convention="valid",
-    path=None,
-):
-    """:func:`portconv.avg_pool` (channels first) with a gradient."""
-    return _avg_pool(
-        input,
-        kernel_size,
-        stride,
-        padding,
-        ceil_mode,
-        count_include_pad,
-        pooling_convention,
-        path,
-        None,
-    )
+    pooling_convention: str = "valid",
+    layout: str = "channels_first",
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.avg_pool` with a gradient: each output's, divided by its window's
+    count, spread over the window.
+
+    Parameters
+    ----------
+    input : Variable or array
+    kernel_size, stride, padding, ceil_mode, count_include_pad
+        As :func:`portconv.avg_pool`.
+    pooling_convention, layout, path
+        As :func:`portconv.avg_pool`.
+
+    Returns
+    -------
+    Variable
+    """
+    plan = _pool.bind(
+        "avg", _data(input), kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
+        pooling_convention, layout, None,
+    )  # fmt: skip
+    return _record(plan, (input,), path)
 
 
 def _fixed_pools(d: int):
     def max_pool_d(
-        input,
-        kernel_size,
-        stride=None,
-        padding=0,
-        dilation=1,
-        ceil_mode=False,
+        input: Any,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        dilation: Any = 1,
+        ceil_mode: bool = False,
         *,
-        pooling_convention="valid",
-        path=None,
-    ):
-        return _max_pool(
-            input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, path, d
-        )
+        pooling_convention: str = "valid",
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Variable:
+        plan = _pool.bind(
+            "max", _data(input), kernel_size, stride, padding, dilation, ceil_mode, True,
+            pooling_convention, layout, d,
+        )  # fmt: skip
+        return _record(plan, (input,), path)
 
     def avg_pool_d(
-        input,
-        kernel_size,
-        stride=None,
-        padding=0,
-        ceil_mode=False,
-        count_include_pad=True,
+        input: Any,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
         *,
-        pooling_convention="valid",
-        path=None,
-    ):
-        return _avg_pool(
-            input,
-            kernel_size,
-            stride,
-            padding,
-            ceil_mode,
-            count_include_pad,
-            pooling_convention,
-            path,
-            d,
-        )
+        pooling_convention: str = "valid",
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Variable:
+        plan = _pool.bind(
+            "avg", _data(input), kernel_size, stride, padding, 1, ceil_mode,
+            count_include_pad, pooling_convention, layout, d,
+        )  # fmt: skip
+        return _record(plan, (input,), path)
 
-    max_pool_d.__name__ = max_pool_d.__qualname__ = f"max_pool{d}d"
-    avg_pool_d.__name__ = avg_pool_d.__qualname__ = f"avg_pool{d}d"
-    max_pool_d.__doc__ = f":func:`max_pool` for {d} spatial dimension(s)."
-    avg_pool_d.__doc__ = f":func:`avg_pool` for {d} spatial dimension(s)."
+    for fn, kind in ((max_pool_d, "max"), (avg_pool_d, "avg")):
+        fn.__name__ = fn.__qualname__ = f"{kind}_pool{d}d"
+        fn.__doc__ = f""":func:`{kind}_pool` for {d} spatial dimension(s), with a gradient.
+
+    Parameters
+    ----------
+    input, kernel_size, stride, padding, ...
+        As :func:`portconv.{kind}_pool{d}d`.
+
+    Returns
+    -------
+    Variable
+    """
     return max_pool_d, avg_pool_d
 
 
@@ -1059,54 +1034,72 @@ max_pool2d, avg_pool2d = _fixed_pools(2)
 max_pool3d, avg_pool3d = _fixed_pools(3)
 
 
-def _adaptive(kind: str, d: int):
-    public = getattr(_ops, f"adaptive_{kind}_pool{d}d")
-
-    def op(input: Any, output_size: Any, *, path: str | None = None) -> Variable:
-        c = _Call(input)
-        value = public(c.args[0].data, output_size, path=path)
-        x, batched = _batched(c.xp, c.std[0], d)
-        xp = c.xp
-
-        def backward(gy):
-            g = gy if batched else xp.expand_dims(gy, axis=0)
-            if kind == "max":
-                gx = _g.adaptive_max_pool_grad(xp, c.device, x, g)
-            else:
-                gx = _g.adaptive_avg_pool_grad(xp, c.device, g, tuple(x.shape[2:]))
-            return (gx if batched else gx[0, ...],)
-
-        return c.native(f"adaptive_{kind}_pool", value, backward)
+def _fixed_adaptive(kind: str, d: int):
+    def op(
+        input: Any,
+        output_size: Any,
+        *,
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Variable:
+        plan = _adaptive.bind(kind, _data(input), output_size, layout, d)
+        return _record(plan, (input,), path)
 
     op.__name__ = op.__qualname__ = f"adaptive_{kind}_pool{d}d"
-    op.__doc__ = f":func:`portconv.adaptive_{kind}_pool{d}d` with a gradient."
+    op.__doc__ = f""":func:`portconv.adaptive_{kind}_pool{d}d` with a gradient.
+
+    Parameters
+    ----------
+    input : Variable or array
+    output_size, layout, path
+        As :func:`portconv.adaptive_{kind}_pool{d}d`.
+
+    Returns
+    -------
+    Variable
+    """
     return op
 
 
-adaptive_max_pool1d = _adaptive("max", 1)
-adaptive_max_pool2d = _adaptive("max", 2)
-adaptive_max_pool3d = _adaptive("max", 3)
-adaptive_avg_pool1d = _adaptive("avg", 1)
-adaptive_avg_pool2d = _adaptive("avg", 2)
-adaptive_avg_pool3d = _adaptive("avg", 3)
+adaptive_max_pool1d = _fixed_adaptive("max", 1)
+adaptive_max_pool2d = _fixed_adaptive("max", 2)
+adaptive_max_pool3d = _fixed_adaptive("max", 3)
+adaptive_avg_pool1d = _fixed_adaptive("avg", 1)
+adaptive_avg_pool2d = _fixed_adaptive("avg", 2)
+adaptive_avg_pool3d = _fixed_adaptive("avg", 3)
 
 
-def global_max_pool(input: Any) -> Variable:
-    """:func:`portconv.global_max_pool` (channels first) with a gradient to the first
-    maximum of each channel."""
-    c = _Call(input)
-    value = _ops.global_max_pool(c.args[0].data)
-    (x,) = c.std
-    return c.native(
-        "global_max_pool", value, lambda g: (_g.global_max_pool_grad(c.xp, c.device, x, g),)
-    )
+def global_max_pool(
+    input: Any, *, layout: str = "channels_first", path: str | None = None
+) -> Variable:
+    """:func:`portconv.global_max_pool` with a gradient to the first maximum of each channel.
+
+    Parameters
+    ----------
+    input : Variable or array
+    layout, path
+        As :func:`portconv.global_max_pool`.
+
+    Returns
+    -------
+    Variable
+    """
+    return _record(_adaptive.bind("max", _data(input), None, layout, None), (input,), path)
 
 
-def global_avg_pool(input: Any) -> Variable:
-    """:func:`portconv.global_avg_pool` (channels first) with a gradient."""
-    c = _Call(input)
-    value = _ops.global_avg_pool(c.args[0].data)
-    (x,) = c.std
-    shape = tuple(x.shape)
-    count = float(math.prod(shape[2:]))
-    return c.native("global_avg_pool", value, lambda g: (c.xp.broadcast_to(g / count, shape),))
+def global_avg_pool(
+    input: Any, *, layout: str = "channels_first", path: str | None = None
+) -> Variable:
+    """:func:`portconv.global_avg_pool` with a gradient.
+
+    Parameters
+    ----------
+    input : Variable or array
+    layout, path
+        As :func:`portconv.global_avg_pool`.
+
+    Returns
+    -------
+    Variable
+    """
+    return _record(_adaptive.bind("avg", _data(input), None, layout, None), (input,), path)

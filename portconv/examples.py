@@ -27,7 +27,7 @@ import numpy as np
 
 from . import autograd as ag
 from . import models, nn
-from ._dispatch import get_adapter
+from ._dispatch import resolve
 from .data.loader import to_backend
 from .errors import PortconvError
 from .ops import conv2d, corr2d, pool2d
@@ -71,7 +71,7 @@ def _shape(a: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in data.shape)
 
 
-# -- the examples ------------------------------------------------------------------------------
+# -- the examples ----------------------------------------------------------------------------------
 
 
 @example("edge-detection", "5.2.3 / 7.2.3", "X, corr2d(X, K) with K = [[1, -1]], and on X.T")
@@ -189,13 +189,13 @@ def resnet(array: Callable) -> None:
     _summary(models.ResNet18(), (1, 1, 96, 96), array)
 
 
-# -- running and comparing ---------------------------------------------------------------------
+# -- running and comparing -------------------------------------------------------------------------
 
 
 def _availability(backend: str) -> str | None:
     """None when ``backend`` can run here, else why not."""
     try:
-        adapter = get_adapter("mxnet" if backend == "mxnet.nd" else backend)
+        adapter, _ = resolve(backend)
     except Exception as exc:  # unknown name, adapter missing
         return str(exc)
     return adapter.unavailable_reason()
@@ -208,7 +208,7 @@ def run_example(name: str, backend: str = "numpy", device: Any = None) -> None:
     reason = _availability(backend)
     if reason:
         raise PortconvError(f"--backend {backend}: {reason}")
-    adapter = get_adapter("mxnet" if backend == "mxnet.nd" else backend)
+    adapter, _ = resolve(backend)
 
     def array(host: Any) -> Any:
         return to_backend(np.asarray(host), backend, device)
@@ -273,7 +273,7 @@ def _side_by_side(outputs: dict[str, str], width: int) -> str:
     return "\n".join(rows)
 
 
-# -- the command -------------------------------------------------------------------------------
+# -- the command -----------------------------------------------------------------------------------
 
 
 def configure(sub: Any) -> None:

@@ -48,8 +48,12 @@ class BackendUnderTest:
     name: str
     adapter: Any
     device: Any = None
-    legacy_nd: bool = False
     native: dict = field(default_factory=dict)
+
+    @property
+    def legacy_nd(self) -> bool:
+        """True for a variant other than the adapter's own arrays (MXNet's legacy NDArrays)."""
+        return self.name != self.adapter.name
 
     @property
     def xp(self):
@@ -57,11 +61,7 @@ class BackendUnderTest:
 
     def asarray(self, a, dtype=None):
         a = np.asarray(a, dtype=dtype if dtype is not None else None)
-        if self.legacy_nd:
-            import mxnet as mx
-
-            return mx.nd.array(a, dtype=a.dtype, ctx=self.device)
-        y = self.adapter.from_numpy(a, device=self.device)
+        y = pc.asarray(a, self.name, device=self.device)
         if self.name == "dask":  # cut every axis into up to three chunks: ops meet halos
             y = y.rechunk(tuple(max(1, -(-s // 3)) for s in a.shape))
         return y
@@ -113,23 +113,18 @@ def _dtype_name(dtype) -> str:
 
 
 def _make(name: str) -> BackendUnderTest:
-    adapter_name = "mxnet" if name == "mxnet.nd" else name
     try:
-        adapter = pc.get_adapter(adapter_name)
+        adapter, _ = pc.resolve(name)
     except pc.BackendUnavailableError as exc:
         pytest.skip(str(exc))
+    adapter_name = adapter.name
     reason = adapter.unavailable_reason()
     if reason:
         if os.environ.get("PORTCONV_REQUIRE_BACKENDS") == "1" and adapter_name != "cupy":
             pytest.fail(f"backend {name} is required here but unavailable: {reason}")
         pytest.skip(f"backend {name} unavailable: {reason}")
-    if adapter_name == "mxnet":
-        import mxnet  # noqa: F401  (make its arrays recognisable)
-    else:
-        __import__(adapter.module)
-    return BackendUnderTest(
-        name=name, adapter=adapter, device=adapter.default_device(), legacy_nd=(name == "mxnet.nd")
-    )
+    __import__(adapter.module)  # make its arrays recognisable
+    return BackendUnderTest(name=name, adapter=adapter, device=adapter.default_device())
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -140,8 +135,9 @@ def be(request) -> BackendUnderTest:
 def pytest_report_header(config):
     lines = [f"portconv backends under test: {', '.join(BACKENDS)}"]
     for name in BACKENDS:
-        ad = pc.adapters().get("mxnet" if name == "mxnet.nd" else name)
-        if ad is None:
+        try:
+            ad, _ = pc.resolve(name)
+        except pc.BackendUnavailableError:
             lines.append(f"  {name}: no adapter registered")
             continue
         reason = ad.unavailable_reason()

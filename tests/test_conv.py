@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import re
 import warnings
 
 import numpy as np
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 
 import portconv as pc
 from portconv import _windows
+from portconv.ops.conv import bind as conv_bind
 
 # -- the reference ------------------------------------------------------------------------------
 
@@ -453,18 +455,21 @@ def test_native_matches_generic(be, cfg):
     tol = tolerance(cfg["dtype"])
     generic = call(be, cfg, x, w, b, path="generic")
     be.check(generic, ref, rtol=tol, atol=tol)
-    d = cfg["d"]
-    stride, dilation = as_tuple(cfg["stride"], d), as_tuple(cfg["dilation"], d)
-    pads = tuple(ref_pads(cfg["padding"], cfg["spatial"], cfg["kernel"], stride, dilation))
-    able = native.can_run(
-        stride=stride,
-        padding=pads,
-        dilation=dilation,
-        groups=cfg["groups"],
-        dtype=be.asarray(x).dtype,
+    plan = conv_bind(
+        be.asarray(x),
+        be.asarray(w),
+        None if b is None else be.asarray(b),
+        cfg["stride"],
+        cfg["padding"],
+        cfg["dilation"],
+        cfg["groups"],
+        cfg["layout"],
+        None,
+        False,
     )
-    if not able:
-        with pytest.raises(ValueError, match="path: 'native' .* cannot compute exactly"):
+    able = native.can_run(plan.call)
+    if able is not True:  # refused with the adapter's reason
+        with pytest.raises(ValueError, match=f"path: 'native' .* {re.escape(able)}"):
             call(be, cfg, x, w, b, path="native")
         return
     y = call(be, cfg, x, w, b, path="native")
@@ -925,7 +930,7 @@ def test_a_repeated_call_skips_its_checks_and_gives_the_same_result(be, monkeypa
     def checked_again(*args, **kwargs):
         raise AssertionError("checked again")
 
-    monkeypatch.setattr(conv_module, "_conv_cf", checked_again)
+    monkeypatch.setattr(conv_module, "_check", checked_again)
     be.check(pc.conv2d(x, w, b, 2, 1), first, rtol=1e-12, atol=1e-12, dtype="float64")
     other = be.asarray(rng.standard_normal((2, 3, 7, 6)))  # new values, same kind: the lane
     be.check(
@@ -940,14 +945,30 @@ def test_a_repeated_call_skips_its_checks_and_gives_the_same_result(be, monkeypa
         lambda: pc.conv2d(x, w, None, 2, 1),  # no bias
         lambda: pc.conv2d(x, w, b, 1, 1),  # another stride
         lambda: pc.conv2d(x[:1, ...], w, b, 2, 1),  # another shape
-        lambda: pc.conv2d(x, w, b, 2, 1, path="generic"),
+        lambda: pc.conv2d(x, w, b, (2, 2), 1),  # an equal stride of another type
     ]
     for call in different:
         with pytest.raises(AssertionError, match="checked again"):
             call()
-    for settings in ({"path": "generic"}, {"memory_budget": 2**20}):
-        with pc.config(**settings), pytest.raises(AssertionError, match="checked again"):
-            pc.conv2d(x, w, b, 2, 1)
+    with pc.config(memory_budget=2**20), pytest.raises(AssertionError, match="checked again"):
+        pc.conv2d(x, w, b, 2, 1)
+    # the path is chosen on every call, from the same checked call description
+    be.check(pc.conv2d(x, w, b, 2, 1, path="generic"), first, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [True, 1.0, np.float64(1.0), (True, 1), [1.0, 1]])
+def test_a_cached_call_does_not_admit_equal_arguments_of_another_type(be, bad):
+    """``True == 1 == 1.0``: a call cached with ``stride=1`` must not let ``stride=True`` or
+    ``stride=1.0`` through; each is checked, and refused, like a new call."""
+    x = be.asarray(np.zeros((1, 2, 5, 5)))
+    w = be.asarray(np.zeros((3, 2, 3, 3)))
+    for _ in range(2):
+        pc.conv2d(x, w, stride=1)
+        pc.max_pool2d(x, 2, stride=1)
+        with pytest.raises((TypeError, ValueError), match="stride"):
+            pc.conv2d(x, w, stride=bad)
+        with pytest.raises((TypeError, ValueError), match="stride"):
+            pc.max_pool2d(x, 2, stride=bad)
 
 
 def test_a_repeated_bad_call_is_refused_every_time(be):

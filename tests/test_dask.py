@@ -23,7 +23,7 @@ da = pytest.importorskip(
 )
 from portconv.backends.dask import axis_plan  # noqa: E402
 
-from portconv.ops.pool import _output_size  # noqa: E402
+from portconv.ops._call import output_size as _output_size  # noqa: E402
 
 # -- the plan of one axis ----------------------------------------------------------------------
 

@@ -126,3 +126,23 @@ def test_import_does_not_import_frameworks(tmp_path):
     )
     # run outside the checkout so the installed package is imported
     subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+
+
+def test_backend_names_and_variants_resolve_in_one_place(be):
+    names = pc.backend_names()
+    assert {"numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask"} <= set(
+        names
+    )
+    assert be.name in names
+    adapter, variant = pc.resolve(be.name)
+    assert adapter is be.adapter and variant == be.name
+    made = pc.asarray([[1.0, 2.0]], be.name, device=be.device)
+    be.check_array(made)  # the variant's own array type (mx.nd for "mxnet.nd")
+    np.testing.assert_array_equal(be.to_numpy(made), [[1.0, 2.0]])
+
+
+def test_an_unknown_backend_name_lists_the_known_ones():
+    with pytest.raises(pc.BackendUnavailableError, match=r"backend: expected one of .*mxnet\.nd"):
+        pc.resolve("jax.numpy")
+    with pytest.raises(pc.BackendUnavailableError, match="got 3"):
+        pc.asarray([1.0], 3)

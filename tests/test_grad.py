@@ -175,7 +175,7 @@ def test_conv_gradients_against_torch_autograd(be, case):
 
     inputs = _conv_inputs(case)
     d = case["d"]
-    pairs = pc.ops._args.padding_pairs(
+    pairs = pc.ops._call.padding_pairs(
         "padding",
         case["padding"],
         d,

@@ -222,7 +222,7 @@ def test_native_matches_generic(be, kind, data):
     try:
         native = call(kind, cfg, x, path="native")
     except pc.ArgumentError as exc:  # the native kernel cannot compute this: generic only
-        assert "cannot compute exactly" in str(exc)
+        assert f"path: 'native' was asked for, but the {be.adapter.name} backend" in str(exc)
         return
     generic = call(kind, cfg, x, path="generic")
     be.check(native, be.to_numpy(generic), rtol=1e-12, atol=1e-12, dtype="float64")
@@ -312,7 +312,7 @@ def test_pytorch_refused_padding_native_path(be):
     X = be.asarray(X16)
     kwargs = dict(pool_size=(2, 3), padding=(1, 2), strides=(2, 3))
     if be.name == "torch":  # more than half the kernel: torch's kernel refuses, generic runs
-        with pytest.raises(pc.ArgumentError, match="cannot compute exactly"):
+        with pytest.raises(pc.ArgumentError, match="more than half the kernel"):
             pc.max_pool2d(X, **kwargs, path="native")
     else:  # MXNet pads up to kernel - 1 itself
         be.check(pc.max_pool2d(X, **kwargs, path="native"), [[[[0, 3], [8, 11], [12, 15]]]])

@@ -30,7 +30,7 @@ from ..nn.layers import (
     _Elementwise,
     _Pool,
 )
-from ..ops._args import int_tuple, output_size, padding_pairs
+from ..ops._call import adaptive_call, conv_call, conv_transpose_call, pool_call, pool_mode
 
 Shape = tuple[int, ...]
 
@@ -44,11 +44,14 @@ def _spatial(m: Any, shape: Shape, d: int) -> Shape:
     return shape[-d:]
 
 
+def _batched(shape: Shape, d: int) -> Shape:
+    """The ``(N, C, *spatial)`` shape the call descriptions take."""
+    return shape if len(shape) == d + 2 else (1,) + shape
+
+
 def _conv(m: _Conv, shape: Shape) -> tuple[Shape, int]:
-    if m.transposed:
-        raise ArgumentError(f"{type(m).__name__}: no shape rule for transposed convolutions")
     d = m.d
-    spatial = _spatial(m, shape, d)
+    _spatial(m, shape, d)
     cin = shape[-d - 1]
     if m.in_channels is not None and m.in_channels != cin:
         raise ArgumentError(
@@ -59,16 +62,20 @@ def _conv(m: _Conv, shape: Shape) -> tuple[Shape, int]:
             f"{type(m).__name__}: groups={m.groups} must divide the {cin} input and "
             f"{m.channels} output channels"
         )
-    k = m.kernel_size
-    s = int_tuple("stride", m.stride, d)
-    dil = int_tuple("dilation", m.dilation, d)
-    pads = padding_pairs("padding", m.padding, d, spatial=spatial, kernel=k, stride=s, dilation=dil)
-    out = tuple(
-        output_size(n, ki, si, di, b, a)
-        for n, ki, si, di, (b, a) in zip(spatial, k, s, dil, pads, strict=True)
-    )
-    count = m.channels * (cin // m.groups) * math.prod(k) + (m.channels if m.use_bias else 0)
-    return shape[: -d - 1] + (m.channels,) + out, count
+    k, bias = tuple(m.kernel_size), (m.channels,) if m.use_bias else None
+    if m.transposed:
+        weight = (cin, m.channels // m.groups) + k
+        call = conv_transpose_call(
+            _batched(shape, d), weight, bias, m.stride, m.padding, m.output_padding,
+            m.groups, m.dilation,
+        )  # fmt: skip
+    else:
+        weight = (m.channels, cin // m.groups) + k
+        call = conv_call(
+            _batched(shape, d), weight, bias, m.stride, m.padding, m.dilation, m.groups
+        )
+    count = math.prod(weight) + (m.channels if m.use_bias else 0)
+    return shape[: -d - 1] + (m.channels,) + call.out, count
 
 
 def _dense(m: Dense, shape: Shape) -> tuple[Shape, int]:
@@ -82,28 +89,19 @@ def _dense(m: Dense, shape: Shape) -> tuple[Shape, int]:
 
 def _pool(m: _Pool, shape: Shape) -> tuple[Shape, int]:
     d = m.d
-    spatial = _spatial(m, shape, d)
-    k = int_tuple("kernel_size", m.kernel_size, d)
-    s = k if m.stride is None else int_tuple("stride", m.stride, d)
-    dil = int_tuple("dilation", m.dilation, d)
-    pads = padding_pairs("padding", m.padding, d, spatial=spatial, kernel=k, stride=s, dilation=dil)
-    ceil = m.ceil_mode or m.convention == "full"
-    out = []
-    for n, ki, si, di, (b, a) in zip(spatial, k, s, dil, pads, strict=True):
-        o = output_size(n, ki, si, di, b, a, ceil=ceil)
-        # PyTorch's ceil_mode drops a last window that would start in the right padding
-        if m.ceil_mode and o > 0 and (o - 1) * si >= n + b:
-            o -= 1
-        out.append(o)
-    return shape[:-d] + tuple(out), 0
+    _spatial(m, shape, d)
+    mode = pool_mode(m.ceil_mode, m.convention)
+    call = pool_call(
+        m.kind, _batched(shape, d), m.kernel_size, m.stride, m.padding, m.dilation, mode,
+        m.count_include_pad,
+    )  # fmt: skip
+    return shape[:-d] + call.out, 0
 
 
 def _adaptive(m: AdaptiveAvgPool2D, shape: Shape) -> tuple[Shape, int]:
-    size = m.output_size
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    spatial = _spatial(m, shape, 2)
-    out = tuple(n if o is None else int(o) for n, o in zip(spatial, size, strict=True))
-    return shape[:-2] + out, 0
+    _spatial(m, shape, 2)
+    call = adaptive_call("avg", _batched(shape, 2), m.output_size)
+    return shape[:-2] + call.out, 0
 
 
 def _flatten(m: Flatten, shape: Shape) -> tuple[Shape, int]:

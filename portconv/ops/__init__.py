@@ -1,19 +1,24 @@
-"""Functional ops, each written once against the array API standard."""
+"""Functional ops, each written once against the array API standard, forward and backward
+side by side: ``conv.py`` (convolution), ``conv_transpose.py``, ``pool.py`` (max and average
+pooling), ``adaptive.py`` (adaptive and global pooling); ``_call.py`` holds the call
+descriptions and every padding and output-size rule, ``_common.py`` the dispatch."""
 
-from .conv import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
-from .pool import (
+from .adaptive import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_avg_pool3d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
     adaptive_max_pool3d,
+    global_avg_pool,
+    global_max_pool,
+)
+from .conv import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
+from .pool import (
     avg_pool,
     avg_pool1d,
     avg_pool2d,
     avg_pool3d,
-    global_avg_pool,
-    global_max_pool,
     max_pool,
     max_pool1d,
     max_pool2d,

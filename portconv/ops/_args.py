@@ -1,4 +1,5 @@
-"""Argument checking and normalisation, in one place for every op.
+"""Argument checking shared by every op: ints and int tuples, layouts, Gluon's aliases, and
+memory limits (the padding and output-size rules live in :mod:`portconv.ops._call`).
 
 Each function names the argument it checks, the value given and what is allowed, and raises
 portconv's own errors (subclasses of ``ValueError``/``TypeError``) before any backend kernel
@@ -13,26 +14,26 @@ from typing import Any
 
 from ..errors import ArgumentError, ArrayTypeError
 
-Pads = tuple[tuple[int, int], ...]
-
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def int_tuple(name: str, value: Any, d: int, *, minimum: int = 1) -> tuple[int, ...]:
-    """An int or a sequence of ``d`` ints, each at least ``minimum``, as a ``d``-tuple."""
+    """An int or a sequence of ``d`` ints, each at least ``minimum``, as a ``d``-tuple (a
+    sequence of one int stands for every axis, as in PyTorch: ``stride=(2,)``)."""
     if type(value) is int and value >= minimum:  # the common case, without ABC checks
         return (value,) * d
     if _is_int(value):
         values = (int(value),) * d
     elif isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) != d or not all(_is_int(v) for v in value):
+        items = tuple(value) * d if len(value) == 1 else tuple(value)
+        if len(items) != d or not all(_is_int(v) for v in items):
             raise ArgumentError(
                 f"{name}: expected an int or a sequence of {d} ints (one per spatial "
                 f"dimension), got {value!r}"
             )
-        values = tuple(int(v) for v in value)
+        values = tuple(int(v) for v in items)
     else:
         kind = "a bool" if isinstance(value, bool) else f"a {type(value).__name__}"
         raise ArrayTypeError(
@@ -42,81 +43,6 @@ def int_tuple(name: str, value: Any, d: int, *, minimum: int = 1) -> tuple[int, 
         if v < minimum:
             raise ArgumentError(f"{name}: every value must be at least {minimum}, got {value!r}")
     return values
-
-
-def same_padding(
-    n: Sequence[int], k: Sequence[int], s: Sequence[int], d: Sequence[int], *, lower: bool
-) -> Pads:
-    """TensorFlow's SAME rule: output size ceil(n / s); the total padding is split in half
-    with the odd extra at the end (``lower=False``, SAME_UPPER) or at the beginning
-    (``lower=True``, SAME_LOWER, the book's "ceil(p/2) on top")."""
-    pads = []
-    for ni, ki, si, di in zip(n, k, s, d):
-        out = -(-ni // si)
-        total = max((out - 1) * si + (ki - 1) * di + 1 - ni, 0)
-        small, large = total // 2, total - total // 2
-        pads.append((large, small) if lower else (small, large))
-    return tuple(pads)
-
-
-def padding_pairs(
-    name: str,
-    padding: Any,
-    d: int,
-    *,
-    spatial: Sequence[int],
-    kernel: Sequence[int],
-    stride: Sequence[int],
-    dilation: Sequence[int],
-) -> Pads:
-    """Normalise ``padding`` to ``d`` (before, after) pairs.
-
-    Accepted: an int (both sides of every axis); ``d`` ints (both sides, per axis); ``d``
-    (before, after) pairs; ``"valid"`` (none); ``"same"``; ``"same_lower"``.
-    """
-    if type(padding) is int and padding >= 0:  # the common case, without ABC checks
-        return ((padding, padding),) * d
-    if isinstance(padding, str):
-        mode = padding.lower()
-        if mode == "valid":
-            return ((0, 0),) * d
-        if mode in ("same", "same_upper", "same_lower"):
-            return same_padding(spatial, kernel, stride, dilation, lower=mode == "same_lower")
-        raise ArgumentError(
-            f"{name}: expected an int, a tuple, 'valid', 'same' or 'same_lower', got {padding!r}"
-        )
-    if _is_int(padding):
-        pairs = ((int(padding), int(padding)),) * d
-    elif isinstance(padding, Sequence) and len(padding) == d and all(_is_int(p) for p in padding):
-        pairs = tuple((int(p), int(p)) for p in padding)
-    elif (
-        isinstance(padding, Sequence)
-        and len(padding) == d
-        and all(
-            isinstance(p, Sequence) and len(p) == 2 and all(_is_int(v) for v in p) for p in padding
-        )
-    ):
-        pairs = tuple((int(p[0]), int(p[1])) for p in padding)
-    else:
-        raise ArgumentError(
-            f"{name}: expected an int, {d} ints, {d} (before, after) pairs, 'valid', 'same' "
-            f"or 'same_lower', got {padding!r}"
-        )
-    for before, after in pairs:
-        if before < 0 or after < 0:
-            raise ArgumentError(f"{name}: padding must not be negative, got {padding!r}")
-    return pairs
-
-
-def output_size(
-    n: int, k: int, s: int, d: int, before: int, after: int, *, ceil: bool = False
-) -> int:
-    """The number of window positions along one axis: floor((n + p - d*(k-1) - 1) / s) + 1,
-    which is the book's floor((n - k + p + s) / s) for dilation 1."""
-    span = n + before + after - d * (k - 1) - 1
-    if span < 0:
-        return 0
-    return (-(-span // s) if ceil else span // s) + 1
 
 
 #: the names of the spatial axes, for error messages

@@ -1,9 +1,27 @@
-"""What every op does first: find the backend of its arrays, view them as the standard's
-arrays, and check dtypes; and last: hand the result back in the caller's array type."""
+"""How every op runs: find the backend of its arrays, check them, bind them to a call
+description, run the native or the generic kernel, and hand the result back in the caller's
+array type (and, for :mod:`portconv.autograd`, a pullback for the gradient).
+
+The pieces, in the order a call meets them::
+
+    prepare(*arrays)          backend, namespace, the arrays as the standard's arrays
+    Plan                      the call description (ops/_call.py) and how the caller's arrays
+                              (unbatched, channels last, a flipped kernel) map onto the
+                              kernels' batched, channels-first arrays
+    FastLane                  a call that repeats an earlier one reuses its Plan
+    forward(plan, ...)        native kernel where NativePath.can_run(call) is True, else generic
+    vjp(plan, ...)            the same, plus a pullback: the native backward where the adapter
+                              offers one (NativePath.vjp), else the op's generic rule
+
+Each op (convolution, transposed convolution, pooling, adaptive pooling) is one :class:`Op`:
+its generic forward and its generic backward, side by side in the op's module.
+"""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .._config import check_path, current_path, memory_budget
@@ -61,38 +79,224 @@ def require_ndim(name: str, x: Any, allowed: tuple[int, ...], meaning: str) -> N
         )
 
 
-def run_path(
-    be: Backend, op: str, path: str | None, native_args: tuple, generic, **kwargs: Any
-) -> Any:
-    """Run ``op`` on the backend's native kernel where allowed and able, else ``generic``.
+def same_dtype(name: str, a: Any, x: Any) -> None:
+    """Raise a clear error unless ``a`` (a weight or bias) has the input ``x``'s dtype."""
+    if a.dtype != x.dtype:
+        raise ArrayTypeError(
+            f"{name}: dtype {a.dtype} differs from the input's dtype {x.dtype}; cast one of "
+            f"them so that input, weight and bias share one floating dtype"
+        )
+
+
+# -- ops and their dispatch ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    """One op written once: ``forward(xp, call, *arrays) -> y`` and ``backward(xp, call,
+    arrays, y, g, needs) -> grads`` (one gradient per array, None where ``needs`` is False),
+    on batched, channels-first standard arrays described by ``call``."""
+
+    name: str
+    forward: Callable[..., Any]
+    backward: Callable[..., tuple]
+
+
+def _verdict(native: Any, call: Any) -> Any:
+    """True when ``native`` can run ``call``, else the reason why not (a string)."""
+    if native is None:
+        return "has no native kernel"
+    ok = native.can_run(call)
+    if ok is True:
+        return True
+    return ok if isinstance(ok, str) and ok else "cannot compute this call exactly"
+
+
+def choose(be: Backend, call: Any, path: str | None) -> Any:
+    """The adapter's :class:`~portconv.backends.NativePath` that runs ``call``, or None for
+    the generic kernel.
 
     ``path`` (or, when None, the ``portconv.config(path=...)`` in force) is "auto": native
-    when the adapter has a native path whose ``can_run(**kwargs)`` is true; "generic": always
-    ``generic(*native_args, **kwargs)``; "native": the native path or an error saying why not.
-    """
+    where the adapter has a path whose ``can_run(call)`` is True; "generic": never native;
+    "native": the native path, or an error giving the adapter's reason why not."""
     mode = current_path() if path is None else check_path(path)
-    if mode != "generic":
-        native = be.adapter.native.get(op)
-        if native is not None and native.can_run(**kwargs):
-            return native.run(*native_args, **kwargs)
-        if mode == "native":
-            why = "has no native kernel" if native is None else "cannot compute exactly"
-            raise ArgumentError(
-                f"path: 'native' was asked for, but the {be.name} backend {why} for {op} "
-                f"with {kwargs}; use path='auto' or 'generic'"
-            )
-    return generic(*native_args, **kwargs)
+    if mode == "generic":
+        return None
+    native = be.adapter.native.get(call.op)
+    verdict = _verdict(native, call)
+    if verdict is True:
+        return native
+    if mode == "native":
+        raise ArgumentError(
+            f"path: 'native' was asked for, but the {be.name} backend {verdict} for "
+            f"{call.op} ({_describe(call)}); use path='auto' or 'generic'"
+        )
+    return None
+
+
+def _describe(call: Any) -> str:
+    fields = ("size", "kernel", "stride", "padding", "dilation", "groups", "mode", "out")
+    parts = [f"{f}={getattr(call, f)}" for f in fields if hasattr(call, f)]
+    return ", ".join(parts + [f"dtype={call.dtype}"])
+
+
+def forward(plan: Plan, arrays: list[Any], path: str | None) -> Any:
+    """The op's result for batched, channels-first standard ``arrays``."""
+    be, call = plan.be, plan.call
+    if 0 in call.out_shape:  # nothing to compute (native kernels refuse some empty shapes)
+        return be.adapter.namespace().zeros(call.out_shape, dtype=call.dtype, device=be.device)
+    native = choose(be, call, path)
+    if native is not None:
+        return native.run(call, *arrays)
+    return plan.op.forward(be.adapter.namespace(), call, *arrays)
+
+
+def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None):
+    """``(y, pullback)``: the op's result and ``pullback(g)``, which maps the gradient of the
+    result to one gradient per array (None where ``needs`` is False).
+
+    The native backward runs where the chosen native path offers one (``NativePath.vjp``);
+    otherwise the value comes from :func:`forward` and the gradient from the op's generic
+    rule, which is the reference every native backward is tested against."""
+    be, call = plan.be, plan.call
+    xp = be.adapter.namespace()
+    if 0 in call.out_shape:
+        y = xp.zeros(call.out_shape, dtype=call.dtype, device=be.device)
+        return y, lambda g: tuple(
+            xp.zeros_like(a) if n and a is not None else None for a, n in zip(arrays, needs)
+        )
+    native = choose(be, call, path)
+    if native is not None and native.vjp is not None:
+        return native.vjp(call, arrays, needs)
+    y = native.run(call, *arrays) if native is not None else plan.op.forward(xp, call, *arrays)
+    return y, lambda g: plan.op.backward(xp, call, arrays, y, g, needs)
+
+
+# -- binding the caller's arrays -------------------------------------------------------------------
+
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked call: the op, the backend, the call description, and how the caller's arrays
+    map onto the kernels' (array 0 is the input, batched and channels first in the kernels;
+    array 1, where there is one, the weight, ``(C_out, C_in/groups, *kernel)``).
+
+    ``batched``: the caller's input has a batch axis; ``last``: the caller's input and weight
+    are channels last (input ``(N, *spatial, C)``, weight ``(*kernel, C_in/groups, C_out)``);
+    ``flip``: the caller's kernel is flipped along its spatial axes (true convolution)."""
+
+    op: Op
+    be: Backend
+    call: Any
+    batched: bool = True
+    last: bool = False
+    flip: bool = False
+
+    @property
+    def plain(self) -> bool:
+        return self.batched and not self.last and not self.flip
+
+    def _perms(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        d = self.call.d
+        x_perm = (0, d + 1) + tuple(range(1, d + 1))  # (N, *sp, C) -> (N, C, *sp)
+        w_perm = (d + 1, d) + tuple(range(d))  # (*k, Ci, Co) -> (Co, Ci, *k)
+        return x_perm, w_perm
+
+    def inputs(self, xp: Any, arrays: list[Any]) -> list[Any]:
+        """The caller's standard arrays as the kernels take them."""
+        if self.plain:
+            return arrays
+        out = list(arrays)
+        x_perm, w_perm = self._perms()
+        x = out[0]
+        if not self.batched:
+            x = xp.expand_dims(x, axis=0)
+        if self.last:
+            x = xp.permute_dims(x, x_perm)
+        out[0] = x
+        if len(out) > 1 and out[1] is not None:
+            w = out[1]
+            if self.last:
+                w = xp.permute_dims(w, w_perm)
+            if self.flip:
+                w = xp.flip(w, axis=tuple(range(2, self.call.d + 2)))
+            out[1] = w
+        return out
+
+    def output(self, xp: Any, y: Any) -> Any:
+        """A kernel's result (or the gradient of array 0) in the caller's layout."""
+        if self.plain:
+            return y
+        if self.last:
+            y = xp.permute_dims(y, _inverse(self._perms()[0]))
+        if not self.batched:
+            y = y[0, ...]
+        return y
+
+    def output_grad(self, xp: Any, g: Any) -> Any:
+        """The gradient of the caller's result, as the kernels' result is laid out."""
+        if self.plain:
+            return g
+        if not self.batched:
+            g = xp.expand_dims(g, axis=0)
+        if self.last:
+            g = xp.permute_dims(g, self._perms()[0])
+        return g
+
+    def input_grads(self, xp: Any, grads: tuple) -> tuple:
+        """The kernels' gradients of their arrays, for the caller's arrays."""
+        if self.plain:
+            return grads
+        out = list(grads)
+        if out[0] is not None:
+            out[0] = self.output(xp, out[0])
+        if len(out) > 1 and out[1] is not None:
+            gw = out[1]
+            if self.flip:
+                gw = xp.flip(gw, axis=tuple(range(2, self.call.d + 2)))
+            if self.last:
+                gw = xp.permute_dims(gw, _inverse(self._perms()[1]))
+            out[1] = gw
+        return tuple(out)
+
+
+def run(plan: Plan, arrays: tuple, path: str | None) -> Any:
+    """Run a bound call on the caller's arrays; the result in the caller's array type."""
+    ad = plan.be.adapter
+    xp = ad.namespace()
+    std = [None if a is None else ad.to_standard(a) for a in arrays]
+    y = forward(plan, plan.inputs(xp, std), path)
+    return ad.from_standard(plan.output(xp, y), arrays[0])
+
+
+# -- repeated calls --------------------------------------------------------------------------------
+
+
+def _typed(value: Any) -> Any:
+    """``value`` as a key that tells ``True``, ``1`` and ``1.0`` apart (they compare equal,
+    but only one of them may be a valid argument), sequences included."""
+    if isinstance(value, (tuple, list)):
+        return (type(value), tuple(_typed(v) for v in value))
+    return (type(value), value)
 
 
 class FastLane:
-    """Calls that repeat an earlier successful call's argument types, shapes, dtypes, devices
-    and other arguments (under the same ``portconv.config``) skip checking and normalising
-    them again: the first call stores what it would run (:func:`runner`), keyed on all of
-    that, and the next ones run it directly. On the book's 6x8 image (W1) this is most of a
-    native call's time: about 36 us of Python around a 4.5 us ``F.conv2d`` (one thread).
+    """Calls that repeat an earlier call's argument values and types, array types, shapes,
+    dtypes and devices (under the same memory budget) reuse its :class:`Plan` instead of
+    checking and normalising everything again: on the book's 6x8 image that Python is most of
+    a native call's time.
 
-    Only calls that succeeded are stored, so a bad call is checked, and refused, every time.
-    The table is bounded (cleared when full) and safe to use from several threads."""
+    Arguments are compared with their exact types, so ``stride=True`` or ``stride=1.0`` after
+    a valid ``stride=1`` is checked, and refused, like any new call. Only plans that passed
+    every check are stored. The table is bounded (cleared when full) and safe to use from
+    several threads."""
 
     def __init__(self, size: int = 512) -> None:
         self._entries: dict = {}
@@ -100,7 +304,7 @@ class FastLane:
 
     def key(self, arrays: tuple, args: tuple) -> Any:
         """The key of a call, or None where one cannot be made (an argument that is no array
-        of a registered library, an unhashable argument such as a list)."""
+        of a registered library, an unhashable argument)."""
         parts = []
         for a in arrays:
             if a is None:
@@ -110,29 +314,34 @@ class FastLane:
             if ad is None:  # no array: the checks will say so
                 return None
             parts.append((type(a), a.shape, a.dtype, ad.device(a)))
-        key = (tuple(parts), args, current_path(), memory_budget())
+        key = (tuple(parts), _typed(args), memory_budget())
         try:
             hash(key)
         except TypeError:
             return None
         return key
 
-    def get(self, key: Any) -> Any:
-        return self._entries.get(key)
+    def get(self, key: Any) -> Plan | None:
+        return None if key is None else self._entries.get(key)
 
-    def put(self, key: Any, run: Any) -> None:
+    def put(self, key: Any, plan: Plan) -> None:
+        if key is None:
+            return
         if len(self._entries) >= self._size:
             self._entries.clear()
-        self._entries[key] = run
+        self._entries[key] = plan
 
 
-def runner(be: Backend, op: str, path: str | None, generic, kwargs: dict):
-    """``run(*arrays)``: what :func:`run_path` computes for these normalised arguments, on
-    new arrays of the same types (the caller's array type in, and out)."""
-    ad = be.adapter
+#: every op's repeated calls
+LANE = FastLane()
 
-    def run(*arrays: Any) -> Any:
-        std = tuple(None if a is None else ad.to_standard(a) for a in arrays)
-        return ad.from_standard(run_path(be, op, path, std, generic, **kwargs), arrays[0])
 
-    return run
+def bound(arrays: tuple, args: tuple, check: Callable[[], Plan]) -> Plan:
+    """The :class:`Plan` of a call: from :data:`LANE` when an equal call was checked before,
+    else ``check()`` (which checks everything and raises on a bad argument), remembered."""
+    key = LANE.key(arrays, args)
+    plan = LANE.get(key)
+    if plan is None:
+        plan = check()
+        LANE.put(key, plan)
+    return plan

@@ -1,4 +1,4 @@
-"""Transposed convolution, written once against the array API standard.
+"""Transposed convolution, forward and backward, written once against the array API standard.
 
 Public ops (names, argument orders and semantics of ``torch.nn.functional``)::
 
@@ -13,64 +13,79 @@ the convolution's shape ``(C_in, C_out/groups, *kernel)`` seen from the transpos
 first axis is the transposed convolution's input channels). Along each spatial axis the output
 size is ``(n - 1)*s - before - after + d*(k - 1) + output_padding + 1``.
 
-The generic path (see :mod:`portconv.ops.grad`) multiplies the input with the transposed
-weight into a column buffer and puts every kernel offset's column back where the convolution
-would have taken it from (col2im), then crops the padding. An adapter may offer a native path
-under the op name ``"conv_transpose"`` (arguments: ``stride``, ``padding`` as (before, after)
-pairs, ``output_padding``, ``dilation``, ``groups``, ``dtype``); none does yet.
+**Forward** (:func:`transpose_cf`): multiply the input with the transposed weight into a
+column buffer and put every kernel offset's column back where the convolution would have taken
+it from (:func:`portconv._windows.col2im`), then crop the padding.
+
+**Backward**: the input gradient is the convolution this op is the adjoint of
+(:func:`portconv.ops.conv.conv_cf` on :meth:`ConvCall.adjoint`); the weight gradient is that
+convolution's weight gradient with input and output exchanged; the bias gradient is the output
+gradient summed over everything but the channels.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ArgumentError, ArrayTypeError
-from ._args import SPATIAL_NAMES, _is_int, int_tuple, itemsize, refuse_huge, whole_array_budget
-from ._common import prepare, require_float, require_ndim, run_path
-from .grad import conv_transpose_cf
+from .. import _windows
+from .._config import memory_budget
+from ._args import SPATIAL_NAMES, itemsize, refuse_huge, whole_array_budget
+from ._call import ConvCall, conv_transpose_call
+from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run, same_dtype
+from .conv import _add_bias, bias_grad, conv_cf, weight_grad
 
 __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 
-def transpose_padding(padding: Any, d: int) -> tuple[tuple[int, int], ...]:
-    """An int, ``d`` ints or ``d`` (before, after) pairs (strings such as "same" have no
-    single meaning for a transposed convolution and are refused)."""
-    if _is_int(padding):
-        pairs = ((int(padding), int(padding)),) * d
-    elif isinstance(padding, Sequence) and not isinstance(padding, str) and len(padding) == d:
-        if all(_is_int(p) for p in padding):
-            pairs = tuple((int(p), int(p)) for p in padding)
-        elif all(
-            isinstance(p, Sequence) and len(p) == 2 and all(_is_int(v) for v in p) for p in padding
-        ):
-            pairs = tuple((int(p[0]), int(p[1])) for p in padding)
-        else:
-            pairs = None
-    else:
-        pairs = None
-    if pairs is None:
-        raise ArgumentError(
-            f"padding: expected an int, {d} ints or {d} (before, after) pairs for a transposed "
-            f"convolution, got {padding!r}"
-        )
-    if any(v < 0 for pair in pairs for v in pair):
-        raise ArgumentError(f"padding: must not be negative, got {padding!r}")
-    return pairs
+# -- the generic forward and backward --------------------------------------------------------------
 
 
-def transpose_output_size(n, k, s, dil, pads, output_padding) -> tuple[int, ...]:
-    return tuple(
-        (ni - 1) * si - b - a + di * (ki - 1) + oi + 1
-        for ni, ki, si, di, (b, a), oi in zip(n, k, s, dil, pads, output_padding)
-    )
+def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
+    """The transposed convolution (no bias) of batched, channels-first ``x`` ``(N, C_in,
+    *size)`` with ``w`` ``(C_in, C_out/groups, *kernel)``, in tiles of examples within the
+    memory budget: ``(N, C_out, *out)``."""
+    n, c_in, groups = x.shape[0], x.shape[1], call.groups
+    kernel, canvas = call.kernel, call.canvas
+    k = math.prod(kernel)
+    c_out = w.shape[1] * groups
+    p = math.prod(x.shape[2:])
+    # (g, C_in/g, C_out/g * K) -> (g, C_out/g * K, C_in/g): the weight transposed
+    wt = xp.permute_dims(xp.reshape(w, (groups, c_in // groups, w.shape[1] * k)), (0, 2, 1))
+
+    def tile(a: int, z: int) -> Any:
+        xt = xp.reshape(x[a:z, ...], (z - a, groups, c_in // groups, p))
+        cols = xp.matmul(wt, xt)  # (m, g, C_out/g * K, P)
+        cols = xp.reshape(cols, ((z - a) * c_out, k) + tuple(x.shape[2:]))
+        full = _windows.col2im(xp, cols, kernel, call.stride, call.dilation, canvas, call.device)
+        return _windows.crop(_windows.split(xp, full, z - a), call.padding)
+
+    per_example = (c_out * k * p + c_out * math.prod(canvas)) * itemsize(xp, x.dtype)
+    return _windows.by_tiles(xp, n, per_example, memory_budget(), tile)
 
 
-def _conv_transpose(
-    input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
-):
+def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None) -> Any:
+    y = transpose_cf(xp, call, x, w)
+    return y if b is None else _add_bias(xp, y, b)
+
+
+def _backward(xp: Any, call: ConvCall, arrays, y, g, needs) -> tuple:
+    x, w, b = arrays
+    adjoint = call.adjoint()  # the convolution of g with w
+    gx = conv_cf(xp, adjoint, g, w) if needs[0] else None
+    gw = weight_grad(xp, adjoint, g, x) if needs[1] else None
+    gb = bias_grad(xp, g) if len(needs) > 2 and needs[2] and b is not None else None
+    return gx, gw, gb
+
+
+#: transposed convolution: the generic forward and its gradient
+CONV_TRANSPOSE = Op("conv_transpose", _forward, _backward)
+
+
+# -- the front end ---------------------------------------------------------------------------------
+
+
+def _check(input, weight, bias, stride, padding, output_padding, groups, dilation, d) -> Plan:
     be, xp, (x, w, b) = prepare(input, weight, bias, names=("input", "weight", "bias"))
     if d is None:
         require_ndim("weight", w, (3, 4, 5), "(C_in, C_out/groups, *kernel)")
@@ -83,91 +98,42 @@ def _conv_transpose(
     for name, a in (("weight", w), ("bias", b)):
         if a is not None and a.dtype != x.dtype:
             require_float(xp, name, a)
-            raise ArrayTypeError(
-                f"{name}: dtype {a.dtype} differs from the input's dtype {x.dtype}; cast one "
-                f"of them so that input, weight and bias share one floating dtype"
-            )
+            same_dtype(name, a, x)
     batched = x.ndim == d + 2
-    if not batched:
-        x = xp.expand_dims(x, axis=0)
-    if not _is_int(groups) or groups < 1:
-        raise ArgumentError(f"groups: expected a positive int, got {groups!r}")
-    groups = int(groups)
-    c_in = x.shape[1]
-    if w.shape[0] != c_in:
-        raise ArgumentError(
-            f"weight: expected {c_in} input channels along its first axis (weight shape "
-            f"(C_in, C_out/groups, *kernel)), got shape {tuple(w.shape)} for input shape "
-            f"{tuple(x.shape)}"
-        )
-    if c_in % groups:
-        raise ArgumentError(f"groups: {groups} does not divide the input's {c_in} channels")
-    c_out = w.shape[1] * groups
-    if b is not None and (b.ndim != 1 or b.shape[0] != c_out):
-        raise ArgumentError(
-            f"bias: expected shape ({c_out},), one value per output channel, got shape "
-            f"{tuple(b.shape)}"
-        )
-    kernel = tuple(w.shape[2:])
-    if min(kernel) < 1 or w.shape[1] < 1:
-        raise ArgumentError(f"weight: every dimension must be at least 1, got {tuple(w.shape)}")
-    stride = int_tuple("stride", stride, d)
-    dilation = int_tuple("dilation", dilation, d)
-    output_padding = int_tuple("output_padding", output_padding, d, minimum=0)
-    for op, s, dil in zip(output_padding, stride, dilation):
-        if op >= s and op >= dil:
-            raise ArgumentError(
-                f"output_padding: must be smaller than the stride or the dilation on each "
-                f"axis, got output_padding={output_padding}, stride={stride}, "
-                f"dilation={dilation}"
-            )
-    pads = transpose_padding(padding, d)
-    spatial = tuple(x.shape[2:])
-    out = transpose_output_size(spatial, kernel, stride, dilation, pads, output_padding)
-    if min(out) < 1:
-        raise ArgumentError(
-            f"padding: the output size {out} would be empty (input {spatial}, kernel {kernel}, "
-            f"stride {stride}, dilation {dilation}, padding {pads}); pad less"
-        )
-    canvas = tuple(o + b + a for o, (b, a) in zip(out, pads))
+    xs = tuple(x.shape) if batched else (1,) + tuple(x.shape)
+    call = conv_transpose_call(
+        xs,
+        tuple(w.shape),
+        None if b is None else tuple(b.shape),
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+        dtype=x.dtype,
+        device=be.device,
+    )
     refuse_huge(
         "stride",
-        f"the result before cropping the padding {(x.shape[0], c_out) + canvas} (stride "
-        f"{stride}, dilation {dilation}, output_padding {output_padding})",
-        max(x.shape[0], 1) * max(c_out, 1) * math.prod(canvas) * itemsize(xp, x.dtype),
+        f"the result before cropping the padding {(call.n, call.c_out) + call.canvas} (stride "
+        f"{call.stride}, dilation {call.dilation}, output_padding {call.output_padding})",
+        max(call.n, 1) * max(call.c_out, 1) * math.prod(call.canvas) * itemsize(xp, x.dtype),
         whole_array_budget(be),
     )
-    if x.shape[0] == 0:
-        y = xp.zeros((0, c_out) + out, dtype=x.dtype, device=be.device)
-    else:
-        y = run_path(
-            be,
-            "conv_transpose",
-            path,
-            (x, w, b),
-            functools.partial(_generic, xp, be.device),
-            stride=stride,
-            padding=pads,
-            output_padding=output_padding,
-            dilation=dilation,
-            groups=groups,
-            dtype=x.dtype,
-        )
-    if not batched:
-        y = y[0, ...]
-    return be.adapter.from_standard(y, input)
+    return Plan(CONV_TRANSPOSE, be, call, batched)
 
 
-def _generic(xp, device, x, w, b, *, stride, padding, output_padding, dilation, groups, **_):
-    d = len(stride)
-    canvas = tuple(
-        (n - 1) * s + di * (k - 1) + 1 + op
-        for n, s, di, k, op in zip(x.shape[2:], stride, dilation, w.shape[2:], output_padding)
+def bind(input, weight, bias, stride, padding, output_padding, groups, dilation, d) -> Plan:
+    """The checked :class:`Plan` of a transposed convolution call."""
+    args = ("conv_transpose", stride, padding, output_padding, groups, dilation, d)
+    return bound(
+        (input, weight, bias),
+        args,
+        lambda: _check(input, weight, bias, stride, padding, output_padding, groups, dilation, d),
     )
-    y = conv_transpose_cf(xp, device, x, w, stride, padding, dilation, groups, canvas)
-    if b is not None:
-        y = y + xp.reshape(b, (b.shape[0],) + (1,) * d)
-    return y
+
+
+# -- public ops ------------------------------------------------------------------------------------
 
 
 def conv_transpose(
@@ -182,19 +148,47 @@ def conv_transpose(
     *,
     path: str | None = None,
 ) -> Any:
-    """Transposed convolution ("deconvolution") over 1 to 3 spatial dimensions, as
-    ``torch.nn.functional.conv_transpose1d/2d/3d``.
+    """Transposed convolution ("deconvolution") over 1 to 3 spatial dimensions.
 
-    Shapes: input ``(N, C_in, *n)`` or unbatched ``(C_in, *n)``; weight ``(C_in,
-    C_out/groups, *kernel)``; bias ``(C_out,)``; result ``(N, C_out, *out)`` with
-    ``out = (n - 1)*stride - before - after + dilation*(kernel - 1) + output_padding + 1``.
-    ``padding``: an int, one int per axis or one (before, after) pair per axis; it removes
-    that much from the border of the full result (the padding of the convolution this one is
-    the gradient of). ``output_padding`` adds positions at the end of each axis (smaller than
-    the stride or the dilation). ``path``: None, "auto", "generic" or "native"."""
-    return _conv_transpose(
-        input, weight, bias, stride, padding, output_padding, groups, dilation, path, None
-    )
+    As ``torch.nn.functional.conv_transpose1d/2d/3d``: the adjoint of :func:`portconv.conv`
+    with the same weight and arguments (so its input gradient).
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C_in, *n)`` or unbatched ``(C_in, *n)``, real floating.
+    weight : array
+        ``(C_in, C_out/groups, *kernel)``.
+    bias : array, optional
+        ``(C_out,)``.
+    stride, dilation : int or tuple of int
+    padding : int or tuple
+        An int, one int per axis or one (before, after) pair per axis: how much is removed
+        from the border of the full result (the padding of the convolution this is the
+        adjoint of).
+    output_padding : int or tuple of int
+        Positions added at the end of each axis (smaller than the stride or the dilation).
+    groups : int
+    path : str, optional
+        None, "auto", "generic" or "native" (see :func:`portconv.conv`).
+
+    Returns
+    -------
+    array
+        ``(N, C_out, *out)`` with ``out = (n - 1)*stride - before - after +
+        dilation*(kernel - 1) + output_padding + 1``.
+
+    Examples
+    --------
+    >>> import numpy as np, portconv as pc
+    >>> pc.conv_transpose(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)), stride=2)[0, 0]
+    array([[1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.],
+           [1., 1., 1., 1.]])
+    """
+    plan = bind(input, weight, bias, stride, padding, output_padding, groups, dilation, None)
+    return run(plan, (input, weight, bias), path)
 
 
 def _fixed(d: int):
@@ -210,18 +204,34 @@ def _fixed(d: int):
         *,
         path: str | None = None,
     ) -> Any:
-        return _conv_transpose(
-            input, weight, bias, stride, padding, output_padding, groups, dilation, path, d
-        )
+        plan = bind(input, weight, bias, stride, padding, output_padding, groups, dilation, d)
+        return run(plan, (input, weight, bias), path)
 
     names = ", ".join(SPATIAL_NAMES[d])
+    shape = ", ".join(["1", "1"] + ["2"] * d)
+    out = ", ".join(["1", "1"] + ["4"] * d)
     op.__name__ = op.__qualname__ = f"conv_transpose{d}d"
     op.__module__ = __name__
-    op.__doc__ = (
-        f"{d}-D transposed convolution: :func:`conv_transpose` for input (N, C_in, {names}) "
-        f"or unbatched (C_in, {names}) (same arguments as "
-        f"``torch.nn.functional.conv_transpose{d}d``, plus ``path``)."
-    )
+    op.__doc__ = f"""{d}-D transposed convolution, as ``torch.nn.functional.conv_transpose{d}d``.
+
+    :func:`conv_transpose` for an input ``(N, C_in, {names})`` or unbatched ``(C_in,
+    {names})``, with the number of spatial dimensions checked.
+
+    Parameters
+    ----------
+    input, weight, bias, stride, padding, output_padding, groups, dilation, path
+        As :func:`conv_transpose`.
+
+    Returns
+    -------
+    array
+
+    Examples
+    --------
+    >>> import numpy as np, portconv as pc
+    >>> pc.conv_transpose{d}d(np.ones(({shape})), np.ones(({shape})), stride=2).shape
+    ({out})
+    """
     return op
 
 

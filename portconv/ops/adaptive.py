@@ -1,0 +1,322 @@
+"""Adaptive and global pooling, forward and backward, written once against the array API
+standard.
+
+Public ops (names and argument orders of ``torch.nn.functional``; global pooling as Gluon's
+``GlobalMaxPool2D``/``GlobalAvgPool2D``)::
+
+    adaptive_max_pool1d/2d/3d(input, output_size), adaptive_avg_pool1d/2d/3d(...)
+    global_max_pool(input), global_avg_pool(input)     # spatial dimensions kept, as size 1
+
+Windows are PyTorch's: output ``i`` of ``o`` along an axis of size ``n`` covers
+``[floor(i*n/o), ceil((i+1)*n/o))``. Global pooling is adaptive pooling to size 1 on every
+axis.
+
+**Forward**: one spatial axis at a time, last axis first (the max and the mean over a box are
+the max and the mean of per-axis maxima and means); an axis whose size the output divides is
+one reshape and one reduction. The maximum keeps the first maximum on ties, as max pooling.
+
+**Backward**: along each axis the average is the input times an averaging matrix, so its
+gradient is the output gradient times that matrix; the maximum routes each output's gradient
+to the first maximum of its box in row-major order (per axis, last axis first, gathered with
+``take`` and put back through the adjoint of ``take``: a matmul with the selection matrix).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_budget
+from ._call import AdaptiveCall, adaptive_call
+from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run
+from .pool import _iota, batched_cf_shape
+
+__all__ = [
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    "global_avg_pool",
+    "global_max_pool",
+]
+
+
+# -- the generic forward ---------------------------------------------------------------------------
+
+
+def first_max(xp: Any, y: Any, axis: int, keepdims: bool = False) -> Any:
+    """The maximum along ``axis``, taken from the first element that attains it (NaN if any
+    element is NaN): as differentiable by native autograd as max pooling is, the gradient going
+    to that first element only."""
+    m = xp.max(y, axis=axis, keepdims=True)
+    hit = y == m
+    first = hit & (xp.cumulative_sum(xp.astype(hit, xp.int32), axis=axis) == 1)
+    # one element per slice survives; a max (not a sum: MXNet sums -inf + 0 to NaN) picks it
+    r = xp.max(xp.where(first, y, xp.full_like(y, float("-inf"))), axis=axis, keepdims=True)
+    r = xp.where(xp.isnan(m), m, r)
+    return r if keepdims else xp.squeeze(r, axis=axis)
+
+
+def _forward(xp: Any, call: AdaptiveCall, x: Any) -> Any:
+    if call.kind == "max":
+
+        def reduce(a, axis, keepdims=False):
+            return first_max(xp, a, axis, keepdims)
+    else:
+        reduce = xp.mean
+    y = x
+    # the last axis first: with the first maximum kept per axis, that is the box's first
+    # maximum in row-major order
+    for i in reversed(range(call.d)):
+        axis, o = 2 + i, call.out[i]
+        n = y.shape[axis]
+        if n == o:
+            continue
+        if n % o == 0:  # equal, disjoint windows: one reshape and one reduction
+            # the other axes merged, so the array stays 4-D whatever the dimensionality
+            # (MXNet broadcasts at most 5-D)
+            lead, trail = tuple(y.shape[:axis]), tuple(y.shape[axis + 1 :])
+            boxes = xp.reshape(y, (math.prod(lead), o, n // o, math.prod(trail)))
+            y = xp.reshape(reduce(boxes, axis=2), lead + (o,) + trail)
+            continue
+        parts = []
+        for start, stop in call.windows(i):
+            sl = (slice(None),) * axis + (slice(start, stop), ...)
+            parts.append(reduce(y[sl], axis=axis, keepdims=True))
+        y = xp.concat(parts, axis=axis)
+    if y is x:  # every axis kept its size: a copy, never the input itself
+        y = xp.asarray(x, copy=True)
+    return y
+
+
+# -- the generic backward --------------------------------------------------------------------------
+
+
+def _along(xp: Any, t: Any, axis: int, matrix: Any) -> Any:
+    """``t`` contracted along ``axis`` with ``matrix`` (rows: ``t``'s axis): the axis's size
+    becomes the matrix's column count."""
+    last = t.ndim - 1
+    order = tuple(i for i in range(t.ndim) if i != axis) + (axis,)
+    moved = xp.matmul(xp.permute_dims(t, order), matrix)
+    back = list(range(last))
+    back.insert(axis, last)
+    return xp.permute_dims(moved, tuple(back))
+
+
+def _avg_backward(xp: Any, call: AdaptiveCall, dy: Any) -> Any:
+    """Along each axis the output is the input times an averaging matrix ``A`` (``o x n``,
+    ``1/len`` on each window), so the gradient is the output gradient times ``A``."""
+    g = dy
+    for i, n in enumerate(call.size):
+        rows = []
+        for start, stop in call.windows(i):
+            rows.append([1.0 / (stop - start) if start <= p < stop else 0.0 for p in range(n)])
+        g = _along(xp, g, 2 + i, xp.asarray(rows, dtype=dy.dtype, device=call.device))
+    return g
+
+
+def _max_backward(xp: Any, call: AdaptiveCall, x: Any, dy: Any) -> Any:
+    """Each output's gradient to the first maximum of its box in row-major order.
+
+    The box maximum is taken one axis at a time, from the last axis to the first: the first
+    maximum along the last axis, then the first row holding the largest of those, and so on,
+    which picks the lexicographically first, i.e. row-major first, maximum. Along one axis
+    the windows are gathered with ``take`` into ``(o, L)`` (a window shorter than the
+    longest repeats its last element, which never wins over the original)."""
+    d, device = call.d, call.device
+    current = xp.reshape(x, (call.n * call.c,) + call.size)  # at most 5-D below, for MXNet
+    stages = []
+    for i in reversed(range(d)):
+        axis, n, o = 1 + i, call.size[i], call.out[i]
+        wins = call.windows(i)
+        length = max(stop - start for start, stop in wins)
+        index = [start + min(j, stop - start - 1) for start, stop in wins for j in range(length)]
+        valid = [j < stop - start for start, stop in wins for j in range(length)]
+        boxes = xp.take(current, xp.asarray(index, device=device), axis=axis)
+        shape = tuple(boxes.shape[:axis]) + (o, length) + tuple(boxes.shape[axis + 1 :])
+        boxes = xp.reshape(boxes, shape)
+        first = xp.argmax(boxes, axis=axis + 1, keepdims=True)
+        hit = _iota(xp, length, device, (length,) + (1,) * (boxes.ndim - axis - 2)) == first
+        selection = [
+            [1.0 if ok and p == q else 0.0 for q in range(n)] for p, ok in zip(index, valid)
+        ]
+        stages.append((axis, o, length, hit, selection))
+        current = xp.max(boxes, axis=axis + 1)
+    g = xp.reshape(dy, (call.n * call.c,) + call.out)
+    for axis, o, length, hit, selection in reversed(stages):
+        g = xp.expand_dims(g, axis=axis + 1)
+        routed = xp.where(hit, g, xp.zeros_like(g))  # (..., o, L, ...)
+        shape = tuple(routed.shape[:axis]) + (o * length,) + tuple(routed.shape[axis + 2 :])
+        matrix = xp.asarray(selection, dtype=x.dtype, device=device)
+        g = _along(xp, xp.reshape(routed, shape), axis, matrix)
+    return xp.reshape(g, tuple(x.shape))
+
+
+def _backward(xp: Any, call: AdaptiveCall, arrays, y, g, needs) -> tuple:
+    if not needs[0]:
+        return (None,)
+    if call.kind == "max":
+        return (_max_backward(xp, call, arrays[0], g),)
+    return (_avg_backward(xp, call, g),)
+
+
+#: adaptive max and average pooling: the generic forward and its gradient
+ADAPTIVE_MAX_POOL = Op("adaptive_max_pool", _forward, _backward)
+ADAPTIVE_AVG_POOL = Op("adaptive_avg_pool", _forward, _backward)
+
+
+# -- the front end ---------------------------------------------------------------------------------
+
+
+def _check(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) -> Plan:
+    be, xp, (x,) = prepare(input, names=("input",))
+    if d is None:  # global pooling: batched input, 1 to 3 spatial axes
+        nd = getattr(x, "ndim", 0)
+        last = channels_last(layout, nd - 2 if nd in (3, 4, 5) else None, "pooling")
+        text = "(N, *spatial, C)" if last else "(N, C, *spatial)"
+        require_ndim("input", x, (3, 4, 5), f"{text} with 1 to 3 spatial axes")
+        d = nd - 2
+        output_size = (1,) * d
+    else:
+        last = channels_last(layout, d, "pooling")
+        sp = ", ".join(SPATIAL_NAMES[d])
+        text = f"(N, {sp}, C) or unbatched ({sp}, C)" if last else f"(N, C, {sp}) or (C, {sp})"
+        require_ndim("input", x, (d + 1, d + 2), text)
+    require_float(xp, "input", x)
+    shape, batched = batched_cf_shape(tuple(x.shape), d, last)
+    call = adaptive_call(
+        kind, shape, output_size, dtype=x.dtype, device=be.device, channels_last=last
+    )
+    refuse_huge(
+        "output_size",
+        f"the result {call.out} (input shape {tuple(x.shape)})",
+        math.prod(call.out) * max(call.n * call.c, 1) * itemsize(xp, x.dtype),
+        whole_array_budget(be),
+    )
+    op = ADAPTIVE_MAX_POOL if kind == "max" else ADAPTIVE_AVG_POOL
+    return Plan(op, be, call, batched, last)
+
+
+def bind(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) -> Plan:
+    """The checked :class:`Plan` of an adaptive (``d`` given) or global (``d`` None) pooling."""
+    args = ("adaptive", kind, output_size, layout, d)
+    return bound((input,), args, lambda: _check(kind, input, output_size, layout, d))
+
+
+# -- public ops ------------------------------------------------------------------------------------
+
+
+def _fixed_adaptive(kind: str, d: int):
+    def op(
+        input: Any,
+        output_size: Any,
+        *,
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Any:
+        return run(bind(kind, input, output_size, layout, d), (input,), path)
+
+    names = ", ".join(SPATIAL_NAMES[d])
+    what = "maximum" if kind == "max" else "average"
+    shape = ", ".join(["1", "1"] + ["6"] * d)
+    out = ", ".join(["1", "1"] + ["4"] * d)
+    op.__name__ = op.__qualname__ = f"adaptive_{kind}_pool{d}d"
+    op.__module__ = __name__
+    op.__doc__ = f"""{d}-D adaptive {what} pooling (``torch.nn.functional.{op.__name__}``).
+
+    Output ``i`` of ``o`` along an axis of size ``n`` covers ``[floor(i*n/o),
+    ceil((i+1)*n/o))``{", the first maximum kept on ties" if kind == "max" else ""}.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C, {names})`` or unbatched ``(C, {names})`` (channels last with
+        ``layout="channels_last"``), real floating, every spatial size at least 1.
+    output_size : int or tuple
+        An int, or {d} entries, each an int of at least 1 or None (keep the input's size).
+    layout : str
+        ``"channels_first"`` (default) or ``"channels_last"``.
+    path : str, optional
+        None, "auto", "generic" or "native" (see :func:`portconv.conv`).
+
+    Returns
+    -------
+    array
+        ``(N, C, *output_size)``, of the input's library, dtype and device.
+
+    Examples
+    --------
+    >>> import numpy as np, portconv as pc
+    >>> pc.adaptive_{kind}_pool{d}d(np.ones(({shape})), 4).shape
+    ({out})
+    """
+    return op
+
+
+adaptive_max_pool1d = _fixed_adaptive("max", 1)
+adaptive_max_pool2d = _fixed_adaptive("max", 2)
+adaptive_max_pool3d = _fixed_adaptive("max", 3)
+adaptive_avg_pool1d = _fixed_adaptive("avg", 1)
+adaptive_avg_pool2d = _fixed_adaptive("avg", 2)
+adaptive_avg_pool3d = _fixed_adaptive("avg", 3)
+
+
+def global_max_pool(input: Any, *, layout: str = "channels_first", path: str | None = None) -> Any:
+    """The maximum over all spatial positions of each channel, the spatial axes kept as size 1.
+
+    Gluon's ``GlobalMaxPool2D``: ``(N, C, H, W) -> (N, C, 1, 1)``; adaptive max pooling to
+    size 1. NaN propagates; on ties the first maximum in row-major order is the one whose
+    gradient flows.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C, *spatial)`` with 1 to 3 spatial axes (``(N, *spatial, C)`` with
+        ``layout="channels_last"``), real floating.
+    layout : str
+    path : str, optional
+        None, "auto", "generic" or "native".
+
+    Returns
+    -------
+    array
+
+    Examples
+    --------
+    >>> import numpy as np, portconv as pc
+    >>> pc.global_max_pool(np.arange(8.0).reshape(1, 2, 2, 2))
+    array([[[[3.]],
+    <BLANKLINE>
+            [[7.]]]])
+    """
+    return run(bind("max", input, None, layout, None), (input,), path)
+
+
+def global_avg_pool(input: Any, *, layout: str = "channels_first", path: str | None = None) -> Any:
+    """The mean over all spatial positions of each channel, the spatial axes kept as size 1.
+
+    Gluon's ``GlobalAvgPool2D``: ``(N, C, H, W) -> (N, C, 1, 1)``; adaptive average pooling to
+    size 1.
+
+    Parameters
+    ----------
+    input : array
+        ``(N, C, *spatial)`` with 1 to 3 spatial axes (``(N, *spatial, C)`` with
+        ``layout="channels_last"``), real floating.
+    layout : str
+    path : str, optional
+        None, "auto", "generic" or "native".
+
+    Returns
+    -------
+    array
+
+    Examples
+    --------
+    >>> import numpy as np, portconv as pc
+    >>> pc.global_avg_pool(np.arange(8.0).reshape(1, 2, 2, 2)).ravel()
+    array([1.5, 5.5])
+    """
+    return run(bind("avg", input, None, layout, None), (input,), path)
