@@ -45,7 +45,7 @@ def test_bench_quick_smoke(tmp_path, capsys):
         names = {q["ratio"] for q in result["ratios"]}
         assert "native - direct (torch)" in names
         for q in result["ratios"]:
-            assert {"value", "target", "holds", "workload"} <= set(q)
+            assert {"value", "goal", "source", "samples", "holds", "workload"} <= set(q)
 
 
 def test_bench_rejects_unknown_workload(capsys):
@@ -59,8 +59,8 @@ def _has_torch() -> bool:
 
 def test_bench_end_to_end_rows_quick(tmp_path, capsys):
     """E1 (LeNet training epoch, extrapolated) and E2 (ResNet-18 inference) at tiny sizes:
-    the rows, the fields saying how the epoch was extrapolated, the ratios named after the
-    issue's targets."""
+    the rows, the fields saying how the epoch was extrapolated, the ratios and their goals
+    (no verdict from fewer than five samples)."""
     backends = "numpy,torch" if _has_torch() else "numpy"
     out = tmp_path / "e2e.json"
     argv = ["bench", "--quick", "--only", "E1,E2", "--epoch-batches", "1"]
@@ -73,7 +73,9 @@ def test_bench_end_to_end_rows_quick(tmp_path, capsys):
     result = json.loads(out.read_text())
     rows = {(r["workload"], r["backend"], r["path"].split()[0]): r for r in result["rows"]}
     assert {r["workload"] for r in result["rows"]} == {"E1-lenet-epoch", "E2-resnet18-infer"}
-    assert len(rows) == 6  # numpy generic, torch native, torch direct, for each
+    # E1: numpy generic, torch native and direct, mxnet and mxnet.nd native, Gluon direct;
+    # E2: numpy generic, torch native and direct
+    assert len(rows) == 9
     e1 = rows[("E1-lenet-epoch", "numpy", "generic")]
     assert e1["status"] == "ok", e1["reason"]
     assert e1["batch_size"] == 16 and e1["batches_timed"] == 1 and len(e1["times_s"]) == 1
@@ -90,12 +92,16 @@ def test_bench_end_to_end_rows_quick(tmp_path, capsys):
                 row = rows[(wl, "torch", path)]
                 assert row["status"] == "ok", row["reason"]
         q = ratios[("E1-lenet-epoch", "LeNet epoch generic numpy / plain torch")]
-        assert q["target"] == 2.0 and isinstance(q["holds"], bool)
+        assert q["goal"] == 1.5 and q["source"] == "generic speed"
+        assert q["samples"] == 1 and q["holds"] is None  # one batch timed: no verdict
+        q = ratios[("E1-lenet-epoch", "LeNet epoch portconv torch / plain torch")]
+        assert q["goal"] == 1.1 and q["source"] == "native training"
         q = ratios[("E2-resnet18-infer", "ResNet-18 inference generic numpy / plain torch")]
-        assert q["target"] == 1.5 and isinstance(q["holds"], bool)
+        assert q["goal"] == 1.2 and q["holds"] is None  # 2 repeats in quick mode
         q = ratios[("E2-resnet18-infer", "ResNet-18 inference portconv torch / plain torch")]
-        assert q["target"] is None and q["holds"] is None
-        assert "no target" in printed
+        assert q["goal"] is None and q["holds"] is None
+        assert "for reference" in printed and "no verdict (1 samples; 5 needed)" in printed
+        assert "issue" not in printed and "target" not in printed
     else:
         for wl in ("E1-lenet-epoch", "E2-resnet18-infer"):
             assert rows[(wl, "torch", "direct")]["status"] == "skipped"
@@ -112,7 +118,7 @@ def test_bench_whole_epoch_is_not_extrapolated(capsys):
     assert row["status"] == "ok", row["reason"]
     assert row["batches_timed"] == 3 and len(row["times_s"]) == 3
     assert row["batches_per_epoch"] == 2.5 and row["extrapolated"] is False
-    assert [r["status"] for r in others] == ["skipped", "skipped"]  # torch not selected
+    assert {r["status"] for r in others} == {"skipped"}  # torch and mxnet not selected
 
 
 def test_bench_rejects_bad_epoch_batches(capsys):
@@ -145,3 +151,35 @@ def test_bench_reference_models_compute_the_same(name):
     np.testing.assert_allclose(y_np, y_ref, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(y_t, y_ref, rtol=1e-4, atol=1e-5)
     assert sum(p.numel() for p in ref.parameters()) == pc_np.num_parameters()
+
+
+def test_bench_runs_once_per_thread_setting_and_prints_them_side_by_side(tmp_path, capsys):
+    out = tmp_path / "threads.json"
+    argv = ["bench", "--quick", "--only", "P2", "--backends", "numpy", "--threads", "1,default"]
+    pytest.importorskip("threadpoolctl", reason="--threads needs threadpoolctl")
+    assert main([*argv, "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("portconv bench, ") == 2  # one table per setting
+    result = json.loads(out.read_text())
+    first, second = result["runs"]
+    assert first["machine"]["threads_limited_to"] == 1
+    assert "threads_limited_to" not in second["machine"]
+
+
+def test_bench_collapses_skipped_rows_into_one_line_per_reason():
+    from portconv import bench
+
+    rows = [
+        bench._row(workload=w, backend="cupy", device="cuda", path=p, status="skipped",
+                   reason="no CUDA device")
+        for w in ("W1", "W2") for p in ("generic", "native")
+    ]  # fmt: skip
+    text = bench.format_table({"machine": bench.machine_info(), "rows": rows, "ratios": []})
+    lines = [line for line in text.splitlines() if "no CUDA device" in line]
+    assert lines == ["skipped (no CUDA device): W1 cupy cuda, W2 cupy cuda"]
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "two", "1,,default"])
+def test_bench_rejects_bad_thread_settings(bad, capsys):
+    assert main(["bench", "--only", "P2", "--threads", bad]) == 2
+    assert "--threads" in capsys.readouterr().err

@@ -130,9 +130,7 @@ def test_import_does_not_import_frameworks(tmp_path):
 
 def test_backend_names_and_variants_resolve_in_one_place(be):
     names = pc.backend_names()
-    assert {"numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask"} <= set(
-        names
-    )
+    assert {"numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask"} <= set(names)
     assert be.name in names
     adapter, variant = pc.resolve(be.name)
     assert adapter is be.adapter and variant == be.name

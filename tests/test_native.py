@@ -303,3 +303,30 @@ def test_native_backward_against_finite_differences(be, op):
                 shifted.append(float(np.sum(value(moved) * weights)))
             numeric[idx] = (shifted[0] - shifted[1]) / (2 * eps)
         be.check(v.grad, numeric, rtol=1e-5, atol=1e-6, dtype="float64")
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+def test_activation_native_forward_and_backward_equal_the_generic_rule(be, name):
+    from portconv.ops import activation
+
+    op = getattr(activation, name.upper())
+    x = np.random.default_rng(7).standard_normal((3, 4, 5))
+    x[0, 0, :3] = [0.0, -0.0, 1e-300]  # relu's gradient at 0 is 0, as in the frameworks
+
+    def fn(x, *, path):
+        with pc.config(path=path):
+            return getattr(ag, name)(x)
+
+    def plan_of(x):
+        return activation.bind(op, x)
+
+    _compare(be, fn, plan_of, [x], name)
+
+
+def test_relu_keeps_nan_on_every_path(be):
+    x = be.asarray(np.array([np.nan, -1.0, 2.0]))
+    for path in ("generic", "auto"):
+        with pc.config(path=path):
+            y = ag.relu(x).data
+        got = be.to_numpy(y)
+        assert np.isnan(got[0]) and got[1] == 0.0 and got[2] == 2.0, (path, got)

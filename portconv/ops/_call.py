@@ -590,3 +590,20 @@ def adaptive_call(
     return AdaptiveCall(
         kind, shape[0], shape[1], tuple(spatial), tuple(out), dtype, device, channels_last
     )
+
+
+# -- elementwise ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ElementwiseCall:
+    """One elementwise op (``op``: "relu", "sigmoid", "tanh") on an array of ``shape``."""
+
+    op: str
+    shape: tuple[int, ...]
+    dtype: Any = None
+    device: Any = None
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.shape
