@@ -124,15 +124,14 @@ def _compare(case: Case, got: Any, expected: Any) -> str:
     return "" if got == expected else f"got {got!r}, expected {expected!r}"
 
 
-def value_text(value: Any, limit: int = 400) -> str:
+def value_text(value: Any, limit: int = 600) -> str:
     """A short text of a checked value for the report (arrays as NumPy prints them)."""
     if isinstance(value, np.ndarray):
-        text = np.array2string(value, precision=7, threshold=40, edgeitems=3)
+        text = np.array2string(value, precision=7, threshold=100, edgeitems=3)
     elif isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value):
         text = "(" + ", ".join(value_text(v, limit) for v in value) + ")"
     else:
         text = repr(value)
-    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
