@@ -87,3 +87,45 @@ def test_block_runs(code, tmp_path, monkeypatch):
         return
     namespace = {"__name__": "__main__", "__file__": str(tmp_path / "snippet.py")}
     exec(compile(code, str(tmp_path / "snippet.py"), "exec"), namespace)
+
+
+# -- the notebooks, on the backend under test -------------------------------------------------
+
+_CELL = re.compile(r"^```\{code-cell\} python[^\n]*\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
+#: the notebooks' training is the docs build's to run (on NumPy, on the real data); on every
+#: backend a smaller run shows that the same code works there: these replacements must apply
+SMALLER = {
+    "lenet.md": {
+        "data.load_digits()": "data.make_synthetic(64, 32, seed=0)",
+        "epochs=4": "epochs=1",
+    }
+}
+NOTEBOOK_FILES = sorted(p for p in NOTEBOOKS.glob("*.md") if p.name != "index.md")
+
+
+def test_every_notebook_has_a_backend_cell():
+    assert len(NOTEBOOK_FILES) >= 7
+    for path in NOTEBOOK_FILES:
+        cells = _CELL.findall(path.read_text(encoding="utf-8"))
+        assert any('BACKEND = "numpy"' in c for c in cells[:2]), path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_FILES, ids=[p.name for p in NOTEBOOK_FILES])
+def test_notebook_runs_on_the_backend(path, be, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib", reason="the notebooks plot with matplotlib (the plot extra)")
+    if path.name == "lenet.md":
+        pytest.importorskip("sklearn", reason="the LeNet notebook reads scikit-learn's digits")
+    import matplotlib
+
+    matplotlib.use("Agg")  # plt.show() draws nothing outside Jupyter
+    monkeypatch.chdir(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    for old, new in SMALLER.get(path.name, {}).items():
+        assert old in text, f"{path.name} no longer has {old!r}: update SMALLER"
+        text = text.replace(old, new)
+    namespace = {"__name__": "__main__"}
+    with be.run_context():
+        for cell in _CELL.findall(text):
+            cell = cell.replace('BACKEND = "numpy"', f'BACKEND = "{be.name}"')
+            exec(compile(cell, str(path), "exec"), namespace)
+    assert namespace["BACKEND"] == be.name
