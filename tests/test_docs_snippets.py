@@ -59,8 +59,13 @@ def _imported(code: str) -> set[str]:
     return names
 
 
+#: portconv names whose use needs an optional library that the block does not import itself
+NEEDS = {"load_digits(": "sklearn", "Animator(": "matplotlib", "plot_history(": "matplotlib"}
+
+
 def _missing(code: str) -> list[str]:
-    return sorted(n for n in _imported(code) if importlib.util.find_spec(n) is None)
+    names = _imported(code) | {lib for call, lib in NEEDS.items() if call in code}
+    return sorted(n for n in names if importlib.util.find_spec(n) is None)
 
 
 def test_there_are_blocks_in_the_readme_and_the_docs():
