@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from portconv.typing import Array
+
 from . import _parse
 from ._registry import CASES, SEED_FRAMEWORK, Case, Noted
 
@@ -49,7 +51,7 @@ class Book:
         self.legacy_nd = name == "mxnet.nd"
         self.device = self.adapter.default_device()
 
-    def array(self, data: Any, dtype: str = "float32") -> Any:
+    def array(self, data: Any, dtype: str = "float32") -> Array:
         a = np.asarray(data, dtype=dtype)
         if self.legacy_nd:
             import mxnet as mx
@@ -57,7 +59,7 @@ class Book:
             return mx.nd.array(a, dtype=a.dtype, ctx=self.device)
         return self.adapter.from_numpy(a, device=self.device)
 
-    def to_numpy(self, y: Any) -> np.ndarray:
+    def to_numpy(self, y: Array) -> np.ndarray:
         return np.asarray(self.adapter.to_numpy(y))
 
     def is_array(self, y: Any) -> bool:
