@@ -134,3 +134,24 @@ def test_notebook_runs_on_the_backend(path, be, tmp_path, monkeypatch):
             cell = cell.replace('BACKEND = "numpy"', f'BACKEND = "{be.name}"')
             exec(compile(cell, str(path), "exec"), namespace)
     assert namespace["BACKEND"] == be.name
+
+
+# -- docstring examples -----------------------------------------------------------------------
+
+#: modules whose docstrings' Examples sections run here (the ops', layers' and models' join as
+#: their docstrings gain examples; until then `python -m pytest --doctest-modules` on them)
+DOCTESTED = ["portconv.plot", "portconv.typing"]
+
+
+@pytest.mark.parametrize("name", DOCTESTED)
+def test_docstring_examples_run(name, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    if name == "portconv.plot":
+        pytest.importorskip("matplotlib", reason="portconv.plot's examples draw with matplotlib")
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
