@@ -4,6 +4,7 @@
     python3 -m nox -s tests                # the pytest suite on every backend
     python3 -m nox -s "tests(torch)"       # one backend
     python3 -m nox -s lint
+    python3 -m nox -s docs                 # the documentation, warnings as errors
 
 The cupy sessions skip, printing why, where no CUDA device is visible. The dask sessions run
 portconv on Dask arrays (every array cut into chunks) with NumPy chunks, and start a local
@@ -103,6 +104,29 @@ def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")  # one formatter version: its output changes between releases
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with warnings as errors into docs/_build/html.
+
+    The doc tools are pinned in docs/requirements.txt; portconv comes with the extras its
+    notebooks use (scikit-learn's digits, matplotlib), and the notebooks run on NumPy. The
+    conformance page shows conformance-report/ when the conformance sessions ran first (as
+    in CI), else the build runs the suite on NumPy itself.
+    """
+    session.install("-r", "docs/requirements.txt", ".[digits,plot]")
+    session.run(
+        "sphinx-build",
+        "-W",
+        "--keep-going",
+        "-b",
+        "html",
+        "docs",
+        "docs/_build/html",
+        *session.posargs,
+        env={"PYTHONWARNINGS": "ignore::DeprecationWarning"},
+    )
 
 
 @nox.session

@@ -49,6 +49,16 @@ class Case:
 CASES: list[Case] = []
 
 
+def seed_text(seed: str) -> str:
+    """The text of the seed page ``seed`` (a key of :data:`SEED_FRAMEWORK`), as shipped with
+    the suite in ``seeds/``: the page every case of that seed quotes."""
+    from importlib import resources
+
+    if seed not in SEED_FRAMEWORK:
+        raise ValueError(f"seed: unknown seed {seed!r}; known: {', '.join(SEED_FRAMEWORK)}")
+    return resources.files(__package__).joinpath("seeds", seed).read_text(encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class Noted:
     """A case's result with a note for the report (for example the recovered random start

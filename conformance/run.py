@@ -2,10 +2,15 @@
 
     python -m conformance.run --backend torch [--dir conformance-report] [--report]
     python -m conformance.run --backend mxnet,mxnet.nd --report
+    portconv conformance [--backend numpy,torch] [--report DIR]     # from an installed wheel
 
 Writes DIR/BACKEND.json per backend; with --report, then merges every result in DIR into the
 matrix (see conformance.report). Exit status 1 when a case fails on a backend of this run, 0
 otherwise (a backend that cannot run here records every case as skipped, with the reason).
+
+The suite is installed with portconv as ``portconv.conformance`` (this folder, with the seed
+pages the cases quote in ``seeds/``), so ``portconv conformance`` runs it without a checkout,
+on the libraries installed beside portconv.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from portconv.typing import Array
 
 from . import _parse
 from ._registry import CASES, SEED_FRAMEWORK, Case, Noted
@@ -44,7 +51,7 @@ class Book:
         self.legacy_nd = name == "mxnet.nd"
         self.device = self.adapter.default_device()
 
-    def array(self, data: Any, dtype: str = "float32") -> Any:
+    def array(self, data: Any, dtype: str = "float32") -> Array:
         a = np.asarray(data, dtype=dtype)
         if self.legacy_nd:
             import mxnet as mx
@@ -52,7 +59,7 @@ class Book:
             return mx.nd.array(a, dtype=a.dtype, ctx=self.device)
         return self.adapter.from_numpy(a, device=self.device)
 
-    def to_numpy(self, y: Any) -> np.ndarray:
+    def to_numpy(self, y: Array) -> np.ndarray:
         return np.asarray(self.adapter.to_numpy(y))
 
     def is_array(self, y: Any) -> bool:
@@ -119,6 +126,17 @@ def _compare(case: Case, got: Any, expected: Any) -> str:
     return "" if got == expected else f"got {got!r}, expected {expected!r}"
 
 
+def value_text(value: Any, limit: int = 600) -> str:
+    """A short text of a checked value for the report (arrays as NumPy prints them)."""
+    if isinstance(value, np.ndarray):
+        text = np.array2string(value, precision=7, threshold=100, edgeitems=3)
+    elif isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value):
+        text = "(" + ", ".join(value_text(v, limit) for v in value) + ")"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def run_case(bk: Book, case: Case) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": case.id,
@@ -127,6 +145,7 @@ def run_case(bk: Book, case: Case) -> dict[str, Any]:
         "title": case.title,
         "rule": case.rule,
         "erratum": case.erratum,
+        "documented": case.documented,
     }
     start = time.perf_counter()
     try:
@@ -135,6 +154,7 @@ def run_case(bk: Book, case: Case) -> dict[str, Any]:
         if isinstance(result, Noted):
             result, note, shown = result.value, result.note, result.shown
         got = _plain(bk, result)
+        entry["obtained"] = value_text(got)
         why = _compare(case, got, case.expected)
         printout = "n/a"
         if not why and case.printed and SEED_FRAMEWORK[case.seed] == bk.name:
@@ -163,9 +183,35 @@ def run_case(bk: Book, case: Case) -> dict[str, Any]:
 
 
 def load_cases() -> list[Case]:
+    # relative to this package: ``conformance`` in a checkout, ``portconv.conformance`` installed
     for name in SEED_MODULES:
-        importlib.import_module(f"conformance.{name}")
+        importlib.import_module(f"{__package__}.{name}")
     return CASES
+
+
+def installed_backends() -> list[str]:
+    """The backends whose library can be imported here, in the matrix's order."""
+    import portconv as pc
+
+    names = []
+    for name in BACKENDS:
+        adapter = pc.get_adapter("mxnet" if name == "mxnet.nd" else name)
+        if not adapter.unavailable_reason():
+            names.append(name)
+    return names
+
+
+def _backend_names(text: str | None) -> list[str]:
+    """``--backend``'s comma-separated names, checked; None: every installed backend."""
+    if text is None:
+        return installed_backends()
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    if not names:
+        raise ValueError(f"--backend: expected one or more of {', '.join(BACKENDS)}, got {text!r}")
+    for name in names:
+        if name not in BACKENDS:
+            raise ValueError(f"--backend: {name!r} is not one of {', '.join(BACKENDS)}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,10 +230,10 @@ def main(argv: list[str] | None = None) -> int:
         "cannot run here, such as cupy without a CUDA device)",
     )
     args = ap.parse_args(argv)
-    names = [b.strip() for b in args.backend.split(",") if b.strip()]
-    for name in names:
-        if name not in BACKENDS:
-            ap.error(f"--backend: {name!r} is not one of {', '.join(BACKENDS)}")
+    try:
+        names = _backend_names(args.backend)
+    except ValueError as exc:
+        ap.error(str(exc))
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
     cases = load_cases()
@@ -249,6 +295,65 @@ def run_backend(backend: str, cases: list[Case], directory: Path, skip: str | No
     if reason:
         print(f"  skipped: {reason}")
     return 1 if counts.get("fail") else 0
+
+
+# -- portconv conformance ----------------------------------------------------------------------
+
+
+def configure(sub: Any) -> None:
+    """Add ``portconv conformance`` to the command's subparsers."""
+    p = sub.add_parser(
+        "conformance",
+        help="check the textbook's documented outputs on the array libraries installed here",
+        description="Run every documented output of the textbook pages (the conformance "
+        "suite shipped with portconv) on each backend, print the matrix and, with --report, "
+        "write it as matrix.html, matrix.md and matrix.json. Exit status 1 when a case fails.",
+    )
+    p.add_argument(
+        "--backend",
+        default=None,
+        help=f"comma-separated, of: {', '.join(BACKENDS)} (default: every one whose library "
+        "is installed here)",
+    )
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="DIR",
+        help="write each backend's results (BACKEND.json) and the merged matrix to DIR "
+        "(default: print only)",
+    )
+    p.set_defaults(handler=run_command)
+
+
+def run_command(args: Any) -> int:
+    """``portconv conformance``: run, print the matrix, write the report if asked."""
+    import tempfile
+
+    from portconv.errors import ArgumentError
+
+    from . import report
+
+    try:
+        names = _backend_names(args.backend)
+    except ValueError as exc:
+        raise ArgumentError(str(exc)) from None
+    if not names:
+        raise ArgumentError(
+            f"--backend: none of {', '.join(BACKENDS)} can be imported here; install one"
+        )
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")
+    cases = load_cases()
+    with tempfile.TemporaryDirectory(prefix="portconv-conformance-") as scratch:
+        directory = Path(args.report) if args.report else Path(scratch)
+        status = max(run_backend(name, cases, directory, None) for name in names)
+        if args.report:
+            return max(status, report.main(["--dir", str(directory)]))
+        runs = report.load(directory)
+        rows, backends = report.matrix(runs)
+        print()
+        print(report.to_terminal(rows, backends))
+    return status
 
 
 if __name__ == "__main__":

@@ -84,6 +84,9 @@ def register_command(name: str, configure: str | Callable[[Any], None]) -> None:
     COMMANDS[name] = configure
 
 
+register_command("conformance", "portconv.conformance.run:configure")
+
+
 def _resolve(target: str | Callable) -> Callable:
     if callable(target):
         return target
