@@ -21,9 +21,12 @@ import time
 from pathlib import Path
 from string import Template
 
+import portconv as pc
+
 from ._registry import SEED_FRAMEWORK, seed_text
 
-ORDER = ("numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask")
+#: the matrix's columns: every backend name portconv knows, in its order
+ORDER = tuple(pc.backend_names())
 MARK = {"pass": "pass", "fail": "FAIL", "erratum": "erratum", "skipped": "skipped"}
 STATUSES = ("pass", "erratum", "fail", "skipped")
 #: what each mark means, for the legends of the page and of matrix.md

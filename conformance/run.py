@@ -29,13 +29,15 @@ from typing import Any
 
 import numpy as np
 
+import portconv as pc
 from portconv.typing import Array
 
 from . import _parse
 from ._registry import CASES, SEED_FRAMEWORK, Case, Noted
 
 SEED_MODULES = ("seed_000", "seed_001", "seed_002", "seed_003")
-BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "array_api_strict", "cupy", "dask")
+#: every backend name and variant portconv knows (``portconv.backend_names()``)
+BACKENDS = tuple(pc.backend_names())
 
 
 class Book:
@@ -44,20 +46,12 @@ class Book:
     (float32 unless told), on the backend's default device."""
 
     def __init__(self, name: str):
-        import portconv as pc
-
         self.name = name
-        self.adapter = pc.get_adapter("mxnet" if name == "mxnet.nd" else name)
-        self.legacy_nd = name == "mxnet.nd"
+        self.adapter, _ = pc.resolve(name)
         self.device = self.adapter.default_device()
 
     def array(self, data: Any, dtype: str = "float32") -> Array:
-        a = np.asarray(data, dtype=dtype)
-        if self.legacy_nd:
-            import mxnet as mx
-
-            return mx.nd.array(a, dtype=a.dtype, ctx=self.device)
-        return self.adapter.from_numpy(a, device=self.device)
+        return pc.asarray(np.asarray(data, dtype=dtype), self.name, device=self.device)
 
     def to_numpy(self, y: Array) -> np.ndarray:
         return np.asarray(self.adapter.to_numpy(y))
@@ -191,11 +185,9 @@ def load_cases() -> list[Case]:
 
 def installed_backends() -> list[str]:
     """The backends whose library can be imported here, in the matrix's order."""
-    import portconv as pc
-
     names = []
     for name in BACKENDS:
-        adapter = pc.get_adapter("mxnet" if name == "mxnet.nd" else name)
+        adapter, _ = pc.resolve(name)
         if not adapter.unavailable_reason():
             names.append(name)
     return names
@@ -246,9 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_backend(backend: str, cases: list[Case], directory: Path, skip: str | None = None) -> int:
-    import portconv as pc
-
-    adapter = pc.get_adapter("mxnet" if backend == "mxnet.nd" else backend)
+    adapter, _ = pc.resolve(backend)
     reason = skip or adapter.unavailable_reason()
     record: dict[str, Any] = {
         "backend": backend,

@@ -52,7 +52,10 @@ def adapters() -> dict[str, Adapter]:
                 for name, target in _BUILTIN.items():
                     if name not in found:
                         found[name] = _load(target)
-                _adapters = found
+                # the built-in ones first, in their order (what listings and reports show),
+                # then third parties' in the order their entry points came
+                order = list(_BUILTIN) + [n for n in found if n not in _BUILTIN]
+                _adapters = {n: found[n] for n in order}
     return _adapters
 
 
