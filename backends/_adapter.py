@@ -179,6 +179,14 @@ class Adapter:
         """A new array of this library (variant ``target``) holding a NumPy array's values."""
         return self.from_numpy(a, device=device)
 
+    def records(self, arrays: Any) -> bool:
+        """Whether the library's own autograd records operations on ``arrays`` now (torch:
+        one requires grad under grad mode; MXNet: ``autograd.record()``): the generic
+        kernels then use only operations whose framework gradient is portconv's rule (max
+        pooling's ties to the first maximum), not merely the fastest. False for libraries
+        without autograd."""
+        return False
+
     # -- whole programs ----------------------------------------------------------------------
     def settle(self, arrays: list[Any]) -> list[Any]:
         """The arrays, computed where the library is lazy: training calls this on what it

@@ -55,6 +55,9 @@ class MXNetAdapter(Adapter):
         out = self.from_numpy(a, device=device)
         return out.as_nd_ndarray() if target == "mxnet.nd" else out
 
+    def records(self, arrays: Any) -> bool:
+        return bool(_mx().autograd.is_recording())
+
     def owns(self, x: Any) -> bool:
         if not self.imported():
             return False
@@ -329,9 +332,10 @@ def _finite(mnp: Any, x: Any) -> bool:
     legacy view, which costs no copy, unlike ``mx.np``'s reshape; far faster than MXNet's
     ``min`` reduction) is NaN where ``x`` holds a NaN and infinite where it holds an
     infinity; only then (or on overflow) is ``min`` asked."""
-    flat = x.as_nd_ndarray().reshape((-1,))
-    if math.isfinite(float(sys.modules["mxnet"].nd.dot(flat, flat).asscalar())):
-        return True
+    if str(x.dtype) in ("float32", "float64"):  # MXNet's CPU dot has no other dtype
+        flat = x.as_nd_ndarray().reshape((-1,))
+        if math.isfinite(float(sys.modules["mxnet"].nd.dot(flat, flat).asscalar())):
+            return True
     return float(mnp.min(x)) > float("-inf")  # mx.np.min propagates NaN
 
 

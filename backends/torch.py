@@ -30,6 +30,12 @@ class TorchAdapter(Adapter):
 
         return torch.from_dlpack(obj)
 
+    def records(self, arrays: Any) -> bool:
+        torch = sys.modules["torch"]
+        return torch.is_grad_enabled() and any(
+            a is not None and a.requires_grad for a in arrays
+        )
+
     def owns(self, x: Any) -> bool:
         torch = sys.modules.get("torch")
         return torch is not None and isinstance(x, torch.Tensor)

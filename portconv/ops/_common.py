@@ -95,11 +95,23 @@ def same_dtype(name: str, a: Any, x: Any) -> None:
 class Op:
     """One op written once: ``forward(xp, call, *arrays) -> y`` and ``backward(xp, call,
     arrays, y, g, needs) -> grads`` (one gradient per array, None where ``needs`` is False),
-    on batched, channels-first standard arrays described by ``call``."""
+    on batched, channels-first standard arrays described by ``call``.
+
+    ``recorded`` (optional): the forward to use where the library's own autograd records the
+    call (``Adapter.records``), when ``forward`` uses operations whose framework gradient
+    differs from portconv's rule (``maximum`` splits a tie's gradient; max pooling routes it
+    to the first maximum)."""
 
     name: str
     forward: Callable[..., Any]
     backward: Callable[..., tuple]
+    recorded: Callable[..., Any] | None = None
+
+    def generic(self, adapter: Any, arrays: Any) -> Callable[..., Any]:
+        """The generic forward for these arrays."""
+        if self.recorded is not None and adapter.records(arrays):
+            return self.recorded
+        return self.forward
 
 
 def _verdict(native: Any, call: Any) -> Any:
@@ -148,7 +160,7 @@ def forward(plan: Plan, arrays: list[Any], path: str | None) -> Any:
     native = choose(be, call, path)
     if native is not None:
         return native.run(call, *arrays)
-    return plan.op.forward(be.adapter.namespace(), call, *arrays)
+    return plan.op.generic(be.adapter, arrays)(be.adapter.namespace(), call, *arrays)
 
 
 def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None):
@@ -168,7 +180,10 @@ def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None
     native = choose(be, call, path)
     if native is not None and native.vjp is not None:
         return native.vjp(call, arrays, needs)
-    y = native.run(call, *arrays) if native is not None else plan.op.forward(xp, call, *arrays)
+    if native is not None:
+        y = native.run(call, *arrays)
+    else:
+        y = plan.op.generic(be.adapter, arrays)(xp, call, *arrays)
     return y, lambda g: plan.op.backward(xp, call, arrays, y, g, needs)
 
 

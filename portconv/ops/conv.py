@@ -36,6 +36,7 @@ from typing import Any
 from .. import _windows
 from .._config import memory_budget
 from ..errors import ArgumentError
+from . import winograd
 from ._args import (
     SPATIAL_NAMES,
     channels_last,
@@ -102,22 +103,54 @@ def _plan(
     return [((i, i + 1), r) for i in range(n) for r in rows]
 
 
-def _columns_times_weight(xp, call: ConvCall, xpad, wm, out):
-    """im2col on a padded tile and one matmul per group with the reshaped weight ``wm``.
-
-    The tile is first made channels-major, ``(C, m, *spatial)`` (a copy of the padded input,
-    ``prod(kernel)`` times smaller than the column buffer), so that the column buffer comes
-    out as ``(C, K, m, *out)`` and reshapes without a copy to ``(groups, C/g*K, m*P)``: one
-    large matrix product per group instead of one small one per example. The result is
-    permuted back to ``(m, C_out, *out)``."""
-    m, c = xpad.shape[0], xpad.shape[1]
-    d, groups = call.d, call.groups
+def _columns(xp, call: ConvCall, xpad, out):
+    """The column buffer of a padded tile, ``(groups, C/g*K, m*L)``, channels-major (the tile
+    is first made ``(C, m, *spatial)``, a copy ``prod(kernel)`` times smaller than the
+    buffer, so that the buffer reshapes without a copy into one large matrix per group), and
+    the shape its product with the weight has before :func:`_uncolumn`. Stride 1 uses the
+    flattened shifts of :func:`portconv._windows.flat_gather` (``L = out[0] *
+    prod(spatial[1:])``), other strides the strided windows of ``gather`` (``L = prod(out)``).
+    """
+    m, c, d, groups = xpad.shape[0], xpad.shape[1], call.d, call.groups
+    k = math.prod(call.kernel)
     xcm = xp.permute_dims(xpad, (1, 0) + tuple(range(2, d + 2)))  # (C, m, *spatial)
-    cols = _windows.gather(xp, xcm, call.kernel, call.stride, call.dilation, out, axis=1)
-    cols = xp.reshape(cols, (groups, (c // groups) * math.prod(call.kernel), m * math.prod(out)))
-    y = xp.matmul(wm, cols)  # (g, Cout/g, Cin/g*K) @ (g, Cin/g*K, m*P) -> (g, Cout/g, m*P)
-    y = xp.reshape(y, (wm.shape[0] * wm.shape[1], m) + tuple(out))
-    return xp.permute_dims(y, (1, 0) + tuple(range(2, d + 2)))
+    if all(s == 1 for s in call.stride):
+        cols = _windows.flat_gather(xp, xcm, call.kernel, call.dilation, axis=1)
+        spatial = tuple(xpad.shape[2:])
+        grid = (out[0],) + spatial[1:]
+    else:
+        cols = _windows.gather(xp, xcm, call.kernel, call.stride, call.dilation, out, axis=1)
+        grid = tuple(out)
+    return xp.reshape(cols, (groups, (c // groups) * k, m * math.prod(grid))), grid
+
+
+def _uncolumn(xp, y, m: int, grid, out):
+    """A product ``(C_out, m * prod(grid))`` back to ``(m, C_out, *out)``."""
+    y = xp.reshape(y, (y.shape[0], m) + tuple(grid))
+    if tuple(grid) != tuple(out):  # flattened shifts: drop the inner axes' extra columns
+        y = y[(...,) + tuple(slice(0, o) for o in out)]
+    return xp.permute_dims(y, (1, 0) + tuple(range(2, y.ndim)))
+
+
+def _columns_times_weight(xp, call: ConvCall, xpad, wm, out):
+    """im2col on a padded tile and one matmul per group with the reshaped weight ``wm``:
+    ``(g, Cout/g, Cin/g*K) @ (g, Cin/g*K, m*L)``, permuted back to ``(m, C_out, *out)``."""
+    cols, grid = _columns(xp, call, xpad, out)
+    y = xp.matmul(wm, cols)
+    y = xp.reshape(y, (wm.shape[0] * wm.shape[1], cols.shape[-1]))
+    return _uncolumn(xp, y, xpad.shape[0], grid, out)
+
+
+def _pointwise(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
+    """A 1 x 1 convolution without padding: a matmul on a reshape (strided first when the
+    stride is above 1), no column buffer and no permutation."""
+    n, c, g = call.n, call.c_in, call.groups
+    if tuple(x.shape[2:]) != call.out:  # strided, or an adjoint's call with fewer outputs
+        x = x[(...,) + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(call.out, call.stride))]
+    p = math.prod(call.out)
+    xm = xp.reshape(x, (n, g, c // g, p))
+    wm = xp.reshape(w, (g, call.c_out // g, c // g))
+    return xp.reshape(xp.matmul(wm, xm), call.out_shape)  # (n, g, Cout/g, P)
 
 
 def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
@@ -125,6 +158,11 @@ def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     tiles that keep the column buffer within the memory budget."""
     n, c, out, kernel = call.n, call.c_in, call.out, call.kernel
     c_out, groups = w.shape[0], call.groups
+    if math.prod(kernel) == 1 and all(p == (0, 0) for p in call.padding):
+        return _pointwise(xp, call, x, w)
+    tile = winograd.choose(call)
+    if tile is not None:
+        return winograd.conv(xp, call, x, w, tile)
     plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget())
     wm = xp.reshape(w, (groups, c_out // groups, w.shape[1] * math.prod(kernel)))
     pieces, padded_example = [], None

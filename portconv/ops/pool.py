@@ -136,11 +136,12 @@ def divisor(xp: Any, call: PoolCall) -> Any:
     return div
 
 
-def _running_max(xp):
+def _tie_exact_max(xp):
     """``combine(acc, w)`` for a running maximum over kernel offsets (row-major order) that
     keeps the first maximum on ties and lets NaN through: a ``where``, not ``maximum``, so that
     a framework's autograd (torch's splits ties evenly in ``maximum``) routes the gradient to
-    that one element, as ``F.max_pool2d`` and MXNet's pooling do."""
+    that one element, as ``F.max_pool2d`` and MXNet's pooling do. Several times slower than
+    ``maximum``: used only where a framework's autograd records the call."""
 
     def combine(acc, w):
         return xp.where((w > acc) | xp.isnan(w), w, acc)
@@ -148,11 +149,11 @@ def _running_max(xp):
     return combine
 
 
-def _forward(xp: Any, call: PoolCall, x: Any) -> Any:
-    """Pooling of a batched, channels-first array with the standard's functions only."""
+def _pool(xp: Any, call: PoolCall, x: Any, combine) -> Any:
+    """Pooling of a batched, channels-first array with the standard's functions only: pad
+    with the call's ``applied`` padding, combine every offset's window with ``combine``."""
     kind, pads = call.kind, call.applied
     fill = float("-inf") if kind == "max" else 0.0
-    combine = _running_max(xp) if kind == "max" else (lambda acc, w: acc + w)
 
     def pool(xt):
         xt = _windows.pad(xp, xt, pads, fill, call.device)
@@ -185,6 +186,20 @@ def _forward(xp: Any, call: PoolCall, x: Any) -> Any:
     return y / divisor(xp, call)
 
 
+def _max_forward(xp: Any, call: PoolCall, x: Any) -> Any:
+    # maximum propagates NaN; its ties are equal values, so only a framework's gradient
+    # could tell them apart (see _tie_exact_max)
+    return _pool(xp, call, x, xp.maximum)
+
+
+def _max_forward_recorded(xp: Any, call: PoolCall, x: Any) -> Any:
+    return _pool(xp, call, x, _tie_exact_max(xp))
+
+
+def _avg_forward(xp: Any, call: PoolCall, x: Any) -> Any:
+    return _pool(xp, call, x, lambda acc, w: acc + w)
+
+
 # -- the generic backward --------------------------------------------------------------------------
 
 
@@ -192,23 +207,42 @@ def _iota(xp: Any, n: int, device: Any, shape: Sequence[int]) -> Any:
     return xp.reshape(xp.arange(n, device=device), tuple(shape))
 
 
-def _max_backward(xp: Any, call: PoolCall, x: Any, dy: Any) -> Any:
-    """Each output's gradient to the first maximum of its window in row-major order
-    (``argmax`` returns the first occurrence), as PyTorch and MXNet choose on ties."""
-    d, out, k = call.d, call.out, math.prod(call.kernel)
-    kernel, stride, dilation, pads = call.kernel, call.stride, call.dilation, call.applied
-    hit_shape = (1, k) + (1,) * d
+def _max_backward(xp: Any, call: PoolCall, x: Any, y: Any, dy: Any) -> Any:
+    """Each output's gradient to the first maximum of its window in row-major order, as
+    PyTorch and MXNet choose on ties (and, where the maximum is NaN, to the first NaN).
+
+    The kernel offsets are visited in row-major order; at each, the window elements equal to
+    their window's maximum ``y`` (or NaN) that no earlier offset has claimed take the output's
+    gradient, and ``col2im`` puts them back: no window is gathered and no ``argmax`` taken.
+    The gradient is masked by multiplication, so a NaN or infinite output gradient also
+    reaches its window's other elements (as NaN), where PyTorch's kernel would leave zeros."""
+    kernel, stride, dilation, pads, out = (
+        call.kernel,
+        call.stride,
+        call.dilation,
+        call.applied,
+        call.out,
+    )
 
     def tile(a: int, z: int) -> Any:
         xpad = _windows.pad(xp, _windows.merge(xp, x[a:z, ...]), pads, float("-inf"), call.device)
-        cols = _windows.gather(xp, xpad, kernel, stride, dilation, out)  # (m*C, K, *out)
-        hit = _iota(xp, k, call.device, hit_shape) == xp.argmax(cols, axis=1, keepdims=True)
-        g = xp.expand_dims(_windows.merge(xp, dy[a:z, ...]), axis=1)
-        routed = xp.where(hit, g, xp.zeros_like(g))
+        yt = _windows.merge(xp, y[a:z, ...])
+        g = _windows.merge(xp, dy[a:z, ...])
+        taken, parts = None, []
+        for offset in _windows.offsets(kernel, dilation):
+            w = _windows.window(xpad, offset, stride, out)
+            hit = (w == yt) | (w != w)  # w != w: NaN, the maximum wherever one is present
+            if taken is None:
+                taken = hit
+            else:
+                hit = hit & ~taken
+                taken = taken | hit
+            parts.append(g * xp.astype(hit, g.dtype))
+        routed = xp.stack(parts, axis=1)  # (m*C, K, *out)
         full = _windows.col2im(xp, routed, kernel, stride, dilation, call.canvas, call.device)
         return _windows.crop(_windows.split(xp, full, z - a), pads)
 
-    per_example = call.c * k * math.prod(out) * 2 * itemsize(xp, x.dtype)
+    per_example = call.c * math.prod(kernel) * math.prod(out) * 2 * itemsize(xp, x.dtype)
     return _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile)
 
 
@@ -231,13 +265,13 @@ def _backward(xp: Any, call: PoolCall, arrays, y, g, needs) -> tuple:
     if not needs[0]:
         return (None,)
     if call.kind == "max":
-        return (_max_backward(xp, call, arrays[0], g),)
+        return (_max_backward(xp, call, arrays[0], y, g),)
     return (_avg_backward(xp, call, g),)
 
 
 #: max and average pooling: the generic forward and its gradient
-MAX_POOL = Op("max_pool", _forward, _backward)
-AVG_POOL = Op("avg_pool", _forward, _backward)
+MAX_POOL = Op("max_pool", _max_forward, _backward, recorded=_max_forward_recorded)
+AVG_POOL = Op("avg_pool", _avg_forward, _backward)
 
 
 # -- the front end ---------------------------------------------------------------------------------
