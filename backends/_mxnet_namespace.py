@@ -30,6 +30,8 @@ from collections.abc import Callable
 
 import numpy as onp
 
+from ..errors import ArgumentError
+
 #: ``mxnet`` and ``mxnet.numpy``, bound by :func:`namespace` (MXNet is imported lazily).
 mx = None
 mnp = None
@@ -49,6 +51,8 @@ def _mx():
 # ==========================================================================================
 _NAMES = ("bool", "int8", "int32", "int64", "uint8", "float16", "float32", "float64")
 _DTYPES = {name: onp.dtype(name) for name in _NAMES}
+#: the names the standard gives (it has no float16)
+_STANDARD_NAMES = tuple(n for n in _NAMES if n != "float16")
 _BOOL, _INT64, _UINT8 = onp.dtype("bool"), onp.dtype("int64"), onp.dtype("uint8")
 _FLOAT16, _FLOAT32, _FLOAT64 = onp.dtype("float16"), onp.dtype("float32"), onp.dtype("float64")
 _DEFAULT_FLOAT, _DEFAULT_INT = _FLOAT32, _INT64
@@ -179,10 +183,55 @@ def isdtype(dtype, kind) -> bool:
     return dtype == onp.dtype(kind)
 
 
+class _FInfo:
+    """Machine limits of a floating dtype as the standard asks: ``bits`` an int, ``eps``,
+    ``max``, ``min`` and ``smallest_normal`` Python floats (NumPy's finfo holds NumPy
+    scalars), ``dtype`` the dtype."""
+
+    __slots__ = ("bits", "eps", "max", "min", "smallest_normal", "dtype")
+
+    def __init__(self, dtype: onp.dtype) -> None:
+        info = onp.finfo(dtype)
+        self.bits, self.dtype = int(info.bits), dtype
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.smallest_normal = float(info.smallest_normal)
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(bits={self.bits}, eps={self.eps!r}, max={self.max!r}, min={self.min!r}, "
+            f"smallest_normal={self.smallest_normal!r}, dtype={self.dtype})"
+        )
+
+
 @_export
 def finfo(type, /):
-    """Machine limits of a floating dtype (or of an array's dtype)."""
-    return onp.finfo(_dtype_of(type))
+    """Machine limits of a floating dtype (or of an array's dtype), as Python numbers.
+
+    Parameters
+    ----------
+    type : dtype or array
+        A floating dtype of the namespace, or an array of one.
+
+    Returns
+    -------
+    object
+        With ``bits`` (int), ``eps``, ``max``, ``min``, ``smallest_normal`` (Python floats)
+        and ``dtype``.
+
+    Raises
+    ------
+    ArgumentError
+        ``type`` is not a floating dtype.
+
+    Examples
+    --------
+    >>> xp.finfo(xp.float32).eps
+    1.1920928955078125e-07
+    """
+    d = _dtype_of(type)
+    if d.kind != "f":
+        raise ArgumentError(f"finfo: expected a floating dtype or array, got {d}")
+    return _FInfo(d)
 
 
 @_export
@@ -219,7 +268,13 @@ class _Info:
         return {"real floating": _DEFAULT_FLOAT, "integral": _DEFAULT_INT, "indexing": _INT64}
 
     def dtypes(self, *, device=None, kind=None) -> dict:
-        return {n: d for n, d in _DTYPES.items() if kind is None or isdtype(d, kind)}
+        """The standard's dtypes MXNet has, by name: float16 is left out, as the standard
+        has no float16 (it stays usable as ``float16``)."""
+        return {
+            n: d
+            for n, d in _DTYPES.items()
+            if n in _STANDARD_NAMES and (kind is None or isdtype(d, kind))
+        }
 
 
 # ==========================================================================================
@@ -778,7 +833,9 @@ def moveaxis(x, source, destination, /):
 
 
 @_export
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
+    """``x`` with a new axis of size one at ``axis`` (positional or keyword, as the standard's
+    signature ``expand_dims(x, /, axis)``)."""
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise IndexError(f"axis {axis} is out of range for expand_dims of a {x.ndim}-d array")
     return mnp.expand_dims(x, axis % (x.ndim + 1))
@@ -910,49 +967,93 @@ def _reduce_axis(axis, ndim):
     return None if axis is None else _axes(axis, ndim)
 
 
+def _kept_shape(x, axes) -> tuple:
+    return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+
+
+def _empty_reduction(name, x, axis, keepdims, identity, dtype):
+    """The reduction of a zero-size ``x``, built without MXNet: its reductions of zero-size
+    arrays give 0 for prod and mean, fail for all and max, and its broadcasts of them can
+    crash. Every element is ``identity`` (None: the reduction has none, and reducing no
+    elements is an error, as in NumPy; a result with no elements needs none)."""
+    axes = _axes(axis, x.ndim)
+    shape = _kept_shape(x, axes)
+    if not keepdims:
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    if identity is None:
+        if math.prod(x.shape[a] for a in axes) == 0:
+            raise ArgumentError(
+                f"{name}: axis={axis!r} of an array of shape {x.shape} holds no elements, "
+                f"and the {name} of no elements is undefined"
+            )
+        identity = 0
+    return _full(shape, identity, dtype, x.ctx)
+
+
 @_export
 def sum_(x, /, *, axis=None, dtype=None, keepdims=False):
-    """Sum; bool and integers accumulate in the default int (see :func:`_sum_dtype`)."""
+    """Sum; bool and integers accumulate in the default int (see :func:`_sum_dtype`); 0 for
+    no elements."""
     d = _sum_dtype(x, dtype)
     if axis == ():
         return astype(x, d)
+    if x.size == 0:
+        return _empty_reduction("sum", x, axis, keepdims, 0, d)
     return _accumulate(mnp.sum, x, d, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
-    """Product; bool and integers accumulate in the default int (see :func:`_sum_dtype`)."""
+    """Product; bool and integers accumulate in the default int (see :func:`_sum_dtype`); 1
+    for no elements (mx.np.prod gives 0)."""
     d = _sum_dtype(x, dtype)
     if axis == ():
         return astype(x, d)
+    if x.size == 0:
+        return _empty_reduction("prod", x, axis, keepdims, 1, d)
     return _accumulate(mnp.prod, x, d, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def mean(x, /, *, axis=None, keepdims=False):
-    """Mean; integer input gives the default float."""
+    """Mean; integer input gives the default float; NaN for no elements (mx.np.mean gives 0)."""
+    x = _floating(x)
     if axis == ():
-        return _floating(x).copy()
-    return mnp.mean(_floating(x), axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
+        return x.copy()
+    if x.size == 0:
+        return _empty_reduction("mean", x, axis, keepdims, math.nan, x.dtype)
+    return mnp.mean(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def max_(x, /, *, axis=None, keepdims=False):
+    """Maximum; reducing no elements raises ``ArgumentError`` (a ValueError), as in NumPy."""
+    if x.size == 0:
+        return _empty_reduction("max", x, axis, keepdims, None, x.dtype)
     return mnp.max(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def min_(x, /, *, axis=None, keepdims=False):
+    """Minimum; reducing no elements raises ``ArgumentError`` (a ValueError), as in NumPy."""
+    if x.size == 0:
+        return _empty_reduction("min", x, axis, keepdims, None, x.dtype)
     return mnp.min(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def any_(x, /, *, axis=None, keepdims=False):
+    """Whether any element is true; False for no elements."""
+    if x.size == 0:
+        return _empty_reduction("any", x, axis, keepdims, False, _BOOL)
     return mnp.any(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def all_(x, /, *, axis=None, keepdims=False):
+    """Whether every element is true; True for no elements (mx.np.all fails on them)."""
+    if x.size == 0:
+        return _empty_reduction("all", x, axis, keepdims, True, _BOOL)
     return mnp.all(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
@@ -967,13 +1068,17 @@ def _drop_axes(y, x, axis, keepdims):
 
 def _variance_kept(x, axis, correction):
     """Variance with kept dimensions as the mean of squared deviations: mx.np.var and
-    mx.np.std have zero gradients under autograd."""
+    mx.np.std have zero gradients under autograd. NaN where ``N - correction <= 0``, as the
+    standard says (a division by zero would give inf for nonzero squares)."""
     x = _floating(x)
     axes = _axes(axis, x.ndim)
     count = math.prod(x.shape[a] for a in axes)
+    if x.size == 0:
+        return _full(_kept_shape(x, axes), math.nan, x.dtype, x.ctx)
     deviation = mnp.subtract(x, mnp.mean(x, axis=axes, keepdims=True))
     squares = mnp.sum(mnp.square(deviation), axis=axes, keepdims=True)
-    return mnp.divide(squares, float(builtins.max(count - correction, 0)))
+    divisor = count - correction
+    return mnp.divide(squares, float(divisor) if divisor > 0 else math.nan)
 
 
 @_export
@@ -1006,7 +1111,9 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
 
 def _arg_extremum(fn, x, axis, keepdims):
     """Index of the first extremum; ``keepdims`` supported (mx.np's argmax/argmin lack it
-    and reject bool)."""
+    and reject bool). Searching no elements raises ``ArgumentError``, as in NumPy."""
+    if x.size == 0:
+        return _empty_reduction(fn.__name__, x, axis, keepdims, None, _INT64)
     x = x.astype(_UINT8) if x.dtype == _BOOL else x
     if axis is None:
         flat = fn(mnp.reshape(x, (1, -1)), axis=1)

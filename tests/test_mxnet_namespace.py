@@ -124,8 +124,13 @@ def test_dtype_objects_constants_and_info(xp):
     }
     assert mx.cpu() in info.devices()
     assert info.default_device() == mx.context.current_context()
-    assert set(info.dtypes()) == set(DTYPES)
-    assert set(info.dtypes(kind="real floating")) == set(FLOATS)
+    # the standard's names only: it has no float16, which stays usable as xp.float16
+    standard = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"}
+    standard |= {"uint64", "float32", "float64", "complex64", "complex128"}
+    assert set(info.dtypes()) == set(DTYPES) - {"float16"}
+    assert set(info.dtypes()) <= standard
+    assert all(info.dtypes()[name] == np.dtype(name) for name in info.dtypes())
+    assert set(info.dtypes(kind="real floating")) == {"float32", "float64"}
     assert set(info.dtypes(kind=("bool", "unsigned integer"))) == {"bool", "uint8"}
     assert info.capabilities()["data-dependent shapes"] is True
 
@@ -138,6 +143,19 @@ def test_result_type_and_can_cast_follow_numpy(xp, d1):
         assert xp.can_cast(getattr(xp, d1), d2) == np.can_cast(d1, d2)
     for s in (True, 2, 2.5):
         assert xp.result_type(arr([1], d1), s) == with_scalar(d1, s)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_finfo_gives_python_numbers(xp, dtype):
+    info, ref = xp.finfo(getattr(xp, dtype)), np.finfo(dtype)
+    for name in ("eps", "max", "min", "smallest_normal"):
+        assert type(getattr(info, name)) is float, name
+        assert getattr(info, name) == float(getattr(ref, name)), name
+    assert type(info.bits) is int and info.bits == ref.bits
+    assert info.dtype == np.dtype(dtype)
+    assert xp.finfo(arr([1.0], dtype)).eps == float(ref.eps)
+    with pytest.raises(pc.ArgumentError, match="finfo: expected a floating dtype"):
+        xp.finfo(xp.int32)
 
 
 def test_isdtype_finfo_iinfo(xp):
@@ -945,6 +963,63 @@ def test_gradients_match_finite_differences(xp, name):
         expected[idx] = (up - down) / (2 * eps)
     tol = 1e-3 if name == "astype" else 1e-6
     check(x.grad, expected, "float64", rtol=tol, atol=tol)
+
+
+# -- reductions of no elements: the standard's empty sum, product and mean -------------------
+EMPTY_CASES = [((0,), None), ((0, 3), 0), ((0, 3), 1), ((0, 3), None), ((3, 0), -1)]
+EMPTY_CASES += [((2, 0, 3), (0, 2)), ((0, 0), 1), ((2, 0, 3), (1,))]
+#: name -> the standard's value for no elements (None: an error, as NumPy raises)
+EMPTY_VALUES = {"sum": 0, "prod": 1, "mean": math.nan, "any": False, "all": True}
+EMPTY_VALUES.update({"var": math.nan, "std": math.nan, "max": None, "min": None})
+EMPTY_VALUES.update({"argmax": None, "argmin": None})
+EMPTY_DTYPES = {"any": "bool", "all": "bool", "argmax": "int64", "argmin": "int64"}
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "axis"),
+    [
+        (name, shape, axis)
+        for name in sorted(EMPTY_VALUES)
+        for shape, axis in EMPTY_CASES
+        if not (name.startswith("arg") and isinstance(axis, tuple))  # they take one axis
+    ],
+)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_of_zero_size_arrays_follow_the_standard(xp, name, shape, axis, keepdims):
+    """sum 0, prod 1, mean/var/std NaN, any False, all True of no elements (MXNet gave 0 for
+    prod and mean and failed for all); max, min, argmax and argmin of no elements raise
+    ArgumentError (a ValueError, as NumPy's); a result with no elements is empty."""
+    a = np.zeros(shape, dtype="float32")
+    count = a.size if axis is None else math.prod(shape[i] for i in np.atleast_1d(axis))
+    kept = np.sum(a, axis=axis, keepdims=True).shape
+    expected_shape = kept if keepdims else np.sum(a, axis=axis).shape
+    with mx.util.np_shape(True):
+        x = arr(a)
+        call = getattr(xp, name)
+        if EMPTY_VALUES[name] is None and count == 0:
+            with pytest.raises(pc.ArgumentError, match=f"{name}: axis=.* holds no elements"):
+                call(x, axis=axis, keepdims=keepdims)
+            with pytest.raises(ValueError):  # NumPy refuses too
+                getattr(np, name)(a, axis=axis, keepdims=keepdims)
+            return
+        y = call(x, axis=axis, keepdims=keepdims)
+        value = 0 if EMPTY_VALUES[name] is None else EMPTY_VALUES[name]
+        check(y, np.full(expected_shape, value), EMPTY_DTYPES.get(name, "float32"))
+
+
+def test_empty_reductions_keep_integer_dtypes_and_var_needs_n_above_correction(xp):
+    with mx.util.np_shape(True):
+        e = arr(np.zeros((0,), "int8"))
+        check(xp.sum(e), 0, "int64")
+        check(xp.prod(e), 1, "int64")
+        check(xp.prod(arr(np.zeros((0, 2), "uint8")), axis=0, dtype=xp.uint8), [1, 1], "uint8")
+        check(xp.mean(e), np.nan, "float32")
+        check(xp.mean(arr(np.zeros((0,), "float64"))), np.nan, "float64")
+    # the standard: NaN where N - correction <= 0 (a division by zero gave inf)
+    x = arr([[1.0, 2.0], [3.0, 5.0]])
+    check(xp.var(x, axis=1, correction=2), [np.nan, np.nan], "float64")
+    check(xp.std(x, axis=0, correction=3.5, keepdims=True), [[np.nan, np.nan]], "float64")
+    check(xp.var(x, axis=1, correction=1), [0.5, 2.0], "float64")
 
 
 # -- NumPy shape semantics: 0-d and zero-size arrays -----------------------------------------
