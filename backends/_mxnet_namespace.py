@@ -1736,7 +1736,7 @@ def _empty_result(x, items: tuple):
     holds no memory."""
     if len(items) == 1 and _is_empty_mask(items[0]):  # the standard's case: x's leading axes
         mask = items[0]
-        if mask.shape != x.shape[: mask.ndim]:
+        if mask.ndim > x.ndim or builtins.any(m not in (n, 0) for m, n in zip(mask.shape, x.shape)):
             raise IndexError(
                 f"a boolean index of shape {mask.shape} does not match the leading axes of "
                 f"an array of shape {x.shape}"

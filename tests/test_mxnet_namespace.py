@@ -938,6 +938,9 @@ cases = {
     "(2,0)[(2,) mask]": lambda: Z(2, 0)[xp.asarray([True, False])],
     "(0,3)[:, [0, 1]]": lambda: Z(0, 3)[:, xp.asarray([0, 1])],
     "(2,3)[(0,) mask]": lambda: xp.ones((2, 3))[Z(0, d=xp.bool)],
+    "(2,3)[(2,0) mask]": lambda: xp.ones((2, 3))[Z(2, 0, d=xp.bool)],
+    "(2,3)[(3,0) mask]": lambda: xp.ones((2, 3))[Z(3, 0, d=xp.bool)],
+    "(2,)[(2,0) mask]": lambda: xp.ones(2)[Z(2, 0, d=xp.bool)],
     "matmul((0,3) int, (3,2) int)": lambda: xp.matmul(Z(0, 3, d=xp.int64), I64),
     "matmul((3,0), (0,2))": lambda: xp.matmul(Z(3, 0), Z(0, 2)),
     "(0,3) int @ (3,2) int8": lambda: Z(0, 3, d=xp.int64) @ xp.ones((3, 2), dtype=xp.int8),
@@ -992,8 +995,13 @@ def test_zero_size_masks_and_operands_never_reach_mxnets_crashes(xp):
         "(0,)[(0,) > 0]": [[[0], f32, []]],
         "(2,0)[(2,) mask]": [[[1, 0], f32, [[]]]],
         "(0,3)[:, [0, 1]]": [[[0, 2], f32, []]],
-        "(2,3)[(0,) mask]": "IndexError: a boolean index of shape (0,) does not match the "
+        # a mask axis of size 0 selects nothing on any axis (as NumPy and the test suite)
+        "(2,3)[(0,) mask]": [[[0, 3], f32, []]],
+        "(2,3)[(2,0) mask]": [[[0], f32, []]],
+        "(2,3)[(3,0) mask]": "IndexError: a boolean index of shape (3, 0) does not match the "
         "leading axes of an array of shape (2, 3)",
+        "(2,)[(2,0) mask]": "IndexError: a boolean index of shape (2, 0) does not match the "
+        "leading axes of an array of shape (2,)",
         "matmul((0,3) int, (3,2) int)": [[[0, 2], i64, []]],
         "matmul((3,0), (0,2))": [[[3, 2], f32, [[0.0, 0.0]] * 3]],
         "(0,3) int @ (3,2) int8": [[[0, 2], i64, []]],
