@@ -8,16 +8,31 @@ through host NumPy), so results stay MXNet arrays on their context and remain di
 under ``mxnet.autograd.record()``. Every function here is functional: none writes into its
 inputs (MXNet's autograd cannot record ``__setitem__``).
 
-Host NumPy is used only for dtype logic and to build arrays from Python data. Departures
-that cannot be fixed here:
+Host NumPy is used only for dtype logic, to build arrays from Python data and for the
+shapes of data-dependent results. Calls that crash MXNet 1.9.1 (``where`` broadcasting a
+zero-size operand, a zero-size boolean mask, contractions of zero-size or mismatched
+operands) are answered without reaching it.
+
+Building the namespace completes ``mx.np.ndarray`` itself, once per process: it gains what
+the standard's array object has and MXNet's lacks (``device``, ``mT``, ``to_device``,
+``__array_namespace__``, ``__dlpack__``, ``__dlpack_device__``, ``__index__``,
+``__complex__``, ``//``, ``<<``, ``>>``, unary ``+``), and ``__getitem__``, the comparisons,
+``&``, ``|``, ``^`` and ``@`` are wrapped where MXNet raises or crashes (operands of two
+dtypes are promoted first; ``...`` and ``None`` index 0-d arrays). Whatever MXNet answers
+itself keeps MXNet's answer. Legacy ``mx.nd.NDArray`` is left alone. Departures that cannot
+be fixed here:
 
 - MXNet has no int16, uint16, uint32, uint64 or complex arrays; the namespace exposes the
-  eight dtypes it has.
+  eight dtypes it has (``__array_namespace_info__().dtypes()`` lists the seven the standard
+  names: it has no float16).
 - Without NumPy shape semantics (``mx.npx.set_np()`` or ``mx.util.np_shape(True)``), MXNet
   cannot operate on 0-d or zero-size arrays. The functions here avoid creating such
   intermediates, so they work in both modes, but a 0-d *input* needs NumPy shape semantics.
-- Array methods and operators (``x + y``, ``x < 1.5``) are MXNet's own; only calls through
-  this namespace follow the standard.
+- Operators with a Python scalar and same-dtype arithmetic operators are MXNet's own
+  (``int_array < 1.5`` truncates the scalar, ``int_array + 1.5`` stays integer); calls
+  through this namespace follow the standard. In-place ``//=``, ``<<=``, ``>>=`` rebind the
+  name to a new array (MXNet has no in-place kernels for them).
+- No ``linalg`` or ``fft`` extension.
 """
 
 from __future__ import annotations
@@ -1726,6 +1741,8 @@ _MX_METHODS: dict[str, Callable] = {}
 
 
 def _is_empty_mask(k) -> bool:
+    if isinstance(k, list):
+        k = onp.asarray(k)
     return (_is_array(k) or isinstance(k, onp.ndarray)) and k.dtype == _BOOL and k.size == 0
 
 
@@ -1753,9 +1770,11 @@ def _getitem(self, key):
     0-d array (MXNet takes only ``()`` there): ``x[...]`` is ``x``, each ``None`` adds an
     axis."""
     items = key if isinstance(key, tuple) else (key,)
-    if self.size == 0 or builtins.any(_is_empty_mask(k) for k in items):
-        return _empty_result(self, items)
-    if self.ndim == 0 and items and builtins.all(k is Ellipsis or k is None for k in items):
+    # the shape is asked for only where it matters: plain indexing stays as fast as MXNet's
+    if builtins.any(isinstance(k, (mnp.ndarray, onp.ndarray, list)) for k in items):
+        if 0 in self.shape or builtins.any(_is_empty_mask(k) for k in items):
+            return _empty_result(self, items)
+    elif items and builtins.all(k is Ellipsis or k is None for k in items) and self.ndim == 0:
         if builtins.sum(k is Ellipsis for k in items) > 1:
             raise IndexError("an index can only have a single ellipsis ('...')")
         return mnp.reshape(self, (1,) * builtins.sum(k is None for k in items))

@@ -937,6 +937,8 @@ cases = {
     "(0,)[(0,) > 0]": lambda: Z(0)[Z(0) > 0],
     "(2,0)[(2,) mask]": lambda: Z(2, 0)[xp.asarray([True, False])],
     "(0,3)[:, [0, 1]]": lambda: Z(0, 3)[:, xp.asarray([0, 1])],
+    "(0,3)[:, list]": lambda: Z(0, 3)[:, [0, 1]],
+    "(0,3)[[]]": lambda: Z(0, 3)[[]],
     "(2,3)[(0,) mask]": lambda: xp.ones((2, 3))[Z(0, d=xp.bool)],
     "(2,3)[(2,0) mask]": lambda: xp.ones((2, 3))[Z(2, 0, d=xp.bool)],
     "(2,3)[(3,0) mask]": lambda: xp.ones((2, 3))[Z(3, 0, d=xp.bool)],
@@ -995,6 +997,8 @@ def test_zero_size_masks_and_operands_never_reach_mxnets_crashes(xp):
         "(0,)[(0,) > 0]": [[[0], f32, []]],
         "(2,0)[(2,) mask]": [[[1, 0], f32, [[]]]],
         "(0,3)[:, [0, 1]]": [[[0, 2], f32, []]],
+        "(0,3)[:, list]": [[[0, 2], f32, []]],
+        "(0,3)[[]]": [[[0, 3], f32, []]],
         # a mask axis of size 0 selects nothing on any axis (as NumPy and the test suite)
         "(2,3)[(0,) mask]": [[[0, 3], f32, []]],
         "(2,3)[(2,0) mask]": [[[0], f32, []]],
