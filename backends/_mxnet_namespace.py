@@ -16,11 +16,12 @@ operands) are answered without reaching it.
 Building the namespace completes ``mx.np.ndarray`` itself, once per process: it gains what
 the standard's array object has and MXNet's lacks (``device``, ``mT``, ``to_device``,
 ``__array_namespace__``, ``__dlpack__``, ``__dlpack_device__``, ``__index__``,
-``__complex__``, ``//``, ``<<``, ``>>``, unary ``+``), and ``__getitem__``, the comparisons,
-``&``, ``|``, ``^`` and ``@`` are wrapped where MXNet raises or crashes (operands of two
-dtypes are promoted first; ``...`` and ``None`` index 0-d arrays). Whatever MXNet answers
-itself keeps MXNet's answer. Legacy ``mx.nd.NDArray`` is left alone. Departures that cannot
-be fixed here:
+``__complex__``, ``//``, ``<<``, ``>>``, unary ``+`` and their in-place forms), and
+``__getitem__``, the comparisons, ``&``, ``|``, ``^``, ``@`` and the in-place ``-=``, ``/=``,
+``%=``, ``**=``, ``&=``, ``|=``, ``^=`` are wrapped where MXNet raises or crashes (operands of
+two dtypes are promoted first, and an in-place result must keep the array's dtype; ``...``
+and ``None`` index 0-d arrays). Whatever MXNet answers itself keeps MXNet's answer. Legacy
+``mx.nd.NDArray`` is left alone. Departures that cannot be fixed here:
 
 - MXNet has no int16, uint16, uint32, uint64 or complex arrays; the namespace exposes the
   eight dtypes it has (``__array_namespace_info__().dtypes()`` lists the seven the standard
@@ -30,8 +31,7 @@ be fixed here:
   intermediates, so they work in both modes, but a 0-d *input* needs NumPy shape semantics.
 - Operators with a Python scalar and same-dtype arithmetic operators are MXNet's own
   (``int_array < 1.5`` truncates the scalar, ``int_array + 1.5`` stays integer); calls
-  through this namespace follow the standard. In-place ``//=``, ``<<=``, ``>>=`` rebind the
-  name to a new array (MXNet has no in-place kernels for them).
+  through this namespace follow the standard.
 - No ``linalg`` or ``fft`` extension.
 """
 
@@ -1796,6 +1796,34 @@ def _promoting(name: str, function: Callable) -> Callable:
     return method
 
 
+def _store(name: str, self, result):
+    """``result`` written into ``self``, as an in-place operator does: the standard allows
+    it only where the result has ``self``'s dtype and shape."""
+    if result.dtype != self.dtype or result.shape != self.shape:
+        raise ArrayTypeError(
+            f"{name}: the result ({result.dtype}, shape {result.shape}) cannot be stored in "
+            f"the array ({self.dtype}, shape {self.shape})"
+        )
+    result.copyto(self)
+    return self
+
+
+def _in_place(name: str, function: Callable) -> Callable:
+    """An in-place operator: MXNet's own where it has one and the operand is no array of
+    another dtype (MXNet raises on those), else ``function``'s promoted result stored into
+    ``self`` (see :func:`_store`)."""
+
+    def method(self, other):
+        own = _MX_METHODS.get(name)
+        if own is not None and not (_is_array(other) and other.dtype != self.dtype):
+            return own(self, other)
+        return _store(name, self, function(self, other))
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place {function.__name__}; operands of two dtypes are promoted first."
+    return method
+
+
 def _matmul_method(self, other):
     """``self @ other`` by the namespace's matmul where MXNet's kernel refuses the operands
     (two dtypes, or a dtype other than float32/float64), else MXNet's own."""
@@ -1893,6 +1921,22 @@ _PROMOTED = {
 }
 
 
+#: in-place operators, by the namespace function (MXNet raises on operands of two dtypes
+#: or, for //=, <<= and >>=, has none)
+_IN_PLACE = {
+    "__isub__": "subtract",
+    "__itruediv__": "divide",
+    "__imod__": "remainder",
+    "__ipow__": "pow",
+    "__iand__": "bitwise_and",
+    "__ior__": "bitwise_or",
+    "__ixor__": "bitwise_xor",
+    "__ifloordiv__": "floor_divide",
+    "__ilshift__": "bitwise_left_shift",
+    "__irshift__": "bitwise_right_shift",
+}
+
+
 def _additions() -> dict:
     """What the standard's array object has and mx.np.ndarray lacks, by name."""
     api = _API
@@ -1927,10 +1971,13 @@ def _install_array_methods(cls) -> None:
     if present:  # a later MXNet: its own methods win
         for name in present:
             del additions[name]
-    for name in (*_PROMOTED, "__getitem__", "__matmul__"):
-        _MX_METHODS[name] = getattr(cls, name)
+    for name in (*_PROMOTED, *_IN_PLACE, "__getitem__", "__matmul__"):
+        if hasattr(cls, name):
+            _MX_METHODS[name] = getattr(cls, name)
     for name, function in _PROMOTED.items():
         setattr(cls, name, _promoting(name, _API[function]))
+    for name, function in _IN_PLACE.items():
+        setattr(cls, name, _in_place(name, _API[function]))
     cls.__getitem__ = _getitem
     cls.__matmul__ = _matmul_method
     for name, value in additions.items():

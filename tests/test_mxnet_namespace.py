@@ -778,6 +778,42 @@ def test_operators_promote_operands_of_two_dtypes(xp, op):
             check(y, expected, result, rtol=4e-3, atol=4e-3)
 
 
+IN_PLACE = {
+    "-=": (operator.isub, np.subtract, NUMERIC),
+    "/=": (operator.itruediv, np.divide, FLOATS),
+    "%=": (operator.imod, np.remainder, NUMERIC),
+    "**=": (operator.ipow, np.power, NUMERIC),
+    "&=": (operator.iand, np.bitwise_and, ["bool", *INTEGRAL]),
+    "|=": (operator.ior, np.bitwise_or, ["bool", *INTEGRAL]),
+    "^=": (operator.ixor, np.bitwise_xor, ["bool", *INTEGRAL]),
+    "//=": (operator.ifloordiv, np.floor_divide, NUMERIC),
+    "<<=": (operator.ilshift, np.left_shift, INTEGRAL),
+    ">>=": (operator.irshift, np.right_shift, INTEGRAL),
+}
+
+
+@pytest.mark.parametrize("op", sorted(IN_PLACE))
+def test_in_place_operators_write_into_the_array(xp, op):
+    """``x1 op= x2`` for every pair whose promoted dtype is x1's (MXNet raised on operands of
+    two dtypes, and had no //=, <<=, >>=): the result lands in x1 itself, in x1's dtype."""
+    call, np_call, dtypes = IN_PLACE[op]
+    for d1 in dtypes:
+        for d2 in dtypes:
+            if promoted(d1, d2) != np.dtype(d1):
+                continue
+            a, b = sample((2, 3), d1, seed=1), sample((2, 3), d2, seed=2)
+            x1, x2 = arr(a), arr(b)
+            with unchanged(x2):
+                y = call(x1, x2)
+            assert y is x1, f"{d1} {op} {d2} made a new array"
+            check(x1, np_call(a, b).astype(d1), d1, rtol=4e-3, atol=4e-3)
+    x = arr([1, 2], "int8")
+    with pytest.raises(pc.ArrayTypeError, match="cannot be stored"):
+        call(x, arr([1.5, 2.5])) if op not in ("&=", "|=", "^=", "<<=", ">>=") else call(
+            x, arr([1, 2], "int64")
+        )
+
+
 def test_operators_mxnet_answers_itself_stay_mxnets(xp):
     """Same-dtype operands and Python scalars still go to MXNet's own operators (code written
     for MXNet is unaffected), and the operators it lacked take scalars on either side."""
