@@ -1741,8 +1741,6 @@ _MX_METHODS: dict[str, Callable] = {}
 
 
 def _is_empty_mask(k) -> bool:
-    if isinstance(k, list):
-        k = onp.asarray(k)
     return (_is_array(k) or isinstance(k, onp.ndarray)) and k.dtype == _BOOL and k.size == 0
 
 
@@ -1961,16 +1959,13 @@ def _additions() -> dict:
 
 def _install_array_methods(cls) -> None:
     """Complete MXNet's array class as far as the standard's array object goes: add what it
-    lacks (:func:`_additions`), and wrap ``__getitem__``, the comparisons, ``&``, ``|``,
-    ``^`` and ``@`` only where MXNet raises or crashes. Every call MXNet answers itself keeps
-    MXNet's answer, so code written for MXNet is unaffected. Done once per process."""
+    lacks (:func:`_additions`, never replacing a method MXNet has), and wrap ``__getitem__``,
+    the comparisons, ``&``, ``|``, ``^``, ``@`` and the in-place operators only where MXNet
+    raises or crashes. Every call MXNet answers itself keeps MXNet's answer, so code written
+    for MXNet is unaffected. Done once per process."""
     if "_portconv_standard" in vars(cls):
         return
-    additions = _additions()
-    present = [name for name in additions if hasattr(cls, name)]
-    if present:  # a later MXNet: its own methods win
-        for name in present:
-            del additions[name]
+    additions = {name: v for name, v in _additions().items() if not hasattr(cls, name)}
     for name in (*_PROMOTED, *_IN_PLACE, "__getitem__", "__matmul__"):
         if hasattr(cls, name):
             _MX_METHODS[name] = getattr(cls, name)
