@@ -17,10 +17,11 @@ Building the namespace completes ``mx.np.ndarray`` itself, once per process: it 
 the standard's array object has and MXNet's lacks (``device``, ``mT``, ``to_device``,
 ``__array_namespace__``, ``__dlpack__``, ``__dlpack_device__``, ``__index__``,
 ``__complex__``, ``//``, ``<<``, ``>>``, unary ``+`` and their in-place forms), and
-``__getitem__``, the comparisons, ``&``, ``|``, ``^``, ``@`` and the in-place ``-=``, ``/=``,
-``%=``, ``**=``, ``&=``, ``|=``, ``^=`` are wrapped where MXNet raises or crashes (operands of
-two dtypes are promoted first, and an in-place result must keep the array's dtype; ``...``
-and ``None`` index 0-d arrays). Whatever MXNet answers itself keeps MXNet's answer. Legacy
+``__getitem__``, ``__setitem__``, the comparisons, ``&``, ``|``, ``^``, ``@`` and the
+in-place ``-=``, ``/=``, ``%=``, ``**=``, ``&=``, ``|=``, ``^=`` are wrapped where MXNet
+raises or crashes (operands of two dtypes are promoted first, and an in-place result must
+keep the array's dtype; ``...`` and ``None`` index 0-d arrays; zero-size arrays and masks
+select nothing). Whatever MXNet answers itself keeps MXNet's answer. Legacy
 ``mx.nd.NDArray`` is left alone. Departures that cannot be fixed here:
 
 - MXNet has no int16, uint16, uint32, uint64 or complex arrays; the namespace exposes the
@@ -1779,6 +1780,29 @@ def _getitem(self, key):
     return _MX_METHODS["__getitem__"](self, key)
 
 
+def _setitem(self, key, value):
+    """``self[key] = value`` by MXNet, except where its ``__getitem__`` needs help (see
+    :func:`_getitem`): a zero-size array or boolean mask selects no elements, so nothing is
+    written (once the key and the value's shape are checked; MXNet fails on these), and
+    ``x[...] = value`` on a 0-d array writes ``x[()]``."""
+    items = key if isinstance(key, tuple) else (key,)
+    if builtins.any(isinstance(k, (mnp.ndarray, onp.ndarray, list)) for k in items):
+        if 0 in self.shape or builtins.any(_is_empty_mask(k) for k in items):
+            shape = _empty_result(self, items).shape
+            try:
+                fits = onp.broadcast_shapes(onp.shape(value), shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"cannot assign a value of shape {onp.shape(value)} to {shape}")
+            return
+    elif items and builtins.all(k is Ellipsis for k in items) and self.ndim == 0:
+        if len(items) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        key = ()
+    _MX_METHODS["__setitem__"](self, key, value)
+
+
 def _promoting(name: str, function: Callable) -> Callable:
     """An operator that hands array operands of two dtypes to the namespace's ``function``,
     which promotes them by the standard's table (MXNet raises), and leaves every other call
@@ -1960,20 +1984,20 @@ def _additions() -> dict:
 def _install_array_methods(cls) -> None:
     """Complete MXNet's array class as far as the standard's array object goes: add what it
     lacks (:func:`_additions`, never replacing a method MXNet has), and wrap ``__getitem__``,
-    the comparisons, ``&``, ``|``, ``^``, ``@`` and the in-place operators only where MXNet
-    raises or crashes. Every call MXNet answers itself keeps MXNet's answer, so code written
-    for MXNet is unaffected. Done once per process."""
+    ``__setitem__``, the comparisons, ``&``, ``|``, ``^``, ``@`` and the in-place operators
+    only where MXNet raises or crashes. Every call MXNet answers itself keeps MXNet's answer,
+    so code written for MXNet is unaffected. Done once per process."""
     if "_portconv_standard" in vars(cls):
         return
     additions = {name: v for name, v in _additions().items() if not hasattr(cls, name)}
-    for name in (*_PROMOTED, *_IN_PLACE, "__getitem__", "__matmul__"):
+    for name in (*_PROMOTED, *_IN_PLACE, "__getitem__", "__setitem__", "__matmul__"):
         if hasattr(cls, name):
             _MX_METHODS[name] = getattr(cls, name)
     for name, function in _PROMOTED.items():
         setattr(cls, name, _promoting(name, _API[function]))
     for name, function in _IN_PLACE.items():
         setattr(cls, name, _in_place(name, _API[function]))
-    cls.__getitem__ = _getitem
+    cls.__getitem__, cls.__setitem__ = _getitem, _setitem
     cls.__matmul__ = _matmul_method
     for name, value in additions.items():
         setattr(cls, name, value)

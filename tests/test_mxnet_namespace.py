@@ -903,6 +903,29 @@ def test_getitem_on_0d_arrays_takes_ellipsis_and_none(xp):
     check(arr([[1, 2], [3, 4]])[..., None], [[[1], [2]], [[3], [4]]], "int64")
 
 
+def test_setitem_on_0d_arrays_and_selections_of_nothing(xp):
+    with mx.util.np_shape(True):
+        x = xp.asarray(1.5, device=CTX)
+        x[...] = 2.5
+        check(x, 2.5, "float32")
+        x[()] = 3.5
+        check(x, 3.5, "float32")
+        with pytest.raises(IndexError, match="single ellipsis"):
+            x[..., ...] = 1.0
+        # zero-size arrays and masks select nothing: nothing is written, MXNet is not asked
+        e = xp.zeros((0, 3), device=CTX)
+        e[:, [0, 1]] = 1.0
+        e[:, xp.asarray([0, 1], device=CTX)] = xp.ones((2,), device=CTX)
+        y = arr(np.ones((2, 3)))
+        y[xp.zeros((0,), dtype=xp.bool, device=CTX)] = 5.0
+        check(y, np.ones((2, 3)), "float64")
+        with pytest.raises(ValueError, match="cannot assign a value of shape"):
+            y[xp.zeros((0,), dtype=xp.bool, device=CTX)] = xp.ones((2,), device=CTX)
+        with pytest.raises(IndexError, match="does not match"):
+            y[xp.zeros((3, 0), dtype=xp.bool, device=CTX)] = 5.0
+        check(e, np.zeros((0, 3)), "float32")
+
+
 def test_getitem_differentiates_through_the_0d_path(xp):
     with mx.util.np_shape(True):
         x = xp.asarray(2.0, device=CTX)
