@@ -41,6 +41,7 @@ from __future__ import annotations
 import builtins
 import collections
 import math
+import threading
 import types
 import warnings
 from collections.abc import Callable
@@ -2010,12 +2011,20 @@ def _install_array_methods(cls) -> None:
 _NAMESPACE: types.SimpleNamespace | None = None
 
 
+_BUILDING = threading.Lock()
+
+
 def namespace() -> types.SimpleNamespace:
     """The namespace, built on the first call (by the MXNet adapter), which also completes
-    MXNet's array class (see :func:`_install_array_methods`)."""
+    MXNet's array class (see :func:`_install_array_methods`). Threads making the first call
+    at once build it once: a second installation racing the first would take the first's
+    wrappers for MXNet's own methods."""
+    with _BUILDING:
+        return _NAMESPACE if _NAMESPACE is not None else _build()
+
+
+def _build() -> types.SimpleNamespace:
     global mx, mnp, _NAMESPACE
-    if _NAMESPACE is not None:
-        return _NAMESPACE
     mx = _mx()
     mnp = mx.np
     _install_array_methods(mnp.ndarray)

@@ -948,6 +948,55 @@ def test_install_keeps_mxnet_methods_and_runs_once(xp):
         assert name not in vars(mx.nd.NDArray), name  # legacy arrays are left alone
 
 
+_FIRST_CALLS = """
+import sys, threading, time, warnings
+warnings.simplefilter("ignore")
+import mxnet as mx
+from portconv.backends import _mxnet_namespace as ns
+
+barrier, spaces, additions = threading.Barrier(8), [], ns._additions
+
+
+def slow_additions():  # widens the window between the installer's check and its writes
+    time.sleep(0.2)
+    return additions()
+
+
+ns._additions = slow_additions
+
+
+def first_call():
+    barrier.wait()
+    spaces.append(ns.namespace())
+
+
+threads = [threading.Thread(target=first_call) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert len({id(s) for s in spaces}) == 1, "built more than once"
+assert ns._MX_METHODS["__getitem__"].__module__.startswith("mxnet"), "wrapped twice"
+x = mx.np.array([[1.0, 2.0]])
+assert x[0, 1] == 2.0 and (x < x.astype("int64")).shape == (1, 2)
+print("ok")
+"""
+
+
+def test_threads_making_the_first_call_build_and_install_once():
+    """In a fresh process (the installation is once per process), eight threads ask for the
+    namespace at once, the installation slowed down so that they overlap: one namespace, and
+    MXNet's own methods are what the wrappers call (not another thread's wrappers)."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_FIRST_CALLS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MXNET_ENGINE_TYPE": "NaiveEngine"},
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
 def test_matmul_tensordot_vecdot_check_shapes(xp):
     x, y = arr(np.ones((2, 3))), arr(np.ones((2, 3)))
     for bad, message in [
