@@ -8,27 +8,47 @@ through host NumPy), so results stay MXNet arrays on their context and remain di
 under ``mxnet.autograd.record()``. Every function here is functional: none writes into its
 inputs (MXNet's autograd cannot record ``__setitem__``).
 
-Host NumPy is used only for dtype logic and to build arrays from Python data. Departures
-that cannot be fixed here:
+Host NumPy is used only for dtype logic, to build arrays from Python data and for the
+shapes of data-dependent results. Calls that crash MXNet 1.9.1 (``where`` broadcasting a
+zero-size operand, a zero-size boolean mask, contractions of zero-size or mismatched
+operands) are answered without reaching it.
+
+Building the namespace completes ``mx.np.ndarray`` itself, once per process: it gains what
+the standard's array object has and MXNet's lacks (``device``, ``mT``, ``to_device``,
+``__array_namespace__``, ``__dlpack__``, ``__dlpack_device__``, ``__index__``,
+``__complex__``, ``//``, ``<<``, ``>>``, unary ``+`` and their in-place forms), and
+``__getitem__``, ``__setitem__``, the comparisons, ``&``, ``|``, ``^``, ``@`` and the
+in-place ``-=``, ``/=``, ``%=``, ``**=``, ``&=``, ``|=``, ``^=`` are wrapped where MXNet
+raises or crashes (operands of two dtypes are promoted first, and an in-place result must
+keep the array's dtype; ``...`` and ``None`` index 0-d arrays; zero-size arrays and masks
+select nothing). Whatever MXNet answers itself keeps MXNet's answer. Legacy
+``mx.nd.NDArray`` is left alone. Departures that cannot be fixed here:
 
 - MXNet has no int16, uint16, uint32, uint64 or complex arrays; the namespace exposes the
-  eight dtypes it has.
+  eight dtypes it has (``__array_namespace_info__().dtypes()`` lists the seven the standard
+  names: it has no float16).
 - Without NumPy shape semantics (``mx.npx.set_np()`` or ``mx.util.np_shape(True)``), MXNet
   cannot operate on 0-d or zero-size arrays. The functions here avoid creating such
   intermediates, so they work in both modes, but a 0-d *input* needs NumPy shape semantics.
-- Array methods and operators (``x + y``, ``x < 1.5``) are MXNet's own; only calls through
-  this namespace follow the standard.
+- Operators with a Python scalar and same-dtype arithmetic operators are MXNet's own
+  (``int_array < 1.5`` truncates the scalar, ``int_array + 1.5`` stays integer); calls
+  through this namespace follow the standard.
+- No ``linalg`` or ``fft`` extension.
 """
 
 from __future__ import annotations
 
 import builtins
+import collections
 import math
+import threading
 import types
 import warnings
 from collections.abc import Callable
 
 import numpy as onp
+
+from ..errors import ArgumentError, ArrayTypeError
 
 #: ``mxnet`` and ``mxnet.numpy``, bound by :func:`namespace` (MXNet is imported lazily).
 mx = None
@@ -49,6 +69,8 @@ def _mx():
 # ==========================================================================================
 _NAMES = ("bool", "int8", "int32", "int64", "uint8", "float16", "float32", "float64")
 _DTYPES = {name: onp.dtype(name) for name in _NAMES}
+#: the names the standard gives (it has no float16)
+_STANDARD_NAMES = tuple(n for n in _NAMES if n != "float16")
 _BOOL, _INT64, _UINT8 = onp.dtype("bool"), onp.dtype("int64"), onp.dtype("uint8")
 _FLOAT16, _FLOAT32, _FLOAT64 = onp.dtype("float16"), onp.dtype("float32"), onp.dtype("float64")
 _DEFAULT_FLOAT, _DEFAULT_INT = _FLOAT32, _INT64
@@ -179,10 +201,55 @@ def isdtype(dtype, kind) -> bool:
     return dtype == onp.dtype(kind)
 
 
+class _FInfo:
+    """Machine limits of a floating dtype as the standard asks: ``bits`` an int, ``eps``,
+    ``max``, ``min`` and ``smallest_normal`` Python floats (NumPy's finfo holds NumPy
+    scalars), ``dtype`` the dtype."""
+
+    __slots__ = ("bits", "eps", "max", "min", "smallest_normal", "dtype")
+
+    def __init__(self, dtype: onp.dtype) -> None:
+        info = onp.finfo(dtype)
+        self.bits, self.dtype = int(info.bits), dtype
+        self.eps, self.max, self.min = float(info.eps), float(info.max), float(info.min)
+        self.smallest_normal = float(info.smallest_normal)
+
+    def __repr__(self) -> str:
+        return (
+            f"finfo(bits={self.bits}, eps={self.eps!r}, max={self.max!r}, min={self.min!r}, "
+            f"smallest_normal={self.smallest_normal!r}, dtype={self.dtype})"
+        )
+
+
 @_export
 def finfo(type, /):
-    """Machine limits of a floating dtype (or of an array's dtype)."""
-    return onp.finfo(_dtype_of(type))
+    """Machine limits of a floating dtype (or of an array's dtype), as Python numbers.
+
+    Parameters
+    ----------
+    type : dtype or array
+        A floating dtype of the namespace, or an array of one.
+
+    Returns
+    -------
+    object
+        With ``bits`` (int), ``eps``, ``max``, ``min``, ``smallest_normal`` (Python floats)
+        and ``dtype``.
+
+    Raises
+    ------
+    ArgumentError
+        ``type`` is not a floating dtype.
+
+    Examples
+    --------
+    >>> xp.finfo(xp.float32).eps
+    1.1920928955078125e-07
+    """
+    d = _dtype_of(type)
+    if d.kind != "f":
+        raise ArgumentError(f"finfo: expected a floating dtype or array, got {d}")
+    return _FInfo(d)
 
 
 @_export
@@ -196,7 +263,7 @@ def astype(x, dtype, /, *, copy=True, device=None):
     """``x`` cast to ``dtype``; a new array unless ``copy=False`` and nothing changes."""
     d = _dtype(dtype)
     if device is not None and device != x.ctx:
-        x, copy = x.as_in_context(device), False  # moving made a new array already
+        x, copy = x.as_in_ctx(device), False  # moving made a new array already
     if x.dtype == d and not copy:
         return x
     return x.astype(d, copy=True)
@@ -219,7 +286,13 @@ class _Info:
         return {"real floating": _DEFAULT_FLOAT, "integral": _DEFAULT_INT, "indexing": _INT64}
 
     def dtypes(self, *, device=None, kind=None) -> dict:
-        return {n: d for n, d in _DTYPES.items() if kind is None or isdtype(d, kind)}
+        """The standard's dtypes MXNet has, by name: float16 is left out, as the standard
+        has no float16 (it stays usable as ``float16``)."""
+        return {
+            n: d
+            for n, d in _DTYPES.items()
+            if n in _STANDARD_NAMES and (kind is None or isdtype(d, kind))
+        }
 
 
 # ==========================================================================================
@@ -295,7 +368,7 @@ def _asarray_mx(x, dtype, device, copy):
     if copy is False and (moves or casts):
         raise ValueError("asarray(copy=False): a device or dtype change needs a copy")
     if moves:
-        x = x.as_in_context(device)
+        x = x.as_in_ctx(device)
     if casts:
         return x.astype(_dtype(dtype))
     return x.copy() if copy and not moves else x
@@ -377,6 +450,71 @@ def eye(n_rows, n_cols=None, /, *, k=0, dtype=None, device=None):
     return mnp.eye(n_rows, n_cols, k=k, dtype=_default_float(dtype), ctx=_ctx(device))
 
 
+def _dlpack_device(ctx) -> tuple:
+    """The DLPack device of an MXNet context: (1, 0) CPU, (2, id) CUDA, (3, 0) pinned host."""
+    if ctx.device_type == "gpu":
+        return (2, ctx.device_id)
+    return (3, 0) if ctx.device_type == "cpu_pinned" else (1, 0)
+
+
+@_export
+def from_dlpack(x, /, *, device=None, copy=None):
+    """An MXNet array sharing the memory of ``x``, an object with ``__dlpack__`` (a NumPy
+    array, a torch tensor, an MXNet array), through MXNet's own DLPack import.
+
+    Parameters
+    ----------
+    x : object
+        Anything with ``__dlpack__``; MXNet arrays (``mx.np`` or legacy ``nd``) are taken
+        as they are.
+    device : mxnet.Context, optional
+        Where the result lives; another device than ``x``'s means a copy.
+    copy : bool, optional
+        True: always a copy; False: never (refused when ``device`` asks for a move);
+        None: shared memory where possible.
+
+    Returns
+    -------
+    mxnet.numpy.ndarray
+
+    Raises
+    ------
+    ArgumentError
+        ``copy=False`` with a ``device`` that needs a copy, or a bad ``copy``.
+    BufferError, TypeError
+        From ``x.__dlpack__`` when ``x`` cannot be exported (NumPy refuses bool arrays,
+        for example), or from MXNet's import.
+    AttributeError
+        ``x`` has no ``__dlpack__``.
+
+    Examples
+    --------
+    >>> xp.from_dlpack(numpy.arange(3.0))  # shares the NumPy array's memory
+    """
+    if copy not in (None, True, False):
+        raise ArgumentError(f"from_dlpack: copy must be None, True or False, got {copy!r}")
+    if isinstance(x, mx.nd.NDArray):
+        out = x if _is_array(x) else x.as_np_ndarray()
+    else:
+        capsule = x.__dlpack__()
+        try:
+            out = mx.nd.from_dlpack(capsule).as_np_ndarray()
+        except mx.base.MXNetError as exc:
+            dtype = getattr(x, "dtype", "this dtype")
+            raise ArrayTypeError(
+                f"from_dlpack: MXNet 1.9.1 cannot import a {type(x).__name__} of {dtype}; it "
+                f"has {', '.join(_NAMES)}"
+            ) from exc
+    if device is not None and device != out.ctx:
+        if copy is False:
+            raise ArgumentError(
+                f"from_dlpack: copy=False, but moving the array from {out.ctx} to {device} "
+                f"needs a copy"
+            )
+        return out.as_in_ctx(device)
+    return out.copy() if copy else out
+
+
 @_export
 def linspace(start, stop, /, num, *, dtype=None, device=None, endpoint=True):
     d = _default_float(dtype)
@@ -398,7 +536,7 @@ def _band(x, k, lower):
     cols = mnp.reshape(mnp.arange(n, dtype=_INT64, ctx=x.ctx), (1, n))
     diagonal = mnp.subtract(cols, rows)
     mask = less_equal(diagonal, k) if lower else greater_equal(diagonal, k)
-    return mnp.where(mask, x, _full((1,) * x.ndim, 0, x.dtype, x.ctx))
+    return _select(mask, x, _full((1,) * x.ndim, 0, x.dtype, x.ctx))
 
 
 @_export
@@ -434,6 +572,16 @@ def _operands(x1, x2, dtype=None):
     like = x1 if _is_array(x1) else x2
     d = result_type(x1, x2) if dtype is None else dtype
     return _operand(x1, d, like), _operand(x2, d, like)
+
+
+def _select(condition, x1, x2):
+    """mx.np.where of arrays of one dtype, except where the result has no elements: MXNet
+    1.9.1 crashes the process (a segmentation fault) when where broadcasts a zero-size
+    operand with others, so such a result is built without calling it."""
+    shape = onp.broadcast_shapes(condition.shape, x1.shape, x2.shape)
+    if math.prod(shape) == 0:
+        return _full(shape, 0, x1.dtype, x1.ctx)
+    return mnp.where(condition, x1, x2)
 
 
 def _via(carriers: dict, fn, *arrays):
@@ -483,12 +631,12 @@ def _int_floor_divide(a, b):
     Division by zero gives 0, as in NumPy."""
     zero = _full((1,) * a.ndim, 0, a.dtype, a.ctx)
     by_zero = mnp.equal(b, zero)
-    safe = mnp.where(by_zero, _full((1,) * a.ndim, 1, a.dtype, a.ctx), b)
+    safe = _select(by_zero, _full((1,) * a.ndim, 1, a.dtype, a.ctx), b)
     trunc = mx.nd.broadcast_div(a.as_nd_ndarray(), safe.as_nd_ndarray()).as_np_ndarray()
     rest = mnp.subtract(a, mnp.multiply(trunc, safe))
     signs_differ = mnp.not_equal(mnp.less(rest, zero), mnp.less(safe, zero))
     down = mnp.multiply(mnp.not_equal(rest, zero), signs_differ).astype(a.dtype)
-    return mnp.where(by_zero, zero, mnp.subtract(trunc, down))
+    return _select(by_zero, zero, mnp.subtract(trunc, down))
 
 
 @_export
@@ -509,7 +657,7 @@ def remainder(x1, x2, /):
         return mnp.mod(a, b)
     zero = _full((1,) * a.ndim, 0, a.dtype, a.ctx)
     rest = mnp.subtract(a, mnp.multiply(floor_divide(a, b), b))
-    return mnp.where(mnp.equal(b, zero), zero, rest)
+    return _select(mnp.equal(b, zero), zero, rest)
 
 
 def _extremum(name, mx_name):
@@ -535,8 +683,31 @@ def _float_binary(name, mx_name):
     return op
 
 
-for _name, _mx_name in (("atan2", "arctan2"), ("hypot", "hypot"), ("copysign", "copysign")):
+for _name, _mx_name in (("atan2", "arctan2"), ("hypot", "hypot")):
     _export(_float_binary(_name, _mx_name))
+
+
+@_export
+def copysign(x1, x2, /):
+    """``|x1|`` with the sign bit of ``x2``, floating point after promotion. mx.np.copysign
+    reads the sign arithmetically (``x2 < 0``), so ``-0.0`` counted as positive and NaN's
+    sign went wrong; the sign bit comes from mx.np.signbit, which reads the bit."""
+    d = result_type(x1, x2)
+    a, b = _operands(x1, x2, d if d.kind == "f" else _DEFAULT_FLOAT)
+    magnitude = mnp.abs(a)
+    return _select(signbit(b), mnp.negative(magnitude), magnitude)
+
+
+@_export
+def logaddexp(x1, x2, /):
+    """``log(exp(x1) + exp(x2))`` without overflow, floating point after promotion (missing in
+    mx.np): the larger operand plus ``log1p(exp(-|x1 - x2|))``; equal operands (infinities
+    of one sign included) give ``x1 + log(2)``."""
+    d = result_type(x1, x2)
+    a, b = _operands(x1, x2, d if d.kind == "f" else _DEFAULT_FLOAT)
+    larger = mnp.maximum(a, b)
+    spread = mnp.log1p(mnp.exp(mnp.negative(mnp.abs(mnp.subtract(a, b)))))
+    return _select(mnp.equal(a, b), mnp.add(a, math.log(2.0)), mnp.add(larger, spread))
 
 
 def _comparison_dtype(x1, x2) -> onp.dtype:
@@ -608,13 +779,87 @@ def logical_not(x, /):
     return mnp.logical_not(x)
 
 
+def _integer_operands(name, x1, x2, *, bool_ok):
+    """Both operands promoted, refused unless integer (or bool where ``bool_ok``)."""
+    a, b = _operands(x1, x2)
+    if a.dtype.kind not in ("biu" if bool_ok else "iu"):
+        kinds = "an integer or bool" if bool_ok else "an integer"
+        raise ArrayTypeError(f"{name}: expected operands of {kinds} dtype, got {a.dtype}")
+    return a, b
+
+
+def _bitwise(name, logical, mx_name):
+    def op(x1, x2, /):
+        a, b = _integer_operands(name, x1, x2, bool_ok=True)
+        return logical(a, b) if a.dtype == _BOOL else getattr(mnp, mx_name)(a, b)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = (
+        f"Element-wise {name} of integer or bool operands after type promotion (missing "
+        "in mx.np under this name; MXNet raises on mixed dtypes). Bool operands give bool."
+    )
+    return op
+
+
+_export(_bitwise("bitwise_and", logical_and, "bitwise_and"))
+_export(_bitwise("bitwise_or", logical_or, "bitwise_or"))
+_export(_bitwise("bitwise_xor", logical_xor, "bitwise_xor"))
+
+
+@_export
+def bitwise_invert(x, /):
+    """Bitwise not of an integer or bool array (logical not for bool)."""
+    if x.dtype.kind not in "biu":
+        raise ArrayTypeError(f"bitwise_invert: expected an integer or bool array, got {x.dtype}")
+    return mnp.invert(x)
+
+
+def _powers_of_two(exponent, dtype, ctx):
+    """``2 ** exponent`` for integer exponents in ``[0, bits / 2]``, exact in ``dtype``: taken
+    from a table (MXNet's power goes through doubles)."""
+    table = onp.asarray([2**i for i in range(onp.iinfo(dtype).bits // 2 + 1)], dtype=dtype)
+    return mnp.take(mnp.array(table, dtype=dtype, ctx=ctx), exponent.astype(_INT64))
+
+
+def _shift_counts(a, b, most):
+    """Shift counts limited to ``[0, most]`` and split in two halves, each at most half the
+    bit width, so that ``2 ** half`` fits the dtype. Negative counts, which the standard
+    leaves undefined, shift by 0."""
+    counts = mnp.clip(b, 0, most)
+    first = _int_floor_divide(counts, _full((1,) * counts.ndim, 2, a.dtype, a.ctx))
+    second = mnp.subtract(counts, first)
+    return _powers_of_two(first, a.dtype, a.ctx), _powers_of_two(second, a.dtype, a.ctx)
+
+
+@_export
+def bitwise_left_shift(x1, x2, /):
+    """``x1 << x2`` for integers after type promotion (missing in mx.np): a product with
+    ``2 ** x2`` in the dtype, wrapping as a shift does; counts of the bit width or more give 0.
+    """
+    a, b = _integer_operands("bitwise_left_shift", x1, x2, bool_ok=False)
+    low, high = _shift_counts(a, b, onp.iinfo(a.dtype).bits)
+    return mnp.multiply(mnp.multiply(a, low), high)
+
+
+@_export
+def bitwise_right_shift(x1, x2, /):
+    """``x1 >> x2`` for integers after type promotion (missing in mx.np): an exact floor
+    division by ``2 ** x2`` (arithmetic shift: negative values stay negative); counts of the
+    bit width or more give 0, or -1 for negative values."""
+    a, b = _integer_operands("bitwise_right_shift", x1, x2, bool_ok=False)
+    info = onp.iinfo(a.dtype)
+    low, high = _shift_counts(a, b, info.bits - 1 if info.min < 0 else info.bits)
+    return _int_floor_divide(_int_floor_divide(a, low), high)
+
+
 @_export
 def where(condition, x1, x2, /):
     """Select by ``condition`` after type promotion; scalars become one-element arrays
-    (mx.np.where raises on mixed dtypes and its scalar form inverts the gradient)."""
+    (mx.np.where raises on mixed dtypes and its scalar form inverts the gradient). A result
+    with no elements never reaches mx.np.where, which crashes on it (see :func:`_select`)."""
     cond = _truth(condition, condition)
     d = result_type(x1, x2) if _is_array(x1) or _is_array(x2) else _scalars_dtype(x1, x2)
-    return mnp.where(cond, _operand(x1, d, cond), _operand(x2, d, cond))
+    return _select(cond, _operand(x1, d, cond), _operand(x2, d, cond))
 
 
 # ==========================================================================================
@@ -696,7 +941,36 @@ def sign(x, /):
     """Sign, NaN for NaN (mx.np.sign gives 0 for NaN)."""
     if x.dtype.kind != "f":
         return mnp.sign(x)
-    return mnp.where(mnp.isnan(x), x, mnp.sign(x))
+    return _select(mnp.isnan(x), x, mnp.sign(x))
+
+
+@_export
+def signbit(x, /):
+    """Whether the sign bit is set: True for ``-0.0`` and negative NaN as well, which no
+    comparison sees; ``x < 0`` for integers, False for bool."""
+    if x.dtype.kind == "f":
+        return mnp.signbit(x)
+    if x.dtype == _BOOL:
+        return _full(x.shape, False, _BOOL, x.ctx)
+    return mnp.less(x, _full((1,) * x.ndim, 0, x.dtype, x.ctx))
+
+
+@_export
+def real(x, /):
+    """The real part: a copy, as MXNet has no complex dtypes."""
+    return x.copy()
+
+
+@_export
+def imag(x, /):
+    """The imaginary part: zeros of ``x``'s dtype, as MXNet has no complex dtypes."""
+    return _full(x.shape, 0, x.dtype, x.ctx)
+
+
+@_export
+def conj(x, /):
+    """The complex conjugate: a copy, as MXNet has no complex dtypes."""
+    return x.copy()
 
 
 @_export
@@ -778,7 +1052,9 @@ def moveaxis(x, source, destination, /):
 
 
 @_export
-def expand_dims(x, /, *, axis=0):
+def expand_dims(x, /, axis=0):
+    """``x`` with a new axis of size one at ``axis`` (positional or keyword, as the standard's
+    signature ``expand_dims(x, /, axis)``)."""
     if not -x.ndim - 1 <= axis <= x.ndim:
         raise IndexError(f"axis {axis} is out of range for expand_dims of a {x.ndim}-d array")
     return mnp.expand_dims(x, axis % (x.ndim + 1))
@@ -847,6 +1123,85 @@ def take(x, indices, /, *, axis=None):
     return mnp.take(x, idx, axis=axis)
 
 
+def _count(name, value) -> int:
+    """A non-negative Python int (bools and floats refused)."""
+    value = _py(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ArgumentError(f"{name}: expected a non-negative int, got {value!r}")
+    return value
+
+
+@_export
+def repeat(x, repeats, /, *, axis=None):
+    """Each element repeated ``repeats`` times along ``axis`` (None: of the flattened array).
+
+    Parameters
+    ----------
+    x : array
+    repeats : int or array
+        A non-negative int, or a 1-D integer array of one count or a count per element.
+        mx.np.repeat takes an int only; a count per element is read from the device (the
+        result's shape depends on it) and gathered with ``take``, so autograd reaches ``x``.
+    axis : int, optional
+
+    Returns
+    -------
+    array
+        Of ``x``'s dtype; 1-D when ``axis`` is None.
+
+    Raises
+    ------
+    ArgumentError
+        A negative count, or a ``repeats`` array of the wrong shape.
+    ArrayTypeError
+        A ``repeats`` array that is not of an integer dtype.
+
+    Examples
+    --------
+    >>> xp.repeat(xp.asarray([1, 2]), xp.asarray([2, 0]))  # array([1, 1])
+    """
+    if axis is None:
+        x, axis = mnp.reshape(x, (-1,)), 0
+    else:
+        axis = _axis(axis, x.ndim)
+    if _is_array(repeats):
+        if repeats.dtype.kind not in "iu":
+            raise ArrayTypeError(
+                f"repeat: repeats must be of an integer dtype, got {repeats.dtype}"
+            )
+        if repeats.ndim != 1 or repeats.shape[0] not in (1, x.shape[axis]):
+            raise ArgumentError(
+                f"repeat: repeats must have shape (1,) or ({x.shape[axis]},), got {repeats.shape}"
+            )
+        counts = repeats.asnumpy()
+        if (counts < 0).any():
+            raise ArgumentError(f"repeat: repeats must be non-negative, got {counts.min()}")
+        if counts.shape[0] != 1:
+            index = onp.repeat(onp.arange(x.shape[axis]), counts)
+            return mnp.take(x, mnp.array(index, dtype=_INT64, ctx=x.ctx), axis=axis)
+        repeats = int(counts[0])
+    return mnp.repeat(x, _count("repeat: repeats", repeats), axis=axis)
+
+
+@_export
+def tile(x, repetitions, /):
+    """``x`` repeated ``repetitions[i]`` times along each axis, as NumPy's tile (a shorter
+    ``repetitions`` is padded with ones in front, a longer one adds leading axes)."""
+    reps = tuple(_count("tile: repetitions", r) for r in repetitions)
+    if not reps:
+        return x.copy()
+    return mnp.tile(x, reps)
+
+
+@_export
+def unstack(x, /, *, axis=0):
+    """The arrays along ``axis`` as a tuple (missing in mx.np)."""
+    if x.ndim == 0:
+        raise ArgumentError("unstack: a 0-d array has no axis to unstack along")
+    moved = moveaxis(x, _axis(axis, x.ndim), 0)
+    return tuple(moved[i] for i in range(moved.shape[0]))
+
+
 def _pad_widths(pad_width, ndim: int) -> list:
     """``(before, after)`` per axis from an int, a pair, or a pair per axis (NumPy's forms)."""
     widths = onp.asarray(pad_width)
@@ -910,49 +1265,93 @@ def _reduce_axis(axis, ndim):
     return None if axis is None else _axes(axis, ndim)
 
 
+def _kept_shape(x, axes) -> tuple:
+    return tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+
+
+def _empty_reduction(name, x, axis, keepdims, identity, dtype):
+    """The reduction of a zero-size ``x``, built without MXNet: its reductions of zero-size
+    arrays give 0 for prod and mean, fail for all and max, and its broadcasts of them can
+    crash. Every element is ``identity`` (None: the reduction has none, and reducing no
+    elements is an error, as in NumPy; a result with no elements needs none)."""
+    axes = _axes(axis, x.ndim)
+    shape = _kept_shape(x, axes)
+    if not keepdims:
+        shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    if identity is None:
+        if math.prod(x.shape[a] for a in axes) == 0:
+            raise ArgumentError(
+                f"{name}: axis={axis!r} of an array of shape {x.shape} holds no elements, "
+                f"and the {name} of no elements is undefined"
+            )
+        identity = 0
+    return _full(shape, identity, dtype, x.ctx)
+
+
 @_export
 def sum_(x, /, *, axis=None, dtype=None, keepdims=False):
-    """Sum; bool and integers accumulate in the default int (see :func:`_sum_dtype`)."""
+    """Sum; bool and integers accumulate in the default int (see :func:`_sum_dtype`); 0 for
+    no elements."""
     d = _sum_dtype(x, dtype)
     if axis == ():
         return astype(x, d)
+    if x.size == 0:
+        return _empty_reduction("sum", x, axis, keepdims, 0, d)
     return _accumulate(mnp.sum, x, d, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def prod(x, /, *, axis=None, dtype=None, keepdims=False):
-    """Product; bool and integers accumulate in the default int (see :func:`_sum_dtype`)."""
+    """Product; bool and integers accumulate in the default int (see :func:`_sum_dtype`); 1
+    for no elements (mx.np.prod gives 0)."""
     d = _sum_dtype(x, dtype)
     if axis == ():
         return astype(x, d)
+    if x.size == 0:
+        return _empty_reduction("prod", x, axis, keepdims, 1, d)
     return _accumulate(mnp.prod, x, d, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def mean(x, /, *, axis=None, keepdims=False):
-    """Mean; integer input gives the default float."""
+    """Mean; integer input gives the default float; NaN for no elements (mx.np.mean gives 0)."""
+    x = _floating(x)
     if axis == ():
-        return _floating(x).copy()
-    return mnp.mean(_floating(x), axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
+        return x.copy()
+    if x.size == 0:
+        return _empty_reduction("mean", x, axis, keepdims, math.nan, x.dtype)
+    return mnp.mean(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def max_(x, /, *, axis=None, keepdims=False):
+    """Maximum; reducing no elements raises ``ArgumentError`` (a ValueError), as in NumPy."""
+    if x.size == 0:
+        return _empty_reduction("max", x, axis, keepdims, None, x.dtype)
     return mnp.max(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def min_(x, /, *, axis=None, keepdims=False):
+    """Minimum; reducing no elements raises ``ArgumentError`` (a ValueError), as in NumPy."""
+    if x.size == 0:
+        return _empty_reduction("min", x, axis, keepdims, None, x.dtype)
     return mnp.min(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def any_(x, /, *, axis=None, keepdims=False):
+    """Whether any element is true; False for no elements."""
+    if x.size == 0:
+        return _empty_reduction("any", x, axis, keepdims, False, _BOOL)
     return mnp.any(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
 @_export
 def all_(x, /, *, axis=None, keepdims=False):
+    """Whether every element is true; True for no elements (mx.np.all fails on them)."""
+    if x.size == 0:
+        return _empty_reduction("all", x, axis, keepdims, True, _BOOL)
     return mnp.all(x, axis=_reduce_axis(axis, x.ndim), keepdims=keepdims)
 
 
@@ -967,13 +1366,17 @@ def _drop_axes(y, x, axis, keepdims):
 
 def _variance_kept(x, axis, correction):
     """Variance with kept dimensions as the mean of squared deviations: mx.np.var and
-    mx.np.std have zero gradients under autograd."""
+    mx.np.std have zero gradients under autograd. NaN where ``N - correction <= 0``, as the
+    standard says (a division by zero would give inf for nonzero squares)."""
     x = _floating(x)
     axes = _axes(axis, x.ndim)
     count = math.prod(x.shape[a] for a in axes)
+    if x.size == 0:
+        return _full(_kept_shape(x, axes), math.nan, x.dtype, x.ctx)
     deviation = mnp.subtract(x, mnp.mean(x, axis=axes, keepdims=True))
     squares = mnp.sum(mnp.square(deviation), axis=axes, keepdims=True)
-    return mnp.divide(squares, float(builtins.max(count - correction, 0)))
+    divisor = count - correction
+    return mnp.divide(squares, float(divisor) if divisor > 0 else math.nan)
 
 
 @_export
@@ -1006,7 +1409,9 @@ def cumulative_sum(x, /, *, axis=None, dtype=None, include_initial=False):
 
 def _arg_extremum(fn, x, axis, keepdims):
     """Index of the first extremum; ``keepdims`` supported (mx.np's argmax/argmin lack it
-    and reject bool)."""
+    and reject bool). Searching no elements raises ``ArgumentError``, as in NumPy."""
+    if x.size == 0:
+        return _empty_reduction(fn.__name__, x, axis, keepdims, None, _INT64)
     x = x.astype(_UINT8) if x.dtype == _BOOL else x
     if axis is None:
         flat = fn(mnp.reshape(x, (1, -1)), axis=1)
@@ -1063,7 +1468,7 @@ def _stable_argsort_last(x, descending):
     nan = None
     if key.dtype.kind == "f":
         nan = mnp.isnan(key)
-        key = mnp.where(nan, _full((1,) * key.ndim, math.inf, key.dtype, key.ctx), key)
+        key = _select(nan, _full((1,) * key.ndim, math.inf, key.dtype, key.ctx), key)
     rank = _dense_rank_last(key)
     if nan is not None:
         rank = mnp.add(rank, nan.astype(_INT64))
@@ -1110,6 +1515,82 @@ def unique_values(x, /):
 
 
 @_export
+def searchsorted(x1, x2, /, *, side="left", sorter=None):
+    """Indices where the elements of ``x2`` would be inserted into the sorted 1-D ``x1`` to
+    keep it sorted (``side="left"``: before equal elements, ``"right"``: after them), in
+    the default index dtype; NaNs sort last, as in :func:`sort`. The operands are compared
+    in their promoted dtype (mx.np.searchsorted needs one dtype)."""
+    if side not in ("left", "right"):
+        raise ArgumentError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    if not _is_array(x1) or x1.ndim != 1:
+        raise ArgumentError(
+            f"searchsorted: x1 must be a 1-D array, got {getattr(x1, 'shape', type(x1))}"
+        )
+    if sorter is not None:
+        x1 = take(x1, sorter)
+    values = x2 if _is_array(x2) else asarray(x2, device=x1.ctx)
+    d = result_type(x1, values)
+    return mnp.searchsorted(astype(x1, d, copy=False), astype(values, d, copy=False), side=side)
+
+
+UniqueAllResult = collections.namedtuple(
+    "UniqueAllResult", ["values", "indices", "inverse_indices", "counts"]
+)
+UniqueCountsResult = collections.namedtuple("UniqueCountsResult", ["values", "counts"])
+UniqueInverseResult = collections.namedtuple("UniqueInverseResult", ["values", "inverse_indices"])
+
+
+def _unique_groups(x) -> UniqueAllResult:
+    """The distinct values of ``x`` with the index of each one's first occurrence, the group
+    of every element (shaped as ``x``) and the group sizes, from the stable sort of the
+    flattened array: a group starts where a sorted value differs from the one before, so
+    each NaN is a group of its own (mx.np.unique drops NaNs). Values are sorted, NaNs last."""
+    flat = mnp.reshape(x, (-1,))
+    n = flat.shape[0]
+    if n == 0:
+        none = _full((0,), 0, _INT64, x.ctx)
+        return UniqueAllResult(flat.copy(), none, _full(x.shape, 0, _INT64, x.ctx), none)
+    with mx.autograd.pause():
+        order = _stable_argsort_last(flat, descending=False)
+        key = mnp.take(flat, order)
+        if key.dtype in _BOOL_UINT8_FLOAT16:
+            key = key.astype(_BOOL_UINT8_FLOAT16[key.dtype])
+        new = _full((1,), True, _BOOL, x.ctx)
+        if n > 1:
+            new = mnp.concatenate([new, mnp.not_equal(key[1:], key[:-1])])
+        starts = mnp.nonzero(new)[0]
+        ends = _full((1,), n, _INT64, x.ctx)
+        if starts.shape[0] > 1:
+            ends = mnp.concatenate([starts[1:], ends])
+        groups = mnp.subtract(mnp.cumsum(new, dtype=_INT64), 1)
+        inverse = mnp.reshape(mnp.take(groups, mnp.argsort(order)), x.shape)
+        first = mnp.take(order, starts)
+    return UniqueAllResult(mnp.take(flat, first), first, inverse, mnp.subtract(ends, starts))
+
+
+@_export
+def unique_all(x, /):
+    """Distinct values, the index of each one's first occurrence, the inverse indices (shaped
+    as ``x``) and the counts, as ``UniqueAllResult``; NaNs are each distinct."""
+    return _unique_groups(x)
+
+
+@_export
+def unique_counts(x, /):
+    """Distinct values and their counts, as ``UniqueCountsResult``; NaNs are each distinct."""
+    out = _unique_groups(x)
+    return UniqueCountsResult(out.values, out.counts)
+
+
+@_export
+def unique_inverse(x, /):
+    """Distinct values and the inverse indices (shaped as ``x``), as ``UniqueInverseResult``;
+    NaNs are each distinct."""
+    out = _unique_groups(x)
+    return UniqueInverseResult(out.values, out.inverse_indices)
+
+
+@_export
 def nonzero(x, /):
     if x.ndim == 0:
         raise ValueError("nonzero is not defined for 0-d arrays")
@@ -1124,70 +1605,127 @@ def _float_kernel(dtype, ctx) -> bool:
     return dtype in (_FLOAT32, _FLOAT64) or (dtype == _FLOAT16 and ctx.device_type == "gpu")
 
 
-def _matmul_by_sum(a, b):
+def _matmul_shape(a, b) -> tuple:
+    """The shape of ``a @ b`` by the standard's rules (a 1-D operand is a row or a column
+    that the result drops; batch axes broadcast); ArgumentError naming the shapes else."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ArgumentError(f"matmul: operands must have a dimension, got {a.shape} and {b.shape}")
+    inner_a, inner_b = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if inner_a != inner_b:
+        raise ArgumentError(
+            f"matmul: the last axis of x1 (shape {a.shape}) and the "
+            f"{'second-to-last' if b.ndim > 1 else 'only'} axis of x2 (shape {b.shape}) differ"
+        )
+    try:
+        batch = onp.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ArgumentError(
+            f"matmul: the batch axes of shapes {a.shape} and {b.shape} do not broadcast"
+        ) from None
+    return batch + a.shape[-2:-1] + (b.shape[-1:] if b.ndim > 1 else ())
+
+
+def _matmul_by_sum(a, b, shape):
     """Matrix product as a broadcast product summed over the inner axis: exact for integers
     and bool like NumPy's (MXNet's matmul kernels are floating point only)."""
     a2 = mnp.expand_dims(a, 0) if a.ndim == 1 else a
     b2 = mnp.expand_dims(b, 1) if b.ndim == 1 else b
     products = mnp.multiply(mnp.expand_dims(a2, -1), mnp.expand_dims(b2, -3))
-    inner = products.ndim - 2
-    total = _accumulate(mnp.sum, products, _INT64 if a.dtype == _BOOL else a.dtype, axis=inner)
-    shape = total.shape
-    if b.ndim == 1:
-        shape = shape[:-1]
-    if a.ndim == 1:
-        shape = shape[:-2] + shape[-1:] if b.ndim != 1 else shape[:-1]
+    total = sum_(products, axis=products.ndim - 2, dtype=_INT64 if a.dtype == _BOOL else a.dtype)
     return mnp.reshape(total, shape).astype(a.dtype, copy=False)
 
 
 @_export
 def matmul(x1, x2, /):
     """Matrix product after type promotion, for every dtype (MXNet's kernel takes float32 and
-    float64 only, and float16 on GPU)."""
+    float64 only, and float16 on GPU). Shapes are checked first (ArgumentError), and a
+    product with a zero-size operand is built without MXNet, which fails on some."""
     a, b = _operands(x1, x2)
+    shape = _matmul_shape(a, b)
+    if a.size == 0 or b.size == 0:
+        return _full(shape, 0, a.dtype, a.ctx)
     if _float_kernel(a.dtype, a.ctx):
         return mnp.matmul(a, b)
     if a.dtype == _FLOAT16:
         return mnp.matmul(a.astype(_FLOAT32), b.astype(_FLOAT32)).astype(_FLOAT16)
-    return _matmul_by_sum(a, b)
+    return _matmul_by_sum(a, b, shape)
 
 
-def _tensordot_axes(axes, ndim1):
+def _tensordot_axes(axes, a, b) -> tuple:
+    """The contracted axes of ``a`` and ``b`` as two lists of non-negative axes, checked as
+    the standard asks (an ``N`` within both ranks, two sequences of one length, no axis
+    twice, equal sizes: contracted axes do not broadcast); ArgumentError else."""
+    if isinstance(axes, bool) or not isinstance(axes, (int, tuple, list)):
+        raise ArgumentError(f"tensordot: axes must be an int or two sequences, got {axes!r}")
     if isinstance(axes, int):
-        return list(range(ndim1 - axes, ndim1)), list(range(axes))
-    return [[a] if isinstance(a, int) else list(a) for a in axes]
+        if not 0 <= axes <= builtins.min(a.ndim, b.ndim):
+            raise ArgumentError(
+                f"tensordot: axes={axes} must be in [0, {builtins.min(a.ndim, b.ndim)}] for "
+                f"shapes {a.shape} and {b.shape}"
+            )
+        ax_a, ax_b = list(range(a.ndim - axes, a.ndim)), list(range(axes))
+    else:
+        if len(axes) != 2:
+            raise ArgumentError(f"tensordot: axes must be two sequences, got {axes!r}")
+        ax_a, ax_b = [[v] if isinstance(v, int) else list(v) for v in axes]
+        if len(ax_a) != len(ax_b):
+            raise ArgumentError(f"tensordot: the two sequences of axes differ in length: {axes!r}")
+        ax_a, ax_b = [_axis(i, a.ndim) for i in ax_a], [_axis(i, b.ndim) for i in ax_b]
+        if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
+            raise ArgumentError(f"tensordot: an axis is contracted twice: {axes!r}")
+    for i, j in zip(ax_a, ax_b):
+        if a.shape[i] != b.shape[j]:
+            raise ArgumentError(
+                f"tensordot: axis {i} of x1 (shape {a.shape}) and axis {j} of x2 (shape "
+                f"{b.shape}) differ in size"
+            )
+    return ax_a, ax_b
 
 
-def _tensordot_by_matmul(a, b, axes):
+def _tensordot_by_matmul(a, b, ax_a, ax_b, shape):
     """Tensordot as one matmul of reshaped operands (for dtypes MXNet's kernel lacks)."""
-    ax_a, ax_b = _tensordot_axes(axes, a.ndim)
-    ax_a, ax_b = [_axis(i, a.ndim) for i in ax_a], [_axis(i, b.ndim) for i in ax_b]
     free_a = [i for i in range(a.ndim) if i not in ax_a]
     free_b = [i for i in range(b.ndim) if i not in ax_b]
     inner = math.prod(a.shape[i] for i in ax_a)
     a2 = mnp.reshape(permute_dims(a, free_a + ax_a), (-1, inner))
     b2 = mnp.reshape(permute_dims(b, ax_b + free_b), (inner, -1))
-    shape = tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b)
     return mnp.reshape(matmul(a2, b2), shape)
 
 
 @_export
 def tensordot(x1, x2, /, *, axes=2):
-    """Tensor contraction after type promotion, for every dtype."""
+    """Tensor contraction after type promotion, for every dtype. The axes are checked first
+    (ArgumentError: MXNet crashes the process on some bad ones), and a contraction with a
+    zero-size operand is built without MXNet."""
     a, b = _operands(x1, x2)
+    ax_a, ax_b = _tensordot_axes(axes, a, b)
+    shape = tuple(n for i, n in enumerate(a.shape) if i not in ax_a)
+    shape += tuple(n for i, n in enumerate(b.shape) if i not in ax_b)
+    if a.size == 0 or b.size == 0:
+        return _full(shape, 0, a.dtype, a.ctx)
     if _float_kernel(a.dtype, a.ctx):
-        return mnp.tensordot(a, b, axes)
-    return _tensordot_by_matmul(a, b, axes)
+        return mnp.tensordot(a, b, (ax_a, ax_b))
+    return _tensordot_by_matmul(a, b, ax_a, ax_b, shape)
 
 
 @_export
 def vecdot(x1, x2, /, *, axis=-1):
-    """Dot product along ``axis`` of the broadcast operands (missing in mx.np)."""
+    """Dot product along ``axis`` of the broadcast operands (missing in mx.np); the axis
+    must have one size in both (it does not broadcast), else ArgumentError."""
     a, b = _operands(x1, x2)
+    try:
+        ndim = len(onp.broadcast_shapes(a.shape, b.shape))
+    except ValueError:
+        raise ArgumentError(f"vecdot: shapes {a.shape} and {b.shape} do not broadcast") from None
+    k = _axis(axis, ndim) - ndim  # counted from the end, as broadcasting aligns
+    if -k > builtins.min(a.ndim, b.ndim) or a.shape[k] != b.shape[k]:
+        raise ArgumentError(
+            f"vecdot: axis {axis} must have one size in x1 (shape {a.shape}) and x2 (shape "
+            f"{b.shape})"
+        )
     products = mnp.multiply(a, b)
     d = a.dtype if a.dtype != _BOOL else _INT64
-    out = _accumulate(mnp.sum, products, d, axis=_axis(axis, products.ndim))
-    return out.astype(a.dtype, copy=False)
+    return sum_(products, axis=k, dtype=d).astype(a.dtype, copy=False)
 
 
 @_export
@@ -1198,13 +1736,298 @@ def einsum(subscripts, /, *operands):
 
 
 # ==========================================================================================
+# the array class: what mx.np.ndarray lacks
+# ==========================================================================================
+#: mx.np.ndarray's own methods that the wrappers below fall back to, by name
+_MX_METHODS: dict[str, Callable] = {}
+
+
+def _is_empty_mask(k) -> bool:
+    return (_is_array(k) or isinstance(k, onp.ndarray)) and k.dtype == _BOOL and k.size == 0
+
+
+def _empty_result(x, items: tuple):
+    """``x[items]`` for a zero-size ``x`` or a key holding a zero-size boolean mask, which
+    crash MXNet (a segmentation fault) or fail in it: such a result has no elements, and its
+    shape (or the IndexError) comes from NumPy indexing a stand-in of ``x``'s shape that
+    holds no memory."""
+    if len(items) == 1 and _is_empty_mask(items[0]):  # the standard's case: x's leading axes
+        mask = items[0]
+        if mask.ndim > x.ndim or builtins.any(m not in (n, 0) for m, n in zip(mask.shape, x.shape)):
+            raise IndexError(
+                f"a boolean index of shape {mask.shape} does not match the leading axes of "
+                f"an array of shape {x.shape}"
+            )
+        return _full((0,) + x.shape[mask.ndim :], 0, x.dtype, x.ctx)
+    stand_in = onp.lib.stride_tricks.as_strided(onp.zeros(1, _BOOL), x.shape, (0,) * x.ndim)
+    host = tuple(k.asnumpy() if _is_array(k) else k for k in items)
+    return _full(stand_in[host].shape, 0, x.dtype, x.ctx)
+
+
+def _getitem(self, key):
+    """``self[key]`` by MXNet, except for a zero-size array or a zero-size boolean mask
+    (which crash MXNet or fail in it, see :func:`_empty_result`) and ``...``/``None`` on a
+    0-d array (MXNet takes only ``()`` there): ``x[...]`` is ``x``, each ``None`` adds an
+    axis."""
+    items = key if isinstance(key, tuple) else (key,)
+    # the shape is asked for only where it matters: plain indexing stays as fast as MXNet's
+    if builtins.any(isinstance(k, (mnp.ndarray, onp.ndarray, list)) for k in items):
+        if 0 in self.shape or builtins.any(_is_empty_mask(k) for k in items):
+            return _empty_result(self, items)
+    elif items and builtins.all(k is Ellipsis or k is None for k in items) and self.ndim == 0:
+        if builtins.sum(k is Ellipsis for k in items) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        return mnp.reshape(self, (1,) * builtins.sum(k is None for k in items))
+    return _MX_METHODS["__getitem__"](self, key)
+
+
+def _setitem(self, key, value):
+    """``self[key] = value`` by MXNet, except where its ``__getitem__`` needs help (see
+    :func:`_getitem`): a zero-size array or boolean mask selects no elements, so nothing is
+    written (once the key and the value's shape are checked; MXNet fails on these), and
+    ``x[...] = value`` on a 0-d array writes ``x[()]``."""
+    items = key if isinstance(key, tuple) else (key,)
+    if builtins.any(isinstance(k, (mnp.ndarray, onp.ndarray, list)) for k in items):
+        if 0 in self.shape or builtins.any(_is_empty_mask(k) for k in items):
+            shape = _empty_result(self, items).shape
+            try:
+                fits = onp.broadcast_shapes(onp.shape(value), shape) == shape
+            except ValueError:
+                fits = False
+            if not fits:
+                raise ValueError(f"cannot assign a value of shape {onp.shape(value)} to {shape}")
+            return
+    elif items and builtins.all(k is Ellipsis for k in items) and self.ndim == 0:
+        if len(items) > 1:
+            raise IndexError("an index can only have a single ellipsis ('...')")
+        key = ()
+    _MX_METHODS["__setitem__"](self, key, value)
+
+
+def _promoting(name: str, function: Callable) -> Callable:
+    """An operator that hands array operands of two dtypes to the namespace's ``function``,
+    which promotes them by the standard's table (MXNet raises), and leaves every other call
+    to MXNet's own operator."""
+
+    def method(self, other):
+        if _is_array(other) and other.dtype != self.dtype:
+            return function(self, other)
+        return _MX_METHODS[name](self, other)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"MXNet's {name}, after type promotion for operands of two dtypes."
+    return method
+
+
+def _store(name: str, self, result):
+    """``result`` written into ``self``, as an in-place operator does: the standard allows
+    it only where the result has ``self``'s dtype and shape."""
+    if result.dtype != self.dtype or result.shape != self.shape:
+        raise ArrayTypeError(
+            f"{name}: the result ({result.dtype}, shape {result.shape}) cannot be stored in "
+            f"the array ({self.dtype}, shape {self.shape})"
+        )
+    result.copyto(self)
+    return self
+
+
+def _in_place(name: str, function: Callable) -> Callable:
+    """An in-place operator: MXNet's own where it has one and the operand is no array of
+    another dtype (MXNet raises on those), else ``function``'s promoted result stored into
+    ``self`` (see :func:`_store`)."""
+
+    def method(self, other):
+        own = _MX_METHODS.get(name)
+        if own is not None and not (_is_array(other) and other.dtype != self.dtype):
+            return own(self, other)
+        return _store(name, self, function(self, other))
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"In-place {function.__name__}; operands of two dtypes are promoted first."
+    return method
+
+
+def _matmul_method(self, other):
+    """``self @ other`` by the namespace's matmul where MXNet's kernel refuses the operands
+    (two dtypes, or a dtype other than float32/float64), else MXNet's own."""
+    if _is_array(other) and not (other.dtype == self.dtype and _float_kernel(self.dtype, self.ctx)):
+        return matmul(self, other)
+    return _MX_METHODS["__matmul__"](self, other)
+
+
+def _forward(function: Callable, name: str) -> Callable:
+    def method(self, other):
+        return function(self, other)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``{function.__name__}(self, other)`` (MXNet has no {name})."
+    return method
+
+
+def _reflected(function: Callable, name: str) -> Callable:
+    def method(self, other):
+        return function(other, self)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"``{function.__name__}(other, self)`` (MXNet has no {name})."
+    return method
+
+
+def _index(self) -> int:
+    """``operator.index`` of a 0-d integer array (MXNet has no ``__index__``)."""
+    if self.ndim != 0 or self.dtype.kind not in "iu":
+        raise ArrayTypeError(
+            f"only 0-d integer arrays can be used as an index, got a {self.ndim}-d {self.dtype} "
+            "array"
+        )
+    return int(self.item())
+
+
+def _complex(self) -> complex:
+    return complex(float(self))
+
+
+def _to_device(self, device, /, *, stream=None):
+    """The array on ``device`` (an MXNet context): itself if it is there already, else a
+    copy. ``stream`` is accepted and unused: MXNet orders the copy itself."""
+    if not isinstance(device, mx.Context):
+        raise ArrayTypeError(f"to_device: expected an mxnet Context, got {device!r}")
+    return self if device == self.ctx else self.as_in_ctx(device)
+
+
+_API_VERSIONS = ("2021.12", "2022.12", "2023.12")
+
+
+def _array_namespace(self, /, *, api_version=None):
+    """This namespace (it implements the standard's 2023.12 version and the earlier ones)."""
+    if api_version is not None and api_version not in _API_VERSIONS:
+        raise ArgumentError(
+            f"api_version: expected None or one of {', '.join(_API_VERSIONS)}, got {api_version!r}"
+        )
+    return namespace()
+
+
+def _dlpack(self, /, *, stream=None, max_version=None, dl_device=None, copy=None):
+    """A DLPack capsule of the array's memory (unversioned, which the standard allows a
+    producer without versioned support), from MXNet's ``to_dlpack_for_write``: it waits
+    for the array's pending reads and writes, so a consumer may write into it. ``dl_device``
+    elsewhere means a copy there (refused with ``copy=False``); ``copy=True`` exports a
+    copy; ``stream`` is unused, as MXNet has finished the array when the capsule exists."""
+    if self.dtype == _BOOL:  # MXNet exports them, but the importer fails
+        raise BufferError("__dlpack__: MXNet 1.9.1 cannot export bool arrays through DLPack")
+    x = self
+    if dl_device is not None and tuple(dl_device) != _dlpack_device(self.ctx):
+        if copy is False:
+            raise BufferError(f"__dlpack__: copy=False, but the array is on {self.ctx}")
+        kind, device_id = dl_device
+        x = self.as_in_ctx(mx.gpu(device_id) if kind == 2 else mx.cpu())
+    elif copy:
+        x = self.copy()
+    return mx.nd.to_dlpack_for_write(x.as_nd_ndarray())
+
+
+def _dlpack_device_method(self) -> tuple:
+    return _dlpack_device(self.ctx)
+
+
+#: operators MXNet has and raises in for operands of two dtypes, by the namespace function
+_PROMOTED = {
+    "__lt__": "less",
+    "__le__": "less_equal",
+    "__gt__": "greater",
+    "__ge__": "greater_equal",
+    "__eq__": "equal",
+    "__ne__": "not_equal",
+    "__and__": "bitwise_and",
+    "__or__": "bitwise_or",
+    "__xor__": "bitwise_xor",
+}
+
+
+#: in-place operators, by the namespace function (MXNet raises on operands of two dtypes
+#: or, for //=, <<= and >>=, has none)
+_IN_PLACE = {
+    "__isub__": "subtract",
+    "__itruediv__": "divide",
+    "__imod__": "remainder",
+    "__ipow__": "pow",
+    "__iand__": "bitwise_and",
+    "__ior__": "bitwise_or",
+    "__ixor__": "bitwise_xor",
+    "__ifloordiv__": "floor_divide",
+    "__ilshift__": "bitwise_left_shift",
+    "__irshift__": "bitwise_right_shift",
+}
+
+
+def _additions() -> dict:
+    """What the standard's array object has and mx.np.ndarray lacks, by name."""
+    api = _API
+    return {
+        "device": property(lambda self: self.ctx, doc="The array's MXNet context."),
+        "mT": property(lambda self: matrix_transpose(self), doc="The last two axes swapped."),
+        "to_device": _to_device,
+        "__array_namespace__": _array_namespace,
+        "__dlpack__": _dlpack,
+        "__dlpack_device__": _dlpack_device_method,
+        "__index__": _index,
+        "__complex__": _complex,
+        "__pos__": lambda self: positive(self),
+        "__floordiv__": _forward(api["floor_divide"], "__floordiv__"),
+        "__rfloordiv__": _reflected(api["floor_divide"], "__rfloordiv__"),
+        "__lshift__": _forward(api["bitwise_left_shift"], "__lshift__"),
+        "__rlshift__": _reflected(api["bitwise_left_shift"], "__rlshift__"),
+        "__rshift__": _forward(api["bitwise_right_shift"], "__rshift__"),
+        "__rrshift__": _reflected(api["bitwise_right_shift"], "__rrshift__"),
+    }
+
+
+def _install_array_methods(cls) -> None:
+    """Complete MXNet's array class as far as the standard's array object goes: add what it
+    lacks (:func:`_additions`, never replacing a method MXNet has), and wrap ``__getitem__``,
+    ``__setitem__``, the comparisons, ``&``, ``|``, ``^``, ``@`` and the in-place operators
+    only where MXNet raises or crashes. Every call MXNet answers itself keeps MXNet's answer,
+    so code written for MXNet is unaffected. Done once per process."""
+    if "_portconv_standard" in vars(cls):
+        return
+    additions = {name: v for name, v in _additions().items() if not hasattr(cls, name)}
+    for name in (*_PROMOTED, *_IN_PLACE, "__getitem__", "__setitem__", "__matmul__"):
+        if hasattr(cls, name):
+            _MX_METHODS[name] = getattr(cls, name)
+    for name, function in _PROMOTED.items():
+        setattr(cls, name, _promoting(name, _API[function]))
+    for name, function in _IN_PLACE.items():
+        setattr(cls, name, _in_place(name, _API[function]))
+    cls.__getitem__, cls.__setitem__ = _getitem, _setitem
+    cls.__matmul__ = _matmul_method
+    for name, value in additions.items():
+        setattr(cls, name, value)
+    cls._portconv_standard = True
+
+
+# ==========================================================================================
 # the namespace object
 # ==========================================================================================
+_NAMESPACE: types.SimpleNamespace | None = None
+
+
+_BUILDING = threading.Lock()
+
+
 def namespace() -> types.SimpleNamespace:
-    """Build the namespace (called once per process by the MXNet adapter)."""
-    global mx, mnp
+    """The namespace, built on the first call (by the MXNet adapter), which also completes
+    MXNet's array class (see :func:`_install_array_methods`). Threads making the first call
+    at once build it once: a second installation racing the first would take the first's
+    wrappers for MXNet's own methods."""
+    with _BUILDING:
+        return _NAMESPACE if _NAMESPACE is not None else _build()
+
+
+def _build() -> types.SimpleNamespace:
+    global mx, mnp, _NAMESPACE
     mx = _mx()
     mnp = mx.np
+    _install_array_methods(mnp.ndarray)
 
     ns = types.SimpleNamespace(**_API)
     ns.__name__ = "portconv.backends._mxnet_namespace"
@@ -1214,4 +2037,5 @@ def namespace() -> types.SimpleNamespace:
         setattr(ns, name, dtype)
     ns.e, ns.pi, ns.inf, ns.nan = math.e, math.pi, math.inf, math.nan
     ns.newaxis = None
+    _NAMESPACE = ns
     return ns

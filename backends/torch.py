@@ -32,9 +32,7 @@ class TorchAdapter(Adapter):
 
     def records(self, arrays: Any) -> bool:
         torch = sys.modules["torch"]
-        return torch.is_grad_enabled() and any(
-            a is not None and a.requires_grad for a in arrays
-        )
+        return torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in arrays)
 
     def owns(self, x: Any) -> bool:
         torch = sys.modules.get("torch")

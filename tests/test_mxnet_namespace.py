@@ -11,7 +11,14 @@ whole module runs twice: without and with MXNet's NumPy shape semantics.
 from __future__ import annotations
 
 import contextlib
+import inspect
+import json
 import math
+import operator
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -124,8 +131,13 @@ def test_dtype_objects_constants_and_info(xp):
     }
     assert mx.cpu() in info.devices()
     assert info.default_device() == mx.context.current_context()
-    assert set(info.dtypes()) == set(DTYPES)
-    assert set(info.dtypes(kind="real floating")) == set(FLOATS)
+    # the standard's names only: it has no float16, which stays usable as xp.float16
+    standard = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"}
+    standard |= {"uint64", "float32", "float64", "complex64", "complex128"}
+    assert set(info.dtypes()) == set(DTYPES) - {"float16"}
+    assert set(info.dtypes()) <= standard
+    assert all(info.dtypes()[name] == np.dtype(name) for name in info.dtypes())
+    assert set(info.dtypes(kind="real floating")) == {"float32", "float64"}
     assert set(info.dtypes(kind=("bool", "unsigned integer"))) == {"bool", "uint8"}
     assert info.capabilities()["data-dependent shapes"] is True
 
@@ -138,6 +150,19 @@ def test_result_type_and_can_cast_follow_numpy(xp, d1):
         assert xp.can_cast(getattr(xp, d1), d2) == np.can_cast(d1, d2)
     for s in (True, 2, 2.5):
         assert xp.result_type(arr([1], d1), s) == with_scalar(d1, s)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_finfo_gives_python_numbers(xp, dtype):
+    info, ref = xp.finfo(getattr(xp, dtype)), np.finfo(dtype)
+    for name in ("eps", "max", "min", "smallest_normal"):
+        assert type(getattr(info, name)) is float, name
+        assert getattr(info, name) == float(getattr(ref, name)), name
+    assert type(info.bits) is int and info.bits == ref.bits
+    assert info.dtype == np.dtype(dtype)
+    assert xp.finfo(arr([1.0], dtype)).eps == float(ref.eps)
+    with pytest.raises(pc.ArgumentError, match="finfo: expected a floating dtype"):
+        xp.finfo(xp.int32)
 
 
 def test_isdtype_finfo_iinfo(xp):
@@ -435,6 +460,673 @@ def test_mixed_dtype_ops_stay_differentiable(xp):
         y = xp.sum(xp.add(xp.multiply(x, i), xp.concat([x, i], axis=0)[:2]))
     y.backward()
     check(x.grad, np.array([[2.0, 3.0], [4.0, 5.0]]), "float32")
+
+
+# -- bitwise functions, shifts and the other functions MXNet lacks ---------------------------
+INTEGRAL = ["int8", "int32", "int64", "uint8"]
+
+# name -> (namespace call, NumPy call, dtypes)
+INTEGER_OPS = {
+    "bitwise_and": (lambda xp, a, b: xp.bitwise_and(a, b), np.bitwise_and, ["bool", *INTEGRAL]),
+    "bitwise_or": (lambda xp, a, b: xp.bitwise_or(a, b), np.bitwise_or, ["bool", *INTEGRAL]),
+    "bitwise_xor": (lambda xp, a, b: xp.bitwise_xor(a, b), np.bitwise_xor, ["bool", *INTEGRAL]),
+    "bitwise_left_shift": (
+        lambda xp, a, b: xp.bitwise_left_shift(a, b),
+        np.left_shift,
+        INTEGRAL,
+    ),
+    "bitwise_right_shift": (
+        lambda xp, a, b: xp.bitwise_right_shift(a, b),
+        np.right_shift,
+        INTEGRAL,
+    ),
+}
+
+
+@pytest.mark.parametrize("op", sorted(INTEGER_OPS))
+def test_bitwise_functions_promote_like_numpy(xp, op):
+    """Every pair of integer (and bool) dtypes, promoted by the standard's table first."""
+    xp_call, np_call, dtypes = INTEGER_OPS[op]
+    for d1 in dtypes:
+        for d2 in dtypes:
+            a, b = sample((2, 3), d1, seed=1), sample((2, 3), d2, seed=2)
+            x1, x2 = arr(a), arr(b)
+            with unchanged(x1, x2):
+                y = xp_call(xp, x1, x2)
+            check(y, np_call(a, b), promoted(d1, d2), atol=0)
+        a = sample((2, 3), d1, seed=3)
+        for s in (1, 3) if d1 != "bool" else (True, False):
+            check(xp_call(xp, arr(a), s), np_call(a, np.asarray(s, d1)), d1, atol=0)
+            check(xp_call(xp, s, arr(a)), np_call(np.asarray(s, d1), a), d1, atol=0)
+
+
+@pytest.mark.parametrize("dtype", INTEGRAL)
+def test_shifts_are_exact_at_the_limits_of_each_dtype(xp, dtype):
+    """Shift counts of 0 to beyond the bit width, on the extreme values: wrapping left
+    shifts, arithmetic right shifts (counts past the width give 0, or -1 when negative)."""
+    info = np.iinfo(dtype)
+    values = np.array([info.min, info.min + 1, -5, -1, 0, 1, 7, info.max - 1, info.max])
+    values = np.unique(values.clip(info.min, info.max)).astype(dtype)
+    for count in (0, 1, 3, info.bits // 2, info.bits - 1, info.bits, info.bits + 5):
+        counts = np.full(values.shape, count, dtype=dtype)
+        with np.errstate(over="ignore"):
+            check(xp.bitwise_left_shift(arr(values), arr(counts)), values << counts, dtype, atol=0)
+        check(xp.bitwise_right_shift(arr(values), arr(counts)), values >> counts, dtype, atol=0)
+
+
+def test_bitwise_invert_and_integer_only_refusals(xp):
+    for dtype in ["bool", *INTEGRAL]:
+        a = sample((2, 3), dtype, seed=4)
+        check(xp.bitwise_invert(arr(a)), np.invert(a), dtype, atol=0)
+    f = arr([1.0, 2.0])
+    for call in (
+        lambda: xp.bitwise_and(f, 1),
+        lambda: xp.bitwise_or(arr([1], "int8"), f),
+        lambda: xp.bitwise_invert(f),
+        lambda: xp.bitwise_left_shift(arr([True]), arr([True])),
+        lambda: xp.bitwise_right_shift(f, 1),
+    ):
+        with pytest.raises(pc.ArrayTypeError, match="expected (operands of )?an integer"):
+            call()
+
+
+def test_logaddexp_signbit_copysign_follow_the_standard(xp):
+    nan, inf = np.nan, np.inf
+    a = np.array([0.0, -inf, inf, inf, 1000.0, nan, -inf, -3.0, 30.0])
+    b = np.array([0.0, -inf, inf, -inf, 1000.0, 1.0, 3.0, 2.5, -30.0])
+    for dtype in FLOATS:
+        with np.errstate(invalid="ignore", over="ignore"):
+            expected = np.logaddexp(a.astype(dtype), b.astype(dtype))
+        check(xp.logaddexp(arr(a, dtype), arr(b, dtype)), expected, dtype)
+    check(xp.logaddexp(arr([1, 2], "int64"), 0), np.logaddexp([1, 2], 0), "float32")
+    check(xp.logaddexp(arr([1.0], "float16"), arr([2.0])), np.logaddexp([1], 2), "float64")
+    # the sign bit, also of -0.0 and -NaN, which no comparison sees
+    signed = np.array([-0.0, 0.0, -nan, nan, -1.5, 2.0, -inf, inf])
+    for dtype in FLOATS:
+        v = signed.astype(dtype)
+        check(xp.signbit(arr(v)), np.signbit(v), "bool")
+        check(xp.copysign(arr(np.full(v.shape, 2.0, dtype)), arr(v)), np.copysign(2.0, v), dtype)
+        got = xp.copysign(arr(np.array([nan, nan], dtype)), arr(np.array([-1.0, 1.0], dtype)))
+        np.testing.assert_array_equal(np.signbit(got.asnumpy()), [True, False])
+    check(xp.signbit(arr([-2, 0, 3], "int8")), [True, False, False], "bool")
+    check(xp.signbit(arr([True, False])), [False, False], "bool")
+
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "float16", "float64"])
+def test_repeat_tile_unstack_match_numpy(xp, dtype):
+    a = sample((2, 3), dtype, seed=5)
+    x = arr(a)
+    with unchanged(x):
+        check(xp.repeat(x, 2), np.repeat(a, 2), dtype)
+        check(xp.repeat(x, 3, axis=-1), np.repeat(a, 3, axis=-1), dtype)
+        counts = np.array([2, 0, 1])
+        check(xp.repeat(x, arr(counts, "int64"), axis=1), np.repeat(a, counts, axis=1), dtype)
+        check(xp.repeat(x, arr([2], "uint8"), axis=0), np.repeat(a, 2, axis=0), dtype)
+        flat = np.array([1, 0, 2, 1, 1, 3])
+        check(xp.repeat(x, arr(flat, "int32")), np.repeat(a, flat), dtype)
+        for reps in [(2,), (2, 1), (1, 2, 2), (3, 1, 1, 1)]:
+            check(xp.tile(x, reps), np.tile(a, reps), dtype)
+        for axis in (0, 1, -1):
+            got = xp.unstack(x, axis=axis)
+            assert isinstance(got, tuple) and len(got) == a.shape[axis]
+            for g, e in zip(got, np.moveaxis(a, axis, 0)):
+                check(g, e, dtype)
+
+
+def test_repeat_tile_unstack_refuse_bad_arguments(xp):
+    x = arr([[1.0, 2.0], [3.0, 4.0]])
+    for bad, message in [
+        (lambda: xp.repeat(x, -1), "non-negative"),
+        (lambda: xp.repeat(x, 2.0), "non-negative int"),
+        (lambda: xp.repeat(x, True), "non-negative int"),
+        (lambda: xp.repeat(x, arr([1, -1], "int64"), axis=0), "non-negative"),
+        (lambda: xp.repeat(x, arr([1, 2, 3], "int64"), axis=0), r"shape \(1,\) or \(2,\)"),
+        (lambda: xp.tile(x, (2, -1)), "non-negative"),
+    ]:
+        with pytest.raises(pc.ArgumentError, match=message):
+            bad()
+    with pytest.raises(pc.ArrayTypeError, match="integer dtype"):
+        xp.repeat(x, arr([1.0, 2.0]), axis=0)
+    with pytest.raises(IndexError):
+        xp.unstack(x, axis=2)
+
+
+def test_repeat_is_differentiable(xp):
+    x = arr([1.0, 2.0, 3.0])
+    x.attach_grad()
+    with mx.autograd.record():
+        y = xp.sum(xp.multiply(xp.repeat(x, arr([2, 0, 3], "int64")), arr([1.0] * 5)))
+    y.backward()
+    check(x.grad, [2.0, 0.0, 3.0], "float64")
+
+
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(["float32", "float64", "float16", "int64", "int8", "uint8", "bool"]),
+    side=st.sampled_from(["left", "right"]),
+)
+def test_searchsorted_matches_numpy(xp, data, dtype, side):
+    n = data.draw(st.integers(1, 6), label="n")
+    values = st.integers(0, 1) if dtype == "bool" else st.integers(0, 6)
+    a = np.sort(np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=dtype))
+    v = np.array(data.draw(st.lists(values, min_size=1, max_size=4), label="v"), dtype=dtype)
+    if dtype.startswith("float") and data.draw(st.booleans(), label="nan"):
+        a[-1], v[0] = np.nan, np.nan  # NaN sorts last, as in sort
+    check(xp.searchsorted(arr(a), arr(v), side=side), np.searchsorted(a, v, side=side), "int64")
+
+
+def test_searchsorted_sorter_promotion_and_refusals(xp):
+    a = np.array([3.0, 1.0, 2.0])
+    order = np.argsort(a)
+    got = xp.searchsorted(arr(a), arr([2.5, 0.0]), sorter=arr(order, "int64"))
+    check(got, np.searchsorted(a, [2.5, 0.0], sorter=order), "int64")
+    check(xp.searchsorted(arr([1, 3, 5], "int8"), arr([3.0, 4.5])), [1, 2], "int64")
+    check(xp.searchsorted(arr([[1, 3]][0], "int64"), arr([[3, 0], [9, 1]])), [[1, 0], [2, 0]])
+    with pytest.raises(pc.ArgumentError, match="side must be"):
+        xp.searchsorted(arr([1.0]), arr([1.0]), side="middle")
+    with pytest.raises(pc.ArgumentError, match="x1 must be a 1-D array"):
+        xp.searchsorted(arr([[1.0]]), arr([1.0]))
+
+
+def _unique_reference(a):
+    """NumPy's unique with NaNs each distinct (NumPy 1.21+ merges them), sorted, NaNs last."""
+    flat = a.reshape(-1)
+    nan = np.isnan(flat) if flat.dtype.kind == "f" else np.zeros(flat.shape, bool)
+    values, index, inverse, counts = np.unique(
+        flat[~nan], return_index=True, return_inverse=True, return_counts=True
+    )
+    positions = np.flatnonzero(~nan)
+    full_inverse = np.empty(flat.shape, np.int64)
+    full_inverse[~nan] = inverse
+    full_inverse[nan] = len(values) + np.arange(nan.sum())
+    return (
+        np.concatenate([values, flat[nan]]),
+        np.concatenate([positions[index], np.flatnonzero(nan)]),
+        full_inverse.reshape(a.shape),
+        np.concatenate([counts, np.ones(nan.sum(), np.int64)]),
+    )
+
+
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.array([[3.0, np.nan, 1.0], [3.0, np.nan, -0.0]]),
+        np.array([0.0, -0.0, 2.5]),
+        np.array([5, 5, 5], dtype="int8"),
+        np.array([[True, False], [True, True]]),
+        np.array([7], dtype="uint8"),
+        np.array([2.0, 1.0, 2.0], dtype="float16"),
+        np.array([np.nan, np.nan]),
+    ],
+    ids=["nan", "signed-zeros", "int8", "bool", "one", "float16", "all-nan"],
+)
+def test_unique_all_counts_inverse_match_numpy_with_each_nan_distinct(xp, a):
+    values, index, inverse, counts = _unique_reference(a)
+    x = arr(a)
+    with unchanged(x):
+        out = xp.unique_all(x)
+    assert type(out).__name__ == "UniqueAllResult"
+    check(out.values, values, a.dtype)
+    check(out.indices, index, "int64", atol=0)
+    check(out.inverse_indices, inverse, "int64", atol=0)
+    check(out.counts, counts, "int64", atol=0)
+    got = xp.unique_counts(x)
+    check(got.values, values, a.dtype)
+    check(got.counts, counts, "int64", atol=0)
+    got = xp.unique_inverse(x)
+    check(got.values, values, a.dtype)
+    check(got.inverse_indices, inverse, "int64", atol=0)
+    # the standard's identities: values[inverse] rebuilds x, values are x at indices
+    flat = a.reshape(-1)
+    np.testing.assert_array_equal(values[inverse], a)
+    np.testing.assert_array_equal(flat[index], values)
+
+
+def test_conj_real_imag_of_real_arrays(xp):
+    a = np.array([[1.5, -2.0]])
+    for dtype in ("float32", "int8", "bool"):
+        x = arr(a, dtype)
+        with unchanged(x):
+            check(xp.real(x), a.astype(dtype), dtype)
+            check(xp.conj(x), a.astype(dtype), dtype)
+            check(xp.imag(x), np.zeros_like(a, dtype), dtype)
+
+
+def test_from_dlpack_shares_memory_and_honours_device_and_copy(xp):
+    a = np.arange(6.0).reshape(2, 3)
+    y = xp.from_dlpack(a)
+    check(y, a, "float64", ctx=mx.cpu(0))
+    a[0, 0] = 42.0  # shared: the MXNet array sees the write
+    assert y.asnumpy()[0, 0] == 42.0
+    c = xp.from_dlpack(a, copy=True)
+    a[0, 0] = -1.0
+    assert c.asnumpy()[0, 0] == 42.0
+    check(xp.from_dlpack(a, device=CTX), a, "float64")
+    with pytest.raises(pc.ArgumentError, match="copy=False"):
+        xp.from_dlpack(a, device=CTX, copy=False)
+    x = arr([1, 2], "int8")
+    assert xp.from_dlpack(x) is x
+    check(xp.from_dlpack(x.as_nd_ndarray()), [1, 2], "int8")
+    with pytest.raises(pc.ArrayTypeError, match="cannot import .* int16"):
+        xp.from_dlpack(np.arange(3, dtype=np.int16))
+    with pytest.raises(AttributeError):
+        xp.from_dlpack([1, 2])
+
+
+def test_new_functions_take_the_standards_positional_arguments(xp):
+    """The standard's signatures: positional-only operands, ``expand_dims(x, /, axis)`` and
+    ``squeeze(x, /, axis)`` with a positional-or-keyword axis, keyword-only options."""
+    P, K = inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.KEYWORD_ONLY
+    PK = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    expected = {
+        "expand_dims": [("x", P), ("axis", PK)],
+        "squeeze": [("x", P), ("axis", PK)],
+        "repeat": [("x", P), ("repeats", P), ("axis", K)],
+        "tile": [("x", P), ("repetitions", P)],
+        "unstack": [("x", P), ("axis", K)],
+        "searchsorted": [("x1", P), ("x2", P), ("side", K), ("sorter", K)],
+        "from_dlpack": [("x", P), ("device", K), ("copy", K)],
+        "logaddexp": [("x1", P), ("x2", P)],
+        "bitwise_left_shift": [("x1", P), ("x2", P)],
+        "bitwise_invert": [("x", P)],
+        "signbit": [("x", P)],
+        "unique_all": [("x", P)],
+    }
+    for name, params in expected.items():
+        got = [(p.name, p.kind) for p in inspect.signature(getattr(xp, name)).parameters.values()]
+        assert got == params, name
+    x = arr([[1.0, 2.0]])
+    check(xp.expand_dims(x, 0), [[[1.0, 2.0]]], "float64")
+    check(xp.expand_dims(x, -1), [[[1.0], [2.0]]], "float64")
+    check(xp.squeeze(xp.expand_dims(x, 1), 1), [[1.0, 2.0]], "float64")
+
+
+# -- MXNet's array class, completed by the namespace ------------------------------------------
+# operator -> (the operation, NumPy's, dtypes)
+OPERATORS = {
+    "<": (operator.lt, np.less, DTYPES),
+    "<=": (operator.le, np.less_equal, DTYPES),
+    ">": (operator.gt, np.greater, DTYPES),
+    ">=": (operator.ge, np.greater_equal, DTYPES),
+    "==": (operator.eq, np.equal, DTYPES),
+    "!=": (operator.ne, np.not_equal, DTYPES),
+    "&": (operator.and_, np.bitwise_and, ["bool", *INTEGRAL]),
+    "|": (operator.or_, np.bitwise_or, ["bool", *INTEGRAL]),
+    "^": (operator.xor, np.bitwise_xor, ["bool", *INTEGRAL]),
+    "<<": (operator.lshift, np.left_shift, INTEGRAL),
+    ">>": (operator.rshift, np.right_shift, INTEGRAL),
+    "//": (operator.floordiv, np.floor_divide, NUMERIC),
+    "@": (lambda a, b: a @ b.mT, lambda a, b: a @ b.T, DTYPES),
+}
+
+
+@pytest.mark.parametrize("op", sorted(OPERATORS))
+def test_operators_promote_operands_of_two_dtypes(xp, op):
+    """MXNet raised MXNetError for comparisons, ``&``, ``|``, ``^`` and ``@`` of two
+    dtypes and had no ``<<``, ``>>``, ``//``: they follow the standard's promotion table."""
+    call, np_call, dtypes = OPERATORS[op]
+    for d1 in dtypes:
+        for d2 in dtypes:
+            a, b = sample((2, 3), d1, seed=1), sample((2, 3), d2, seed=2)
+            x1, x2 = arr(a), arr(b)
+            with unchanged(x1, x2):
+                y = call(x1, x2)
+            expected = np_call(a, b)
+            result = expected.dtype if expected.dtype == np.bool_ else promoted(d1, d2)
+            if op == "@" and d1 == d2 == "bool":
+                result = np.dtype("bool")
+            check(y, expected, result, rtol=4e-3, atol=4e-3)
+
+
+IN_PLACE = {
+    "-=": (operator.isub, np.subtract, NUMERIC),
+    "/=": (operator.itruediv, np.divide, FLOATS),
+    "%=": (operator.imod, np.remainder, NUMERIC),
+    "**=": (operator.ipow, np.power, NUMERIC),
+    "&=": (operator.iand, np.bitwise_and, ["bool", *INTEGRAL]),
+    "|=": (operator.ior, np.bitwise_or, ["bool", *INTEGRAL]),
+    "^=": (operator.ixor, np.bitwise_xor, ["bool", *INTEGRAL]),
+    "//=": (operator.ifloordiv, np.floor_divide, NUMERIC),
+    "<<=": (operator.ilshift, np.left_shift, INTEGRAL),
+    ">>=": (operator.irshift, np.right_shift, INTEGRAL),
+}
+
+
+@pytest.mark.parametrize("op", sorted(IN_PLACE))
+def test_in_place_operators_write_into_the_array(xp, op):
+    """``x1 op= x2`` for every pair whose promoted dtype is x1's (MXNet raised on operands of
+    two dtypes, and had no //=, <<=, >>=): the result lands in x1 itself, in x1's dtype."""
+    call, np_call, dtypes = IN_PLACE[op]
+    for d1 in dtypes:
+        for d2 in dtypes:
+            if promoted(d1, d2) != np.dtype(d1):
+                continue
+            a, b = sample((2, 3), d1, seed=1), sample((2, 3), d2, seed=2)
+            x1, x2 = arr(a), arr(b)
+            with unchanged(x2):
+                y = call(x1, x2)
+            assert y is x1, f"{d1} {op} {d2} made a new array"
+            check(x1, np_call(a, b).astype(d1), d1, rtol=4e-3, atol=4e-3)
+    x = arr([1, 2], "int8")
+    with pytest.raises(pc.ArrayTypeError, match="cannot be stored"):
+        call(x, arr([1.5, 2.5])) if op not in ("&=", "|=", "^=", "<<=", ">>=") else call(
+            x, arr([1, 2], "int64")
+        )
+
+
+def test_operators_mxnet_answers_itself_stay_mxnets(xp):
+    """Same-dtype operands and Python scalars still go to MXNet's own operators (code written
+    for MXNet is unaffected), and the operators it lacked take scalars on either side."""
+    i = arr([1, 2, 3], "int64")
+    check(i < 1.5, [False, False, False], "bool")  # MXNet's own: the scalar is truncated
+    check(arr([True, False]) & arr([True, True]), [True, False], "bool")
+    check(i << 2, [4, 8, 12], "int64")
+    check(2 << arr([1, 2], "int8"), [4, 8], "int8")
+    check(i >> 1, [0, 1, 1], "int64")
+    check(64 >> i, [32, 16, 8], "int64")
+    check(i // 2, [0, 1, 1], "int64")
+    check(7 // arr([2.0, -2.0]), [3.0, -4.0], "float64")
+    check(+arr([1, -2], "int8"), [1, -2], "int8")
+
+
+def test_scalar_conversions_index_and_complex(xp):
+    with mx.util.np_shape(True):
+        assert operator.index(xp.asarray(3, device=CTX)) == 3
+        assert type(operator.index(xp.asarray(3, dtype=xp.uint8, device=CTX))) is int
+        assert [10, 20, 30][xp.asarray(1, device=CTX)] == 20
+        assert complex(xp.asarray(2.5, device=CTX)) == 2.5 + 0j
+        for bad in (xp.asarray(3.0, device=CTX), xp.asarray([3], device=CTX)):
+            with pytest.raises(TypeError, match="only 0-d integer arrays"):
+                operator.index(bad)
+
+
+def test_array_attributes_device_mT_to_device_namespace(xp):
+    x = arr(np.arange(24.0).reshape(2, 3, 4))
+    assert x.device == CTX
+    check(x.mT, np.swapaxes(np.arange(24.0).reshape(2, 3, 4), -1, -2), "float64")
+    assert x.to_device(CTX) is x
+    moved = x.to_device(mx.cpu(2))
+    check(moved, x.asnumpy(), "float64", ctx=mx.cpu(2))
+    with pytest.raises(pc.ArrayTypeError, match="to_device: expected an mxnet Context"):
+        x.to_device("cpu")
+    assert x.__array_namespace__() is xp
+    assert x.__array_namespace__(api_version="2023.12") is xp
+    with pytest.raises(pc.ArgumentError, match="api_version"):
+        x.__array_namespace__(api_version="2099.01")
+
+
+def test_dlpack_export_round_trips_through_numpy(xp):
+    x = arr(np.arange(6.0).reshape(2, 3), "float32")
+    assert x.__dlpack_device__() == (1, 0)
+    h = np.from_dlpack(x)
+    np.testing.assert_array_equal(h, np.arange(6.0).reshape(2, 3))
+    c = np.from_dlpack(_Producer(x, copy=True))
+    x[0, 0] = 7.0  # shared memory: the consumer sees MXNet's write, the copy does not
+    x.wait_to_read()
+    assert (h[0, 0], c[0, 0]) == (7.0, 0.0)
+    with pytest.raises(BufferError, match="bool"):
+        arr([True]).__dlpack__()
+    with pytest.raises(BufferError, match="copy=False"):
+        x.__dlpack__(dl_device=(2, 0), copy=False)
+    check(xp.from_dlpack(_Producer(arr([1, 2], "int32"))), [1, 2], "int32", ctx=mx.cpu(0))
+
+
+class _Producer:
+    """Hands ``__dlpack__`` keyword arguments to an array (NumPy's from_dlpack passes none)."""
+
+    def __init__(self, x, **kwargs):
+        self.x, self.kwargs = x, kwargs
+
+    def __dlpack__(self, **kwargs):
+        return self.x.__dlpack__(**{**kwargs, **self.kwargs})
+
+    def __dlpack_device__(self):
+        return self.x.__dlpack_device__()
+
+
+def test_getitem_on_0d_arrays_takes_ellipsis_and_none(xp):
+    with mx.util.np_shape(True):
+        x = xp.asarray(1.5, device=CTX)
+        for key, shape in [
+            ((), ()),
+            (..., ()),
+            ((Ellipsis,), ()),
+            (None, (1,)),
+            ((None, ...), (1,)),
+            ((..., None, None), (1, 1)),
+        ]:
+            check(x[key], np.full(shape, 1.5), "float32")
+        with pytest.raises(IndexError, match="single ellipsis"):
+            x[..., ...]
+        check(x[xp.asarray(True, device=CTX)], [1.5], "float32")
+        check(x[xp.asarray(False, device=CTX)], np.zeros(0), "float32")
+    check(arr([[1, 2], [3, 4]])[..., None], [[[1], [2]], [[3], [4]]], "int64")
+
+
+def test_setitem_on_0d_arrays_and_selections_of_nothing(xp):
+    with mx.util.np_shape(True):
+        x = xp.asarray(1.5, device=CTX)
+        x[...] = 2.5
+        check(x, 2.5, "float32")
+        x[()] = 3.5
+        check(x, 3.5, "float32")
+        with pytest.raises(IndexError, match="single ellipsis"):
+            x[..., ...] = 1.0
+        # zero-size arrays and masks select nothing: nothing is written, MXNet is not asked
+        e = xp.zeros((0, 3), device=CTX)
+        e[:, [0, 1]] = 1.0
+        e[:, xp.asarray([0, 1], device=CTX)] = xp.ones((2,), device=CTX)
+        y = arr(np.ones((2, 3)))
+        y[xp.zeros((0,), dtype=xp.bool, device=CTX)] = 5.0
+        check(y, np.ones((2, 3)), "float64")
+        with pytest.raises(ValueError, match="cannot assign a value of shape"):
+            y[xp.zeros((0,), dtype=xp.bool, device=CTX)] = xp.ones((2,), device=CTX)
+        with pytest.raises(IndexError, match="does not match"):
+            y[xp.zeros((3, 0), dtype=xp.bool, device=CTX)] = 5.0
+        check(e, np.zeros((0, 3)), "float32")
+
+
+def test_getitem_differentiates_through_the_0d_path(xp):
+    with mx.util.np_shape(True):
+        x = xp.asarray(2.0, device=CTX)
+        x.attach_grad()
+        with mx.autograd.record():
+            y = xp.multiply(x[None, ...], 3.0)
+        y.backward()
+        check(x.grad, 3.0, "float32")
+
+
+def test_install_keeps_mxnet_methods_and_runs_once(xp):
+    from portconv.backends import _mxnet_namespace as ns
+
+    cls = mx.np.ndarray
+    assert cls.__dict__["_portconv_standard"] is True
+    assert ns.namespace() is xp  # built once, installed once
+    assert ns._MX_METHODS["__lt__"].__module__.startswith("mxnet")
+    assert ns._MX_METHODS["__getitem__"].__module__.startswith("mxnet")
+    for name in ("device", "mT", "to_device", "__dlpack__", "__index__", "__floordiv__"):
+        assert name not in vars(mx.nd.NDArray), name  # legacy arrays are left alone
+
+
+_FIRST_CALLS = """
+import sys, threading, time, warnings
+warnings.simplefilter("ignore")
+import mxnet as mx
+from portconv.backends import _mxnet_namespace as ns
+
+barrier, spaces, additions = threading.Barrier(8), [], ns._additions
+
+
+def slow_additions():  # widens the window between the installer's check and its writes
+    time.sleep(0.2)
+    return additions()
+
+
+ns._additions = slow_additions
+
+
+def first_call():
+    barrier.wait()
+    spaces.append(ns.namespace())
+
+
+threads = [threading.Thread(target=first_call) for _ in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert len({id(s) for s in spaces}) == 1, "built more than once"
+assert ns._MX_METHODS["__getitem__"].__module__.startswith("mxnet"), "wrapped twice"
+x = mx.np.array([[1.0, 2.0]])
+assert x[0, 1] == 2.0 and (x < x.astype("int64")).shape == (1, 2)
+print("ok")
+"""
+
+
+def test_threads_making_the_first_call_build_and_install_once():
+    """In a fresh process (the installation is once per process), eight threads ask for the
+    namespace at once, the installation slowed down so that they overlap: one namespace, and
+    MXNet's own methods are what the wrappers call (not another thread's wrappers)."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_FIRST_CALLS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MXNET_ENGINE_TYPE": "NaiveEngine"},
+    )
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+def test_matmul_tensordot_vecdot_check_shapes(xp):
+    x, y = arr(np.ones((2, 3))), arr(np.ones((2, 3)))
+    for bad, message in [
+        (lambda: xp.matmul(x, y), "last axis of x1"),
+        (lambda: xp.matmul(x, arr(np.ones(()))), "must have a dimension"),
+        (lambda: xp.matmul(arr(np.ones((2, 2, 3))), arr(np.ones((3, 3, 1)))), "batch axes"),
+        (lambda: xp.tensordot(x, arr(np.ones((3, 2)))), "axis 0 of x1 .* differ in size"),
+        (lambda: xp.tensordot(x, arr(np.ones(3)), axes=2), r"axes=2 must be in \[0, 1\]"),
+        (lambda: xp.tensordot(x, y, axes=([0, 0], [0, 1])), "contracted twice"),
+        (lambda: xp.tensordot(x, y, axes=([1], [0, 1])), "differ in length"),
+        (lambda: xp.tensordot(x, y, axes=1.5), "int or two sequences"),
+        (lambda: xp.vecdot(x, arr(np.ones(2))), "do not broadcast"),
+        (lambda: xp.vecdot(x, arr(np.ones((2, 1))), axis=-1), "one size"),
+        (lambda: xp.vecdot(x, arr(np.ones(3)), axis=0), "one size"),
+    ]:
+        with pytest.raises(pc.ArgumentError, match=message):
+            bad()
+    check(xp.vecdot(x, arr(np.ones((1, 3)))), [3.0, 3.0], "float64")
+
+
+_CRASHERS = """
+import json, sys, warnings
+warnings.simplefilter("ignore")
+import mxnet as mx
+import numpy as np
+import portconv as pc
+
+mx.npx.set_np()
+xp = pc.get_adapter("mxnet").namespace()
+Z = lambda *shape, d=xp.float32: xp.zeros(shape, dtype=d)
+I64, I32 = xp.ones((3, 2), dtype=xp.int64), xp.ones((3, 2), dtype=xp.int32)
+cases = {
+    "where(0 mask, 0-d, 0-d)": lambda: xp.where(Z(0, d=xp.bool), xp.asarray(1.0), 2.0),
+    "where(0-d mask, (0,), 0-d)": lambda: xp.where(xp.asarray(True), Z(0), xp.asarray(1.0)),
+    "where((2,0) mask, (2,1), (1,0))": lambda: xp.where(Z(2, 0, d=xp.bool), Z(2, 1), Z(1, 0)),
+    "where((0,3) mask, (0,3), 1)": lambda: xp.where(Z(0, 3, d=xp.bool), Z(0, 3), 1),
+    "tril((0,3))": lambda: xp.tril(Z(0, 3)),
+    "sign((0,))": lambda: xp.sign(Z(0)),
+    "take((3,), no indices)": lambda: xp.take(xp.ones(3), Z(0, d=xp.int64)),
+    "floor_divide((0,) int, 3)": lambda: xp.floor_divide(Z(0, d=xp.int64), 3),
+    "sort((0,3))": lambda: xp.sort(Z(0, 3), axis=0),
+    "(0,)[(0,) mask]": lambda: Z(0)[Z(0, d=xp.bool)],
+    "(0,3)[(0,) mask]": lambda: Z(0, 3)[Z(0, d=xp.bool)],
+    "(0,3)[(0,3) mask]": lambda: Z(0, 3)[Z(0, 3, d=xp.bool)],
+    "(0,3)[(0,) mask, 1]": lambda: Z(0, 3)[Z(0, d=xp.bool), 1],
+    "(0,)[(0,) > 0]": lambda: Z(0)[Z(0) > 0],
+    "(2,0)[(2,) mask]": lambda: Z(2, 0)[xp.asarray([True, False])],
+    "(0,3)[:, [0, 1]]": lambda: Z(0, 3)[:, xp.asarray([0, 1])],
+    "(0,3)[:, list]": lambda: Z(0, 3)[:, [0, 1]],
+    "(0,3)[[]]": lambda: Z(0, 3)[[]],
+    "(2,3)[(0,) mask]": lambda: xp.ones((2, 3))[Z(0, d=xp.bool)],
+    "(2,3)[(2,0) mask]": lambda: xp.ones((2, 3))[Z(2, 0, d=xp.bool)],
+    "(2,3)[(3,0) mask]": lambda: xp.ones((2, 3))[Z(3, 0, d=xp.bool)],
+    "(2,)[(2,0) mask]": lambda: xp.ones(2)[Z(2, 0, d=xp.bool)],
+    "matmul((0,3) int, (3,2) int)": lambda: xp.matmul(Z(0, 3, d=xp.int64), I64),
+    "matmul((3,0), (0,2))": lambda: xp.matmul(Z(3, 0), Z(0, 2)),
+    "(0,3) int @ (3,2) int8": lambda: Z(0, 3, d=xp.int64) @ xp.ones((3, 2), dtype=xp.int8),
+    "tensordot((0,3) int, (3,2) int)": lambda: xp.tensordot(Z(0, 3, d=xp.int32), I32, axes=1),
+    "tensordot((0,3), (3,))": lambda: xp.tensordot(Z(0, 3), xp.ones(3)),
+    "tensordot((0,), (1,))": lambda: xp.tensordot(Z(0), xp.ones(1)),
+    "vecdot((0,3), (3,))": lambda: xp.vecdot(Z(0, 3), xp.ones(3)),
+    "unique_all((0,2))": lambda: xp.unique_all(Z(0, 2)),
+    "repeat((2,), [0, 0])": lambda: xp.repeat(xp.ones(2), xp.asarray([0, 0])),
+}
+out = {}
+for name, call in cases.items():
+    try:
+        result = call()
+        result = list(result) if isinstance(result, tuple) else [result]
+        out[name] = [[list(r.shape), str(r.dtype), r.asnumpy().tolist()] for r in result]
+    except Exception as exc:
+        out[name] = type(exc).__name__ + ": " + str(exc)
+print(json.dumps(out))
+"""
+
+
+def test_zero_size_masks_and_operands_never_reach_mxnets_crashes(xp):
+    """MXNet 1.9.1 ends the process (a segmentation fault or an abort) on ``where`` with a
+    zero-size operand broadcast, on a zero-size boolean mask, and on some zero-size
+    contractions: the namespace answers those without calling MXNet. Run in a subprocess, so
+    a regression fails this test instead of killing the test run."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_CRASHERS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "MXNET_ENGINE_TYPE": "NaiveEngine"},
+    )
+    assert done.returncode == 0, f"the process died ({done.returncode}): {done.stderr[-2000:]}"
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    f32, i64 = "float32", "int64"
+    expected = {
+        "where(0 mask, 0-d, 0-d)": [[[0], f32, []]],
+        "where(0-d mask, (0,), 0-d)": [[[0], f32, []]],
+        "where((2,0) mask, (2,1), (1,0))": [[[2, 0], f32, [[], []]]],
+        "where((0,3) mask, (0,3), 1)": [[[0, 3], f32, []]],
+        "tril((0,3))": [[[0, 3], f32, []]],
+        "sign((0,))": [[[0], f32, []]],
+        "take((3,), no indices)": [[[0], f32, []]],
+        "floor_divide((0,) int, 3)": [[[0], i64, []]],
+        "sort((0,3))": [[[0, 3], f32, []]],
+        "(0,)[(0,) mask]": [[[0], f32, []]],
+        "(0,3)[(0,) mask]": [[[0, 3], f32, []]],
+        "(0,3)[(0,3) mask]": [[[0], f32, []]],
+        "(0,3)[(0,) mask, 1]": [[[0], f32, []]],
+        "(0,)[(0,) > 0]": [[[0], f32, []]],
+        "(2,0)[(2,) mask]": [[[1, 0], f32, [[]]]],
+        "(0,3)[:, [0, 1]]": [[[0, 2], f32, []]],
+        "(0,3)[:, list]": [[[0, 2], f32, []]],
+        "(0,3)[[]]": [[[0, 3], f32, []]],
+        # a mask axis of size 0 selects nothing on any axis (as NumPy and the test suite)
+        "(2,3)[(0,) mask]": [[[0, 3], f32, []]],
+        "(2,3)[(2,0) mask]": [[[0], f32, []]],
+        "(2,3)[(3,0) mask]": "IndexError: a boolean index of shape (3, 0) does not match the "
+        "leading axes of an array of shape (2, 3)",
+        "(2,)[(2,0) mask]": "IndexError: a boolean index of shape (2, 0) does not match the "
+        "leading axes of an array of shape (2,)",
+        "matmul((0,3) int, (3,2) int)": [[[0, 2], i64, []]],
+        "matmul((3,0), (0,2))": [[[3, 2], f32, [[0.0, 0.0]] * 3]],
+        "(0,3) int @ (3,2) int8": [[[0, 2], i64, []]],
+        "tensordot((0,3) int, (3,2) int)": [[[0, 2], "int32", []]],
+        "tensordot((0,3), (3,))": "ArgumentError: tensordot: axes=2 must be in [0, 1] for "
+        "shapes (0, 3) and (3,)",
+        "tensordot((0,), (1,))": "ArgumentError: tensordot: axes=2 must be in [0, 1] for "
+        "shapes (0,) and (1,)",
+        "vecdot((0,3), (3,))": [[[0], f32, []]],
+        "unique_all((0,2))": [[[0], f32, []], [[0], i64, []], [[0, 2], i64, []], [[0], i64, []]],
+        "repeat((2,), [0, 0])": [[[0], f32, []]],
+    }
+    assert got == expected
 
 
 # -- pad -------------------------------------------------------------------------------------
@@ -945,6 +1637,63 @@ def test_gradients_match_finite_differences(xp, name):
         expected[idx] = (up - down) / (2 * eps)
     tol = 1e-3 if name == "astype" else 1e-6
     check(x.grad, expected, "float64", rtol=tol, atol=tol)
+
+
+# -- reductions of no elements: the standard's empty sum, product and mean -------------------
+EMPTY_CASES = [((0,), None), ((0, 3), 0), ((0, 3), 1), ((0, 3), None), ((3, 0), -1)]
+EMPTY_CASES += [((2, 0, 3), (0, 2)), ((0, 0), 1), ((2, 0, 3), (1,))]
+#: name -> the standard's value for no elements (None: an error, as NumPy raises)
+EMPTY_VALUES = {"sum": 0, "prod": 1, "mean": math.nan, "any": False, "all": True}
+EMPTY_VALUES.update({"var": math.nan, "std": math.nan, "max": None, "min": None})
+EMPTY_VALUES.update({"argmax": None, "argmin": None})
+EMPTY_DTYPES = {"any": "bool", "all": "bool", "argmax": "int64", "argmin": "int64"}
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "axis"),
+    [
+        (name, shape, axis)
+        for name in sorted(EMPTY_VALUES)
+        for shape, axis in EMPTY_CASES
+        if not (name.startswith("arg") and isinstance(axis, tuple))  # they take one axis
+    ],
+)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_of_zero_size_arrays_follow_the_standard(xp, name, shape, axis, keepdims):
+    """sum 0, prod 1, mean/var/std NaN, any False, all True of no elements (MXNet gave 0 for
+    prod and mean and failed for all); max, min, argmax and argmin of no elements raise
+    ArgumentError (a ValueError, as NumPy's); a result with no elements is empty."""
+    a = np.zeros(shape, dtype="float32")
+    count = a.size if axis is None else math.prod(shape[i] for i in np.atleast_1d(axis))
+    kept = np.sum(a, axis=axis, keepdims=True).shape
+    expected_shape = kept if keepdims else np.sum(a, axis=axis).shape
+    with mx.util.np_shape(True):
+        x = arr(a)
+        call = getattr(xp, name)
+        if EMPTY_VALUES[name] is None and count == 0:
+            with pytest.raises(pc.ArgumentError, match=f"{name}: axis=.* holds no elements"):
+                call(x, axis=axis, keepdims=keepdims)
+            with pytest.raises(ValueError):  # NumPy refuses too
+                getattr(np, name)(a, axis=axis, keepdims=keepdims)
+            return
+        y = call(x, axis=axis, keepdims=keepdims)
+        value = 0 if EMPTY_VALUES[name] is None else EMPTY_VALUES[name]
+        check(y, np.full(expected_shape, value), EMPTY_DTYPES.get(name, "float32"))
+
+
+def test_empty_reductions_keep_integer_dtypes_and_var_needs_n_above_correction(xp):
+    with mx.util.np_shape(True):
+        e = arr(np.zeros((0,), "int8"))
+        check(xp.sum(e), 0, "int64")
+        check(xp.prod(e), 1, "int64")
+        check(xp.prod(arr(np.zeros((0, 2), "uint8")), axis=0, dtype=xp.uint8), [1, 1], "uint8")
+        check(xp.mean(e), np.nan, "float32")
+        check(xp.mean(arr(np.zeros((0,), "float64"))), np.nan, "float64")
+    # the standard: NaN where N - correction <= 0 (a division by zero gave inf)
+    x = arr([[1.0, 2.0], [3.0, 5.0]])
+    check(xp.var(x, axis=1, correction=2), [np.nan, np.nan], "float64")
+    check(xp.std(x, axis=0, correction=3.5, keepdims=True), [[np.nan, np.nan]], "float64")
+    check(xp.var(x, axis=1, correction=1), [0.5, 2.0], "float64")
 
 
 # -- NumPy shape semantics: 0-d and zero-size arrays -----------------------------------------
