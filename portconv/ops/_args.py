@@ -101,31 +101,39 @@ def itemsize(xp: Any, dtype: Any) -> int:
     return xp.finfo(dtype).bits // 8
 
 
-#: an op refuses, before allocating, any array it would build (the padded input, the result)
-#: larger than this many times ``portconv.config(memory_budget=...)`` (16 GiB by default):
-#: such sizes come from a mistyped padding, stride or output size, not from a real model
+#: an op refuses, before allocating, any whole array it would build (the padded input, the
+#: result) larger than this many times ``portconv.config(memory_budget=...)``, and never below
+#: MIN_WHOLE_ARRAY_LIMIT: such sizes come from a mistyped padding, stride or output size, not
+#: from a real model
 HUGE_FACTOR = 64
 
+#: the smallest limit on whole arrays, whatever the budget for temporary buffers: 16 GiB
+MIN_WHOLE_ARRAY_LIMIT = 16 * 2**30
 
-#: the budget whole arrays of chunked libraries (Dask) are held to: their calls compute chunk
-#: by chunk (each chunk's call checks its own sizes), so only sizes beyond any cluster's
-#: memory (HUGE_FACTOR x 16 TiB = 1 PiB) are taken for a mistyped argument
-CHUNKED_BUDGET = 2**44
+#: the limit on whole arrays of chunked libraries (Dask): their calls compute chunk by chunk
+#: (each chunk's call checks its own sizes), so only sizes beyond any cluster's memory (1 PiB)
+#: are taken for a mistyped argument
+CHUNKED_LIMIT = 2**50
 
 
-def whole_array_budget(be: Any) -> int:
-    """The memory budget that whole-array sizes are held to on backend ``be``:
-    ``portconv.config(memory_budget=...)``, or CHUNKED_BUDGET for chunked libraries."""
+def whole_array_limit(be: Any = None) -> int:
+    """The bytes a whole array built by one call may hold on backend ``be``: HUGE_FACTOR x
+    ``portconv.config(memory_budget=...)``, at least MIN_WHOLE_ARRAY_LIMIT; CHUNKED_LIMIT
+    for chunked libraries."""
     from .._config import memory_budget
 
-    return CHUNKED_BUDGET if getattr(be.adapter, "chunked", False) else memory_budget()
+    if be is not None and getattr(be.adapter, "chunked", False):
+        return CHUNKED_LIMIT
+    return max(HUGE_FACTOR * memory_budget(), MIN_WHOLE_ARRAY_LIMIT)
 
 
-def refuse_huge(name: str, what: str, nbytes: int, budget: int) -> None:
-    """Raise an ``ArgumentError`` naming ``name`` when ``nbytes`` exceeds HUGE_FACTOR x budget."""
-    if nbytes > HUGE_FACTOR * budget:
+def refuse_huge(name: str, what: str, nbytes: int, limit: int) -> None:
+    """Raise an ``ArgumentError`` naming ``name`` when ``nbytes`` exceeds ``limit`` (see
+    :func:`whole_array_limit`)."""
+    if nbytes > limit:
         raise ArgumentError(
-            f"{name}: {what} would need {nbytes} bytes, more than {HUGE_FACTOR} times the "
-            f"memory budget of {budget} bytes; check the argument, or raise the budget with "
-            f"portconv.config(memory_budget=...)"
+            f"{name}: {what} would need {nbytes} bytes, more than the {limit} bytes one call "
+            f"may build ({HUGE_FACTOR} times the memory budget, at least "
+            f"{MIN_WHOLE_ARRAY_LIMIT // 2**30} GiB); check the argument, or raise the budget "
+            f"with portconv.config(memory_budget=...)"
         )

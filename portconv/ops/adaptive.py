@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_budget
+from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_limit
 from ._call import AdaptiveCall, adaptive_call
 from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run
 from .pool import _iota, batched_cf_shape
@@ -193,7 +193,7 @@ def _check(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) 
         "output_size",
         f"the result {call.out} (input shape {tuple(x.shape)})",
         math.prod(call.out) * max(call.n * call.c, 1) * itemsize(xp, x.dtype),
-        whole_array_budget(be),
+        whole_array_limit(be),
     )
     op = ADAPTIVE_MAX_POOL if kind == "max" else ADAPTIVE_AVG_POOL
     return Plan(op, be, call, batched, last)

@@ -44,7 +44,7 @@ from ._args import (
     int_tuple,
     itemsize,
     refuse_huge,
-    whole_array_budget,
+    whole_array_limit,
 )
 from ._call import ConvCall, conv_call
 from ._common import (
@@ -298,7 +298,7 @@ def _check(input, weight, bias, stride, padding, dilation, groups, layout, d, fl
         device=be.device,
         channels_last=last,
     )
-    item, budget = itemsize(xp, x.dtype), whole_array_budget(be)
+    item, budget = itemsize(xp, x.dtype), whole_array_limit(be)
     n, c = call.n, call.c_in
     refuse_huge(
         "padding",

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import _windows
 from .._config import memory_budget
-from ._args import SPATIAL_NAMES, itemsize, refuse_huge, whole_array_budget
+from ._args import SPATIAL_NAMES, itemsize, refuse_huge, whole_array_limit
 from ._call import ConvCall, conv_transpose_call
 from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run, same_dtype
 from .conv import _add_bias, bias_grad, conv_cf, weight_grad
@@ -118,7 +118,7 @@ def _check(input, weight, bias, stride, padding, output_padding, groups, dilatio
         f"the result before cropping the padding {(call.n, call.c_out) + call.canvas} (stride "
         f"{call.stride}, dilation {call.dilation}, output_padding {call.output_padding})",
         max(call.n, 1) * max(call.c_out, 1) * math.prod(call.canvas) * itemsize(xp, x.dtype),
-        whole_array_budget(be),
+        whole_array_limit(be),
     )
     return Plan(CONV_TRANSPOSE, be, call, batched)
 

@@ -75,7 +75,7 @@ from ._args import (
     int_tuple,
     itemsize,
     refuse_huge,
-    whole_array_budget,
+    whole_array_limit,
 )
 from ._call import PoolCall, pool_call, pool_mode
 from ._common import Op, Plan, bound, forward, prepare, require_float, require_ndim, run
@@ -341,7 +341,7 @@ def _check(
         math.prod(n + b + a + s * k for n, (b, a), s, k in zip(
             call.size, call.padding, call.stride, call.kernel
         )) * per_plane,
-        whole_array_budget(be),
+        whole_array_limit(be),
     )  # fmt: skip
     return Plan(MAX_POOL if kind == "max" else AVG_POOL, be, call, batched, last)
 
