@@ -44,21 +44,37 @@ __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_trans
 def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     """The transposed convolution (no bias) of batched, channels-first ``x`` ``(N, C_in,
     *size)`` with ``w`` ``(C_in, C_out/groups, *kernel)``, in tiles of examples within the
-    memory budget: ``(N, C_out, *out)``."""
+    memory budget: ``(N, C_out, *out)``.
+
+    One matmul per group over the whole tile, channels-major: ``(g, C_out/g * K, C_in/g) @
+    (g, C_in/g, m * P)``, whose columns ``(C_out, K, m, *size)`` col2im takes with the
+    channels and examples as its leading axes (1-D and 2-D; 3-D, whose columns would have
+    six axes where MXNet allows five, takes one matmul per example)."""
     n, c_in, groups = x.shape[0], x.shape[1], call.groups
-    kernel, canvas = call.kernel, call.canvas
+    kernel, canvas, d = call.kernel, call.canvas, call.d
     k = math.prod(kernel)
     c_out = w.shape[1] * groups
-    p = math.prod(x.shape[2:])
+    size = tuple(x.shape[2:])
+    p = math.prod(size)
     # (g, C_in/g, C_out/g * K) -> (g, C_out/g * K, C_in/g): the weight transposed
     wt = xp.permute_dims(xp.reshape(w, (groups, c_in // groups, w.shape[1] * k)), (0, 2, 1))
 
     def tile(a: int, z: int) -> Any:
-        xt = xp.reshape(x[a:z, ...], (z - a, groups, c_in // groups, p))
+        m = z - a
+        if d <= 2:
+            xcm = xp.permute_dims(x[a:z, ...], (1, 0) + tuple(range(2, d + 2)))  # (C_in, m, *)
+            cols = xp.matmul(wt, xp.reshape(xcm, (groups, c_in // groups, m * p)))
+            cols = xp.reshape(cols, (c_out, k, m) + size)
+            full = _windows.col2im(
+                xp, cols, kernel, call.stride, call.dilation, canvas, call.device, lead=2
+            )  # (C_out, m, *canvas)
+            full = xp.permute_dims(full, (1, 0) + tuple(range(2, d + 2)))
+            return _windows.crop(full, call.padding)
+        xt = xp.reshape(x[a:z, ...], (m, groups, c_in // groups, p))
         cols = xp.matmul(wt, xt)  # (m, g, C_out/g * K, P)
-        cols = xp.reshape(cols, ((z - a) * c_out, k) + tuple(x.shape[2:]))
+        cols = xp.reshape(cols, (m * c_out, k) + size)
         full = _windows.col2im(xp, cols, kernel, call.stride, call.dilation, canvas, call.device)
-        return _windows.crop(_windows.split(xp, full, z - a), call.padding)
+        return _windows.crop(_windows.split(xp, full, m), call.padding)
 
     per_example = (c_out * k * p + c_out * math.prod(canvas)) * itemsize(xp, x.dtype)
     return _windows.by_tiles(xp, n, per_example, memory_budget(), tile)
