@@ -25,6 +25,23 @@ class NumPyAdapter(Adapter):
     def owns(self, x: Any) -> bool:
         return isinstance(x, np.ndarray)
 
+    def to_standard(self, x: Any) -> Any:
+        """Subclasses of ``ndarray`` are computed on as plain arrays (a view of their data:
+        ``np.matrix``, ``np.memmap``, record arrays), except masked arrays, which are refused:
+        convolution and pooling have no rule for masked elements, and computing on the data
+        underneath would silently use values the mask hides."""
+        if type(x) is np.ndarray:
+            return x
+        if isinstance(x, np.ma.MaskedArray):
+            from portconv.errors import ArrayTypeError
+
+            raise ArrayTypeError(
+                "expected a NumPy array, got a masked array (numpy.ma.MaskedArray): portconv "
+                "has no rule for masked elements; fill them first (x.filled(value)) or pass "
+                "the data itself (x.data) if the mask does not matter"
+            )
+        return x.view(np.ndarray)
+
     def namespace(self, x: Any = None) -> Any:
         import array_api_compat.numpy as xp
 

@@ -281,3 +281,35 @@ def test_ops_from_several_threads_match_sequential_runs(be):
     assert sorted(results) == list(range(len(jobs)))
     for i, want in enumerate(sequential):
         np.testing.assert_array_equal(results[i], want, err_msg=str(jobs[i]))
+
+
+# -- subclasses of numpy.ndarray ------------------------------------------------------------------
+
+
+def test_masked_arrays_are_refused_and_other_ndarray_subclasses_computed_as_arrays(be, tmp_path):
+    """Masked arrays are refused naming the argument (there is no rule for masked elements,
+    and the data underneath would be used silently); np.matrix and np.memmap are computed on
+    as plain arrays, giving plain ndarrays."""
+    if be.name != "numpy":
+        pytest.skip("ndarray subclasses are NumPy's; runs in the numpy session")
+    x = np.arange(100.0).reshape(1, 1, 10, 10)
+    masked = np.ma.array(x, mask=x > 10)
+    for call in (
+        lambda: pc.adaptive_avg_pool2d(masked, 1),
+        lambda: pc.global_avg_pool(masked),
+        lambda: pc.conv2d(masked, np.ones((1, 1, 3, 3))),
+        lambda: pc.max_pool2d(masked, 2),
+    ):
+        with pytest.raises(TypeError, match=r"^input: .*masked array.*filled"):
+            call()
+    with pytest.raises(TypeError, match=r"^weight: .*masked array"):
+        pc.conv2d(x, np.ma.array(np.ones((1, 1, 3, 3))))
+    m = np.matrix(np.arange(9.0).reshape(3, 3))
+    y = pc.corr2d(m, np.ones((2, 2)))
+    assert type(y) is np.ndarray
+    np.testing.assert_array_equal(y, [[8.0, 12.0], [20.0, 24.0]])
+    mm = np.memmap(tmp_path / "x.dat", dtype=np.float64, mode="w+", shape=(1, 1, 4, 4))
+    mm[:] = np.arange(16.0).reshape(1, 1, 4, 4)
+    y = pc.max_pool2d(mm, 2)
+    assert type(y) is np.ndarray
+    np.testing.assert_array_equal(y, [[[[5.0, 7.0], [13.0, 15.0]]]])

@@ -43,7 +43,15 @@ def prepare(*arrays: Any, names: tuple[str, ...] = ()) -> tuple[Backend, Any, li
             raise ArrayTypeError(f"{name}: expected an array{optional}, got {what}")
     be = backend_of(*arrays)
     ad = be.adapter
-    return be, ad.namespace(), [None if a is None else ad.to_standard(a) for a in arrays]
+    std = []
+    for i, a in enumerate(arrays):
+        try:
+            std.append(None if a is None else ad.to_standard(a))
+        except ArrayTypeError as exc:  # an array the adapter refuses: say which argument
+            if i < len(names):
+                raise ArrayTypeError(f"{names[i]}: {exc}") from None
+            raise
+    return be, ad.namespace(), std
 
 
 #: (type, dtype) pairs known to be real floating (``xp.isdtype`` costs about a microsecond)
