@@ -90,6 +90,7 @@ def flat_gather(
     dilation: Sequence[int],
     out: Sequence[int],
     axis: int,
+    device: Any = None,
 ) -> Any:
     """im2col for stride 1 by shifts of the flattened spatial axes: ``x`` ``(*lead, *spatial)``
     (padded already) gives ``(*lead[:axis], K, *lead[axis:], L)`` with ``L = out[0] *
@@ -109,7 +110,7 @@ def flat_gather(
     tail = sum((k - 1) * dl * st for k, dl, st in zip(kernel[1:], dilation[1:], steps[1:]))
     flat = xp.reshape(x, lead + (math.prod(spatial),))
     if tail:  # the last windows' extra columns read this far past the image
-        flat = pad(xp, flat, [(0, tail)], 0.0, None)
+        flat = pad(xp, flat, [(0, tail)], 0.0, device)
     length = out[0] * inner
     slices = []
     for off in offsets(kernel, dilation):

@@ -12,8 +12,11 @@ Windows are PyTorch's: output ``i`` of ``o`` along an axis of size ``n`` covers
 axis.
 
 **Forward**: one spatial axis at a time, last axis first (the max and the mean over a box are
-the max and the mean of per-axis maxima and means); an axis whose size the output divides is
-one reshape and one reduction. The maximum keeps the first maximum on ties, as max pooling.
+the max and the mean of per-axis maxima and means). An axis whose size the output divides is
+one reshape and one reduction; any other is, for the mean, one product with the averaging
+matrix and, for the maximum, a few ``take`` calls (one per position of the longest window).
+Where a framework's autograd records the call, the maximum is taken so that its gradient goes
+to the first maximum on ties, as max pooling's.
 
 **Backward**: along each axis the average is the input times an averaging matrix, so its
 gradient is the output gradient times that matrix; the maximum routes each output's gradient
@@ -59,16 +62,35 @@ def first_max(xp: Any, y: Any, axis: int, keepdims: bool = False) -> Any:
     return r if keepdims else xp.squeeze(r, axis=axis)
 
 
-def _forward(xp: Any, call: AdaptiveCall, x: Any) -> Any:
+def _pool(xp: Any, call: AdaptiveCall, x: Any, exact: bool) -> Any:
+    """Adaptive pooling one spatial axis at a time, the last axis first (with the first
+    maximum kept per axis, that is the box's first maximum in row-major order). An axis
+    whose size the output divides is one reshape and one reduction; any other takes, for
+    each position ``t`` of the longest window, the ``t``-th element of every window (``take``;
+    a shorter window repeats its last element, with weight 0 in an average) and combines
+    them. ``exact``: only operations whose framework gradient is portconv's rule (the first
+    maximum; see ``Op.recorded``)."""
+    device = call.device
     if call.kind == "max":
+        if exact:
 
-        def reduce(a, axis, keepdims=False):
-            return first_max(xp, a, axis, keepdims)
+            def reduce(a, axis):
+                return first_max(xp, a, axis)
+
+            def combine(acc, w):
+                return xp.where((w > acc) | xp.isnan(w), w, acc)
+        else:
+
+            def reduce(a, axis):
+                return xp.max(a, axis=axis)
+
+            combine = xp.maximum
     else:
-        reduce = xp.mean
+
+        def reduce(a, axis):
+            return xp.mean(a, axis=axis)
+
     y = x
-    # the last axis first: with the first maximum kept per axis, that is the box's first
-    # maximum in row-major order
     for i in reversed(range(call.d)):
         axis, o = 2 + i, call.out[i]
         n = y.shape[axis]
@@ -79,16 +101,32 @@ def _forward(xp: Any, call: AdaptiveCall, x: Any) -> Any:
             # (MXNet broadcasts at most 5-D)
             lead, trail = tuple(y.shape[:axis]), tuple(y.shape[axis + 1 :])
             boxes = xp.reshape(y, (math.prod(lead), o, n // o, math.prod(trail)))
-            y = xp.reshape(reduce(boxes, axis=2), lead + (o,) + trail)
+            y = xp.reshape(reduce(boxes, 2), lead + (o,) + trail)
             continue
-        parts = []
-        for start, stop in call.windows(i):
-            sl = (slice(None),) * axis + (slice(start, stop), ...)
-            parts.append(reduce(y[sl], axis=axis, keepdims=True))
-        y = xp.concat(parts, axis=axis)
+        windows = call.windows(i)
+        if call.kind == "avg":  # the axis times the averaging matrix
+            rows = _averaging_rows(windows, n)
+            matrix = xp.asarray(rows, dtype=y.dtype, device=device)  # (o, n)
+            y = _along(xp, y, axis, xp.matrix_transpose(matrix))
+            continue
+        longest = max(stop - start for start, stop in windows)
+        acc = None
+        for t in range(longest):
+            index = [min(start + t, stop - 1) for start, stop in windows]
+            w = xp.take(y, xp.asarray(index, device=device), axis=axis)
+            acc = w if acc is None else combine(acc, w)
+        y = acc
     if y is x:  # every axis kept its size: a copy, never the input itself
         y = xp.asarray(x, copy=True)
     return y
+
+
+def _forward(xp: Any, call: AdaptiveCall, x: Any) -> Any:
+    return _pool(xp, call, x, exact=False)
+
+
+def _forward_recorded(xp: Any, call: AdaptiveCall, x: Any) -> Any:
+    return _pool(xp, call, x, exact=True)
 
 
 # -- the generic backward --------------------------------------------------------------------------
@@ -105,14 +143,17 @@ def _along(xp: Any, t: Any, axis: int, matrix: Any) -> Any:
     return xp.permute_dims(moved, tuple(back))
 
 
+def _averaging_rows(windows: list[tuple[int, int]], n: int) -> list[list[float]]:
+    """The averaging matrix ``A`` (``o x n``): ``1/len`` on each window, 0 elsewhere."""
+    return [[1.0 / (b - a) if a <= p < b else 0.0 for p in range(n)] for a, b in windows]
+
+
 def _avg_backward(xp: Any, call: AdaptiveCall, dy: Any) -> Any:
     """Along each axis the output is the input times an averaging matrix ``A`` (``o x n``,
     ``1/len`` on each window), so the gradient is the output gradient times ``A``."""
     g = dy
     for i, n in enumerate(call.size):
-        rows = []
-        for start, stop in call.windows(i):
-            rows.append([1.0 / (stop - start) if start <= p < stop else 0.0 for p in range(n)])
+        rows = _averaging_rows(call.windows(i), n)
         g = _along(xp, g, 2 + i, xp.asarray(rows, dtype=dy.dtype, device=call.device))
     return g
 
@@ -163,7 +204,7 @@ def _backward(xp: Any, call: AdaptiveCall, arrays, y, g, needs) -> tuple:
 
 
 #: adaptive max and average pooling: the generic forward and its gradient
-ADAPTIVE_MAX_POOL = Op("adaptive_max_pool", _forward, _backward)
+ADAPTIVE_MAX_POOL = Op("adaptive_max_pool", _forward, _backward, recorded=_forward_recorded)
 ADAPTIVE_AVG_POOL = Op("adaptive_avg_pool", _forward, _backward)
 
 

@@ -115,7 +115,7 @@ def _columns(xp, call: ConvCall, xpad, out):
     k = math.prod(call.kernel)
     xcm = xp.permute_dims(xpad, (1, 0) + tuple(range(2, d + 2)))  # (C, m, *spatial)
     if all(s == 1 for s in call.stride):
-        cols = _windows.flat_gather(xp, xcm, call.kernel, call.dilation, out, axis=1)
+        cols = _windows.flat_gather(xp, xcm, call.kernel, call.dilation, out, 1, call.device)
         spatial = tuple(xpad.shape[2:])
         grid = (out[0],) + spatial[1:]
     else:
