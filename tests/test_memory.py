@@ -1,0 +1,104 @@
+"""Peak memory of each op family under a small memory budget, measured in a fresh process
+(not a timed test: a bound on resident memory, with margin).
+
+Every op builds its temporary buffers a tile at a time within ``portconv.config(memory_budget=
+...)``; what it cannot avoid is its result (and, where tiles are joined by concatenation, a
+second copy of it while they are joined). Each case bounds the high-water mark of resident
+memory during the call, above what the process held before it, in those terms.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+MiB = 2**20
+BUDGET = 16 * MiB
+
+SCRIPT = r"""
+import json, sys
+import numpy as np
+import portconv as pc
+
+case, budget = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(0)
+cases = {
+    # LeNet-sized 5x5 and ResNet-sized 3x3 convolutions: one column buffer tile at a time
+    "conv2d": lambda: (rng.standard_normal((16, 64, 96, 96), dtype=np.float32),
+                       lambda x: pc.conv2d(x, np.ones((64, 64, 3, 3), np.float32), padding=1)),
+    # AlexNet's 11x11 stride-4 kernel, transposed: col2im by stride residues
+    "conv_transpose2d": lambda: (rng.standard_normal((8, 96, 27, 27), dtype=np.float32),
+                                 lambda x: pc.conv_transpose2d(
+                                     x, np.ones((96, 64, 11, 11), np.float32), stride=4)),
+    "max_pool2d": lambda: (rng.standard_normal((16, 64, 96, 96), dtype=np.float32),
+                           lambda x: pc.max_pool2d(x, 3, 1, 1)),
+    "avg_pool2d": lambda: (rng.standard_normal((16, 64, 96, 96), dtype=np.float32),
+                           lambda x: pc.avg_pool2d(x, 3, 1, 1)),
+    # upsampling 7x7 -> 700x700: the averaging matrix, no per-window pieces
+    "adaptive_avg_pool2d": lambda: (rng.standard_normal((16, 8, 7, 7), dtype=np.float32),
+                                    lambda x: pc.adaptive_avg_pool2d(x, 700)),
+}
+x, op = cases[case]()
+
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+
+with pc.config(memory_budget=budget, path="generic"):
+    op(x[:1])  # imports and first-call work out of the measurement
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the high-water mark starts at the resident set now
+    before = status("VmRSS")
+    y = op(x)
+    extra = status("VmHWM") - before
+print(json.dumps({"extra": extra, "result": int(y.nbytes), "input": int(x.nbytes)}))
+"""
+
+# case -> the bound, from the result's size r and the budget b (and 24 MiB for the allocator
+# and interpreter): what the op may hold at its peak beyond what existed before the call
+BOUNDS = {
+    "conv2d": lambda r, b: 2 * r + 8 * b,  # tiles joined by concat: the result twice
+    "conv_transpose2d": lambda r, b: 2 * r + 8 * b,
+    "max_pool2d": lambda r, b: 2 * r + 8 * b,
+    "avg_pool2d": lambda r, b: 2 * r + 8 * b,
+    "adaptive_avg_pool2d": lambda r, b: 1.2 * r + 8 * b,  # the result, built once
+}
+
+
+def _linux_rss_reset() -> str:
+    if not sys.platform.startswith("linux"):
+        return "reads /proc/self/status and clear_refs, which only Linux has"
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError as exc:
+        return f"cannot reset the high-water mark of resident memory here ({exc})"
+    return ""
+
+
+@pytest.mark.parametrize("case", sorted(BOUNDS))
+def test_peak_memory_stays_within_the_budget_and_the_result(be, case):
+    if be.name != "numpy":
+        pytest.skip("measures the generic kernels on NumPy arrays: once, in the numpy session")
+    why = _linux_rss_reset()
+    if why:
+        pytest.skip(why)
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, case, str(BUDGET)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    info = json.loads(out.stdout.strip().splitlines()[-1])
+    bound = BOUNDS[case](info["result"], BUDGET) + 24 * MiB
+    assert info["extra"] <= bound, (
+        f"{case}: {info['extra'] / MiB:.1f} MiB at the peak beyond what existed before the "
+        f"call, more than {bound / MiB:.1f} MiB (result {info['result'] / MiB:.1f} MiB, "
+        f"budget {BUDGET / MiB:.0f} MiB)"
+    )
