@@ -165,7 +165,7 @@ def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
         return winograd.conv(xp, call, x, w, tile)
     plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget())
     wm = xp.reshape(w, (groups, c_out // groups, w.shape[1] * math.prod(kernel)))
-    pieces, padded_example = [], None
+    pieces = []
     for (a, z), rows in plan:
         xt = x if (a, z) == (0, n) else x[a:z, ...]
         if rows is None:
@@ -173,16 +173,30 @@ def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
             pieces.append(_columns_times_weight(xp, call, xpad, wm, out))
             continue
         r0, r1 = rows
-        if r0 == 0:  # a new example split by output rows
-            padded_example = _windows.pad(xp, xt, call.padding, 0.0, call.device)
-        start = r0 * call.stride[0]
-        stop = (r1 - 1) * call.stride[0] + (kernel[0] - 1) * call.dilation[0] + 1
-        part = padded_example[:, :, start:stop, ...]
+        part = _row_slab(xp, call, xt, r0, r1)
         pieces.append(_columns_times_weight(xp, call, part, wm, (r1 - r0,) + tuple(out[1:])))
     if plan and plan[0][1] is not None:  # join rows into examples, then examples
         per = len(plan) // n
         pieces = [xp.concat(pieces[i * per : (i + 1) * per], axis=2) for i in range(n)]
     return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
+
+
+def _row_slab(xp: Any, call: ConvCall, xt: Any, r0: int, r1: int) -> Any:
+    """The padded rows that output rows ``[r0, r1)`` read, built from the input rows they
+    cover (an example too large for the budget is never padded whole)."""
+    (top, _), rest = call.padding[0], list(call.padding[1:])
+    start = r0 * call.stride[0]  # in padded coordinates
+    stop = (r1 - 1) * call.stride[0] + (call.kernel[0] - 1) * call.dilation[0] + 1
+    h = xt.shape[2]
+    lo, hi = min(max(start - top, 0), h), min(max(stop - top, 0), h)
+    before = min(max(top - start, 0), stop - start)
+    after = (stop - start) - before - (hi - lo)
+    if hi == lo:  # only padding: zeros of the slab's shape
+        widths = tuple(n + b + e for n, (b, e) in zip(xt.shape[3:], rest))
+        shape = tuple(xt.shape[:2]) + (stop - start,) + widths
+        return xp.zeros(shape, dtype=xt.dtype, device=call.device)
+    slab = xt[:, :, lo:hi, ...]
+    return _windows.pad(xp, slab, [(before, after)] + rest, 0.0, call.device)
 
 
 def _add_bias(xp: Any, y: Any, b: Any) -> Any:
