@@ -1,6 +1,7 @@
 """``portconv bench``: portconv's convolution, pooling and training workloads, timed on every
-installed backend and path, with the ratios the project sets goals for (:data:`GOALS`; the
-README's "Performance" section says where each goal comes from).
+installed backend and path, with the ratios the project sets goals for (:func:`ratios`; the
+documentation's Performance page, docs/user-guide/performance.md, says where each goal comes
+from).
 
     portconv bench                              # everything installed here
     portconv bench --quick --only W1,P2         # a smoke run (fewer repeats, smaller N)
@@ -1118,7 +1119,10 @@ def format_table(result: dict) -> str:
         lines.append("")
         lines.extend(notes)
     lines.append("")
-    lines.append("ratios (measured side by side in this run; goals: see the README, Performance):")
+    lines.append(
+        "ratios (measured side by side in this run; goals and where they come from: "
+        "docs/user-guide/performance.md):"
+    )
     lines.extend(format_ratio(q) for q in result["ratios"])
     return "\n".join(lines)
 
