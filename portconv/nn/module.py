@@ -4,14 +4,22 @@ A :class:`Module` owns named :class:`Parameter` objects (Variables that require 
 and child modules, in the order they were assigned, and names them as PyTorch does
 (``"0.weight"``, ``"conv1.bias"``), so state dicts map one to one onto ``torch.nn`` models.
 
-Parameters are created on the first call (shape inference, like PyTorch's ``LazyConv2d`` and
-Gluon's deferred initialisation): a layer declares each parameter's shape, with ``None`` where
-it depends on the input, and the first input fills the gaps. Values are drawn on the host from
-:mod:`portconv.nn.init`'s seeded generator and moved to the input's library and device, so the
-same seed gives the same model on every backend. Parameters loaded with
-:meth:`Module.load_state_dict` before the first call move to the first input's library too;
-after that, a call with another library's arrays is an error (move the model with
-:meth:`Module.to`).
+When parameters are created. A layer declares each parameter's shape, with ``None`` where it
+depends on the input. A parameter whose shape is known at construction (``Conv2d(1, 6, 5)``,
+``Linear(400, 120)``) is created then, as a NumPy float32 array (PyTorch's CPU default), so
+``optim.SGD(net.parameters())`` works before the first call; the others are created by the
+first call (shape inference, like PyTorch's ``LazyConv2d`` and Gluon's deferred
+initialisation). Values are drawn in float64 on the host from :mod:`portconv.nn.init`'s seeded
+generator, so the same seed gives the same model on every backend.
+
+Where they live. The first call moves every parameter and buffer to the input's library and
+device; one that nothing has touched since construction (no call, load or update) also takes
+the input's floating-point dtype, from the float64 draw, so a float64 model gets the same
+values a lazy layer would have drawn. The :class:`Parameter` objects stay the same, so an
+optimiser made before the first call keeps working. After the first call, a call with another
+library's arrays is an error that names the fix (:meth:`Module.to`). Parameter creation and
+the first placement happen once, under a lock, so threads that make the first call of a model
+at once all get the seeded parameters.
 """
 
 from __future__ import annotations
@@ -21,17 +29,22 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .. import _dispatch
 from ..autograd import Variable, no_grad
-from ..errors import ArgumentError, ArrayTypeError, describe_type
+from ..errors import ArgumentError, ArrayTypeError, PortconvError, describe_type
 from . import init as _init
 
 #: how deep inside Module calls this thread is (0: not inside a model's call)
 _calls = threading.local()
+
+#: held while parameters are drawn and while a model is placed by its first call: threads
+#: that make the first call of one model at once create its parameters once, in layer order
+_creation_lock = threading.RLock()
 
 
 class Parameter(Variable):
@@ -44,6 +57,25 @@ class Parameter(Variable):
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.shape}, dtype={self.dtype})"
+
+
+@dataclass
+class _Pending:
+    """A parameter or buffer created at construction that nothing has touched yet: its
+    float64 host values (``host``), the array it holds (``obj``, to tell whether it was
+    replaced since) and the generator's states around its draw (None for ones and zeros)."""
+
+    host: np.ndarray
+    obj: Any
+    before: dict | None = None
+    after: dict | None = None
+
+
+class _Parameters(list):
+    """The list :meth:`Module.parameters` returns; ``missing`` names the declared parameters
+    that do not exist yet (their layers take their input size from the first call)."""
+
+    missing: tuple[str, ...] = ()
 
 
 def _backend(array: Any):
@@ -62,6 +94,47 @@ def _move(array: Any, like: Any) -> Any:
     return dst.adapter.from_numpy(host, like=like)
 
 
+def _is_floating(like: Any) -> bool:
+    """Whether ``like`` is an array with a real floating-point dtype."""
+    try:
+        be = _backend(like)
+        std = be.adapter.to_standard(like)
+        return bool(be.adapter.namespace().isdtype(std.dtype, "real floating"))
+    except (TypeError, ValueError):
+        return False
+
+
+def _libraries() -> str:
+    return ", ".join(sorted(_dispatch.adapters()))
+
+
+def require_array(x: Any, name: str = "input") -> None:
+    """Refuse anything but an array of a registered library or a Variable, naming ``name``."""
+    if isinstance(x, Variable):
+        return
+    if x is not None and not _dispatch._is_scalar(x) and _dispatch._owner(x) is not None:
+        return
+    if x is None:
+        what = "None"
+    elif _dispatch._is_scalar(x):
+        what = f"a {describe_type(x)} scalar ({x!r})"
+    else:
+        what = f"an object of type {describe_type(x)}"
+    hint = ""
+    if isinstance(x, list | tuple):
+        hint = "; convert it first, for example with np.asarray(x, dtype=np.float32)"
+    raise ArrayTypeError(
+        f"{name}: expected an array (of one of {_libraries()}) or a "
+        f"portconv.autograd.Variable, got {what}{hint}"
+    )
+
+
+def _blame(exc: PortconvError, module: Module) -> None:
+    """Remember the innermost module an error came out of (the layer that refused)."""
+    if getattr(exc, "_portconv_layer", None) is None:
+        exc._portconv_layer = module  # type: ignore[attr-defined]
+
+
 class Module:
     """The base class of every layer and model.
 
@@ -69,8 +142,13 @@ class Module:
     :meth:`declare`; assigning a Module to an attribute registers it as a child.
     """
 
-    #: the name :meth:`layer_summary` prints (PyTorch's class name for the same layer)
+    #: the name :meth:`layer_summary` prints (the class name of the framework the layer
+    #: imitates: Gluon's ``Conv2D``/``Dense`` or PyTorch's ``Conv2d``/``Linear``)
     summary_name: str | None = None
+
+    #: whether a call refuses a first argument that is not an array (portconv's own layers and
+    #: models do; a user's module may take anything)
+    takes_array: bool = False
 
     def __init__(self) -> None:
         object.__setattr__(self, "_params", OrderedDict())  # name -> Parameter or None
@@ -81,6 +159,7 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_init", None)  # preset name, or None: the parent's
         object.__setattr__(self, "_placed", False)  # parameters follow the first input
+        object.__setattr__(self, "_pending", {})  # name -> _Pending (created, untouched)
 
     # -- registration --------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -99,18 +178,32 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def declare(self, name: str, shape: tuple, kind: str) -> None:
-        """Declare parameter ``name`` of ``shape`` (``None`` entries are inferred from the
-        first input) drawn by the weight or bias initialiser, or set to ones or zeros."""
+        """Declare parameter ``name`` of ``shape`` drawn by the weight or bias initialiser, or
+        set to ones or zeros. A shape with ``None`` entries is completed by the first input;
+        a complete one is created now, as a NumPy float32 array that the first call moves."""
         if kind not in ("weight", "bias", "ones", "zeros"):
             raise ValueError(f"kind: {kind!r}")
         self._params[name] = None
         self._shapes[name] = tuple(shape)
         self._kinds[name] = kind
         object.__setattr__(self, name, None)
+        # a bias draws from its weight's fan_in: it waits when the weight waits for the input
+        waits = kind == "bias" and "weight" in self._shapes and self._params["weight"] is None
+        if None not in self._shapes[name] and not waits:
+            with _creation_lock:
+                self._create_pending(name)
 
     def register_buffer(self, name: str, value: Any) -> None:
         self._buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def declare_buffer(self, name: str, host: np.ndarray) -> None:
+        """Create buffer ``name`` now from float64 host values (a NumPy float32 array that the
+        first call moves to the input's library, device and dtype)."""
+        host = np.asarray(host, dtype=np.float64)
+        obj = host.astype(np.float32)
+        self.register_buffer(name, obj)
+        self._pending[name] = _Pending(host, obj)
 
     def add_module(self, name: str, module: Module) -> None:
         setattr(self, name, module)
@@ -119,46 +212,124 @@ class Module:
     def initialize(
         self, init: Any = "torch", *, seed: int | None = None, force_reinit: bool = False
     ) -> Module:
-        """Choose how parameters are drawn (a preset of :mod:`portconv.nn.init`: "torch",
-        "gluon", "xavier", or a (weight, bias) pair of initialisers) for this module and its
-        children, like Gluon's ``net.initialize(init=...)``. ``seed`` reseeds the generator.
-        Parameters already created stay unless ``force_reinit``; then they are drawn anew on
-        the next call."""
+        """Choose how parameters are drawn, like Gluon's ``net.initialize(init=...)``.
+
+        Parameters
+        ----------
+        init : str or (callable, callable)
+            A preset of :mod:`portconv.nn.init` ("torch", "gluon", "xavier") or a
+            ``(weight, bias)`` pair of initialisers, for this module and its children.
+        seed : int, optional
+            Reseed the generator first (:func:`portconv.nn.manual_seed`).
+        force_reinit : bool
+            Draw every parameter anew. Without it, parameters that a call, a load or an
+            update has touched stay as they are; those created at construction and untouched
+            since are drawn anew with ``init``, from the generator state their construction
+            started from when nothing else has been drawn since (so the values are those a
+            lazy layer would draw on its first call).
+
+        Returns
+        -------
+        Module
+            ``self``.
+        """
         _init.preset(init)  # validate
         if seed is not None:
             _init.manual_seed(seed)
-        for m in self.modules():
-            object.__setattr__(m, "_init", init)
+        with _creation_lock:
+            for m in self.modules():
+                object.__setattr__(m, "_init", init)
+            pending = [
+                (m, name)
+                for m in self.modules()
+                for name in list(m._pending)
+                if name in m._params and m._is_pending(name)
+            ]
+            self._rewind(pending, seed is not None)
+            for m, name in pending:
+                m._create_pending(name)
             if force_reinit:
-                for name in m._params:
-                    if m._kinds.get(name):
-                        m._params[name] = None
-                        object.__setattr__(m, name, None)
+                for m in self.modules():
+                    for name, p in list(m._params.items()):
+                        if p is None or (m, name) in pending or not m._kinds.get(name):
+                            continue
+                        if None in m._shapes[name]:  # shaped by the input: drawn on the next call
+                            m._params[name] = None
+                            object.__setattr__(m, name, None)
+                        else:  # in place, where it lives: an optimiser keeps its reference
+                            host, _, _ = m._draw_host(name, tuple(p.shape))
+                            p.data = _host_to(host, p.data)
         return self
+
+    @staticmethod
+    def _rewind(pending: list, reseeded: bool) -> None:
+        """Set the generator back to where the draws of ``pending`` started, when they were
+        the last draws, one after another; otherwise draw on from where it is."""
+        drawn = [m._pending[name] for m, name in pending if m._pending[name].before is not None]
+        if reseeded or not drawn:
+            return
+        gen = _init.generator()
+        chained = all(a.after == b.before for a, b in zip(drawn, drawn[1:]))
+        if chained and drawn[-1].after == gen.bit_generator.state:
+            gen.bit_generator.state = drawn[0].before
+
+    def _is_pending(self, name: str) -> bool:
+        """Whether ``name`` was created at construction and nothing has touched it since."""
+        pend = self._pending.get(name)
+        if pend is None:
+            return False
+        current = self._params.get(name) if name in self._params else self._buffers.get(name)
+        data = current.data if isinstance(current, Variable) else current
+        return data is pend.obj
+
+    def _create_pending(self, name: str) -> None:
+        """Draw declared parameter ``name`` (its shape complete) as a NumPy float32 array,
+        keeping the Parameter object when there is one."""
+        shape = self._shapes[name]
+        host, before, after = self._draw_host(name, shape)
+        obj = host.astype(np.float32)
+        p = self._params.get(name)
+        if p is None:
+            p = Parameter(obj)
+            self._params[name] = p
+            object.__setattr__(self, name, p)
+        else:
+            p.data = obj
+            p.zero_grad()
+        self._pending[name] = _Pending(host, obj, before, after)
+        object.__setattr__(self, "_placed", False)
+
+    def _draw_host(self, name: str, shape: tuple) -> tuple[np.ndarray, Any, Any]:
+        """Float64 host values for parameter ``name`` of ``shape``, and the generator's state
+        before and after the draw (None for ones and zeros)."""
+        kind = self._kinds[name]
+        if kind in ("ones", "zeros"):
+            return np.full(shape, 1.0 if kind == "ones" else 0.0), None, None
+        weight_init, bias_init = _init.preset(self._effective_init())
+        weight_shape = self._shapes.get("weight")
+        ref = self._params.get("weight")
+        wshape = ref.shape if ref is not None else (shape if kind == "weight" else None)
+        if wshape is None and weight_shape is not None:
+            wshape = tuple(weight_shape)
+        fan_in, fan_out = self.fans(wshape if wshape is not None else shape)
+        fn = weight_init if kind == "weight" else bias_init
+        gen = _init.generator()
+        before = gen.bit_generator.state
+        host = np.asarray(fn(shape, fan_in, fan_out, gen), dtype=np.float64)
+        return host, before, gen.bit_generator.state
 
     def materialise(self, name: str, shape: tuple, like: Any) -> Parameter:
         """Create declared parameter ``name`` with its full ``shape`` on ``like``'s library,
-        device and dtype (called by layers on their first input)."""
-        kind = self._kinds[name]
+        device and dtype (called by layers on their first input, under the creation lock)."""
         declared = self._shapes[name]
         for d, s in zip(declared, shape, strict=True):
             if d is not None and d != s:
                 raise ArgumentError(f"{name}: declared shape {declared}, inferred {shape}")
-        if kind in ("ones", "zeros"):
-            host = np.full(shape, 1.0 if kind == "ones" else 0.0)
-        else:
-            weight_init, bias_init = _init.preset(self._effective_init())
-            weight_shape = self._shapes.get("weight")
-            ref = self._params.get("weight")
-            wshape = ref.shape if ref is not None else (shape if kind == "weight" else None)
-            if wshape is None and weight_shape is not None:
-                wshape = tuple(weight_shape)
-            fan_in, fan_out = self.fans(wshape if wshape is not None else shape)
-            fn = weight_init if kind == "weight" else bias_init
-            host = fn(shape, fan_in, fan_out, _init.generator())
-        p = Parameter(_host_to(host, like))
-        self._params[name] = p
-        object.__setattr__(self, name, p)
+        with _creation_lock:
+            host, _, _ = self._draw_host(name, tuple(shape))
+            p = Parameter(_host_to(host, like))
+            self._params[name] = p
+            object.__setattr__(self, name, p)
         return p
 
     def fans(self, weight_shape: tuple) -> tuple[int, int]:
@@ -179,7 +350,19 @@ class Module:
                 yield from child.named_parameters(f"{prefix}{cname}.")
 
     def parameters(self) -> list[Parameter]:
-        return [p for _, p in self.named_parameters()]
+        """The parameters, in order (a list; its ``missing`` attribute names the declared
+        parameters that the first call has yet to create, which an optimiser refuses)."""
+        out = _Parameters(p for _, p in self.named_parameters())
+        out.missing = tuple(self._missing())
+        return out
+
+    def _missing(self, prefix: str = "") -> Iterator[str]:
+        for name, p in self._params.items():
+            if p is None:
+                yield prefix + name
+        for cname, child in self._children.items():
+            if child is not None:
+                yield from child._missing(f"{prefix}{cname}.")
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
         for name, b in self._buffers.items():
@@ -194,6 +377,14 @@ class Module:
         for child in self._children.values():
             if child is not None:
                 yield from child.modules()
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(name, module) of this module (named ``prefix``) and every descendant, PyTorch's
+        dotted names."""
+        yield prefix, self
+        for cname, child in self._children.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{cname}" if prefix else cname)
 
     def children(self) -> Iterator[tuple[str, Module]]:
         return ((n, c) for n, c in self._children.items() if c is not None)
@@ -222,19 +413,56 @@ class Module:
             )
         return net(*args)
 
+    def check_input(self, x: Any) -> None:
+        """Refuse an input that the first layer would refuse (layers check dtype, number of
+        dimensions and channels), before a first call moves or creates anything. A model
+        whose forward is its ``net`` asks ``net``; a Sequential asks its first layer."""
+        first = self._first_layer()
+        if first is not None:
+            first.check_input(x)
+
+    def _first_layer(self) -> Module | None:
+        if type(self).forward is Module.forward:
+            return self._children.get("net")
+        return None
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.takes_array and args:
+            require_array(args[0])
         if not self._placed and args:
-            self._place(args[0])
+            with _creation_lock:
+                if not self._placed:
+                    self.check_input(args[0])
+                    self._place(args[0])
         if getattr(_calls, "depth", 0):
-            return self.forward(*args, **kwargs)
+            try:
+                return self.forward(*args, **kwargs)
+            except PortconvError as exc:
+                _blame(exc, self)
+                raise
         _calls.depth = 1  # the outermost call of a model
         try:
             out = self.forward(*args, **kwargs)
+        except PortconvError as exc:
+            _blame(exc, self)
+            self._name_the_layer(exc)
+            raise
         finally:
             _calls.depth = 0
         if self.training:
             self._settle_buffers()
         return out
+
+    def _name_the_layer(self, exc: PortconvError) -> None:
+        """Prefix the message of an error that a layer inside this model raised with the
+        layer's name in the model (``net.7 (Linear): ...``)."""
+        layer = getattr(exc, "_portconv_layer", None)
+        if layer is None or layer is self or getattr(exc, "_portconv_named", False):
+            return
+        path = next((n for n, m in self.named_modules() if m is layer), None)
+        if path and exc.args and isinstance(exc.args[0], str):
+            exc.args = (f"{path} ({layer._repr_name()}): {exc.args[0]}",) + exc.args[1:]
+            exc._portconv_named = True  # type: ignore[attr-defined]
 
     def _settle_buffers(self) -> None:
         """After a training-mode call: buffers the call updated (running statistics) are
@@ -251,33 +479,66 @@ class Module:
                 if new is not b:
                     m.register_buffer(name, new)
 
-    def _place(self, x: Any) -> None:
-        """Move parameters and buffers created or loaded before the first call to the first
-        input's library and device."""
+    def _place(self, x: Any, *, first_call: bool = True) -> None:
+        """Move parameters and buffers created or loaded before the first call to the library
+        and device of ``x``; those untouched since construction also take its floating-point
+        dtype. A first call whose input is not a floating-point array moves nothing (the
+        layers refuse it, and the model stays as it was)."""
         like = x.data if isinstance(x, Variable) else x
         try:
             _backend(like)
         except TypeError:
             return
+        floating = _is_floating(like)
+        if first_call and not floating:
+            return
         for m in self.modules():
-            for p in list(m._params.values()):
-                if p is not None:
+            for name, p in list(m._params.items()):
+                if p is None:
+                    continue
+                if floating and m._is_pending(name):
+                    p.data = _host_to(m._pending[name].host, like)
+                else:
                     moved = _move(p.data, like)
                     if moved is not p.data:
                         p.data = moved
             for name, b in list(m._buffers.items()):
-                if b is not None:
+                if b is None:
+                    continue
+                if floating and m._is_pending(name):
+                    m.register_buffer(name, _host_to(m._pending[name].host, like))
+                else:
                     m.register_buffer(name, _move(b, like))
+            m._pending.clear()
             object.__setattr__(m, "_placed", True)
 
     def to(self, like: Any) -> Module:
         """Move every parameter and buffer to the library and device of the array ``like``
-        (porting a model between frameworks)."""
-        object.__setattr__(self, "_placed", False)
-        for m in self.modules():
-            object.__setattr__(m, "_placed", False)
-        self._place(like)
+        (porting a model between frameworks). Each keeps its dtype, except those untouched
+        since construction, which take ``like``'s floating-point dtype as a first call would.
+        """
+        require_array(like, "like")
+        with _creation_lock:
+            for m in self.modules():
+                object.__setattr__(m, "_placed", False)
+            self._place(like, first_call=False)
         return self
+
+    def _same_library_as(self, data: Any, param: Any) -> None:
+        """Refuse an input of another library than this layer's parameters, naming the fix
+        (layers call this when the types differ, before computing)."""
+        try:
+            bx, bp = _backend(data), _backend(param)
+        except TypeError:
+            return
+        if bx.adapter is bp.adapter or bx.adapter.absorbs(bp.adapter):
+            return
+        raise ArrayTypeError(
+            f"input: arrays of two libraries: the input is a {bx.name} array "
+            f"({describe_type(data)}), but the parameters of this {self._repr_name()} are "
+            f"{bp.name} arrays ({describe_type(param)}); move the model to the input's library "
+            f"and device with model.to(x), or pass {bp.name} arrays"
+        )
 
     # -- state ---------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict:
@@ -308,10 +569,31 @@ class Module:
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Load parameters and buffers (arrays of any library, NumPy included) by name.
 
-        Checks every name, shape and dtype before changing anything, and says which entry is
-        wrong. Values move to the library and device of the model's parameters (or, before the
-        first call, to those of the first input)."""
+        Parameters
+        ----------
+        state : mapping of str to array
+            PyTorch's names (``"net.0.weight"``). The names of a model whose layers sit in
+            one child (the book's ``self.net``) are also accepted without that child's
+            prefix (``"0.weight"``: the state dict of the book's plain ``nn.Sequential``),
+            and names that all carry one extra leading prefix (``"module."``) without it.
+        strict : bool
+            Require every name of the model and nothing else.
+
+        Raises
+        ------
+        ArgumentError
+            A name, shape or dtype does not match; nothing has changed then.
+
+        Notes
+        -----
+        Every name, shape and dtype is checked before anything changes, and the error names
+        the wrong entry. Values move to the library, device and dtype of the model's
+        parameters; before the first call (and for parameters untouched since
+        construction), they keep their own library and dtype, and follow the first input's
+        library and device.
+        """
         slots = self._slots()
+        state, renamed = _align_names(slots, state)
         # PyTorch's BatchNorm counts its batches in an integer buffer that only its
         # momentum=None mode reads; portconv's BatchNorm has no such mode, so it is skipped
         state = {
@@ -324,6 +606,7 @@ class Module:
         if strict and (missing or unexpected):
             raise ArgumentError(
                 "state: names do not match the model"
+                + (f" (read {renamed})" if renamed else "")
                 + (f"; missing: {', '.join(missing)}" if missing else "")
                 + (f"; unexpected: {', '.join(unexpected)}" if unexpected else "")
             )
@@ -344,14 +627,15 @@ class Module:
                     f"state[{name!r}]: expected a floating-point array, got dtype {host.dtype}"
                 )
             current = m._params.get(local) if kind == "param" else m._buffers.get(local)
-            if current is not None:
+            pending = m._is_pending(local)
+            if current is not None and not pending:
                 cur = current.data if isinstance(current, Variable) else current
                 if tuple(cur.shape) != host.shape:
                     raise ArgumentError(
                         f"state[{name!r}]: shape {host.shape} does not match the model's "
                         f"{tuple(cur.shape)}"
                     )
-            elif kind == "param":
+            elif kind == "param":  # not created yet, or untouched: the declared shape
                 declared = m._shapes[local]
                 if len(declared) != host.ndim or any(
                     d is not None and d != s for d, s in zip(declared, host.shape)
@@ -360,13 +644,20 @@ class Module:
                         f"state[{name!r}]: shape {host.shape} does not match the declared "
                         f"{tuple('?' if d is None else d for d in declared)}"
                     )
-            staged.append((m, local, kind, current, value, host))
-        for m, local, kind, current, value, host in staged:
-            if current is not None:
+            elif current is not None and tuple(current.shape) != host.shape:
+                raise ArgumentError(
+                    f"state[{name!r}]: shape {host.shape} does not match the model's "
+                    f"{tuple(current.shape)}"
+                )
+            staged.append((m, local, kind, current, pending, value, host))
+        for m, local, kind, current, pending, value, host in staged:
+            if current is not None and not pending:
                 cur = current.data if isinstance(current, Variable) else current
                 new = _host_to(host.astype(np.dtype(_dtype_name(cur.dtype))), cur)
             else:  # a copy in the value's own library: never an alias of the caller's array
                 new = _host_to(host, value)
+                m._pending.pop(local, None)
+                object.__setattr__(m, "_placed", False)
             if kind == "param":
                 if current is not None:
                     current.data = new
@@ -375,11 +666,8 @@ class Module:
                     p = Parameter(new)
                     m._params[local] = p
                     object.__setattr__(m, local, p)
-                    object.__setattr__(m, "_placed", False)
             else:
                 m.register_buffer(local, new)
-                if current is None:
-                    object.__setattr__(m, "_placed", False)
         if any(not m._placed for m in self.modules()):
             object.__setattr__(self, "_placed", False)
 
@@ -398,8 +686,12 @@ class Module:
     # -- shapes --------------------------------------------------------------------------------
     def layer_summary(self, input_shape: tuple, like: Any = None, *, file: Any = None) -> list:
         """Run a zero input of ``input_shape`` through the top-level layers one by one and
-        print ``"<Layer> output shape:\\t <shape>"`` per layer, as the book does. ``like``: an
-        array whose library and device to use (default NumPy float32). Returns the list of
+        print ``"<Layer> output shape:\\t <shape>"`` per layer, as the book does.
+
+        Each layer is named as the framework it imitates names its class (Gluon's
+        ``Conv2D``, ``Dense``, ``MaxPool2D``; PyTorch's ``Conv2d``, ``Linear``,
+        ``MaxPool2d``; a lazy layer by the class it becomes, ``Conv2d``). ``like``: an array
+        whose library and device to use (default NumPy float32). Returns the list of
         (layer name, shape)."""
         if like is None:
             x: Any = np.zeros(input_shape, dtype=np.float32)
@@ -434,11 +726,53 @@ class Module:
         return sum(int(np.prod(p.shape)) for p in self.parameters())
 
     def __repr__(self) -> str:
-        kids = "".join(f"\n  ({n}): " + repr(c).replace("\n", "\n  ") for n, c in self.children())
-        return f"{type(self).__name__}({self.extra_repr()}{kids}{chr(10) if kids else ''})"
+        """``torch.nn``'s module tree: ``Name(extra)`` for a leaf, and for a module with
+        children one ``(name): child`` line each, indented by two spaces."""
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        kids = [f"({n}): " + repr(c).replace("\n", "\n  ") for n, c in self.children()]
+        name = self._repr_name()
+        if not kids and len(lines) <= 1:
+            return f"{name}({extra})"
+        return name + "(\n  " + "\n  ".join(lines + kids) + "\n)"
+
+    def _repr_name(self) -> str:
+        return type(self).__name__
 
     def extra_repr(self) -> str:
+        """The arguments :meth:`__repr__` shows inside the parentheses (as ``torch.nn``'s
+        ``extra_repr``)."""
         return ""
+
+
+def _align_names(slots: dict, state: Any) -> tuple[dict, str]:
+    """``state`` under the model's names, and how they were read ("" when as given): the
+    model's names all start with one child's name (``net.``) that the state's lack, or the
+    state's names all start with one prefix (``module.``) that the model's lack."""
+    state = dict(state)
+    given = list(state)
+    names = set(slots)
+    hits = sum(n in names for n in given)
+    if hits == len(given):
+        return state, ""
+    best, how = None, ""
+    model_first = {n.partition(".")[0] for n in names}
+    if len(model_first) == 1 and all("." in n for n in names):
+        prefix = model_first.pop() + "."
+        if not any(n.startswith(prefix) for n in given):
+            mapped = {prefix + n: v for n, v in state.items()}
+            got = sum(n in names for n in mapped)
+            if got > hits:
+                best, how, hits = mapped, f"with the prefix {prefix!r} added", got
+    state_first = {n.partition(".")[0] for n in given}
+    if len(state_first) == 1 and given and all("." in n for n in given):
+        prefix = state_first.pop() + "."
+        if not any(n.startswith(prefix) for n in names):
+            mapped = {n[len(prefix) :]: v for n, v in state.items()}
+            got = sum(n in names for n in mapped)
+            if got > hits:
+                best, how, hits = mapped, f"with the prefix {prefix!r} removed", got
+    return (best, how) if best is not None else (state, "")
 
 
 def _is_batchnorm_slot(slots: dict, name: str) -> bool:
@@ -496,21 +830,40 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
 
 
 class Sequential(Module):
-    """Layers applied in order; children are named "0", "1", ... as in PyTorch."""
+    """Layers applied in order; children are named "0", "1", ... as in PyTorch.
+
+    Parameters
+    ----------
+    *layers : Module
+        The layers, in the order they run (Gluon's ``net.add(...)`` appends more).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv import nn
+    >>> net = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.Sigmoid())
+    >>> net
+    Sequential(
+      (0): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))
+      (1): Sigmoid()
+    )
+    >>> tuple(net(np.zeros((2, 1, 28, 28), np.float32)).shape)
+    (2, 6, 28, 28)
+    """
 
     summary_name = "Sequential"
 
     def __init__(self, *layers: Module) -> None:
         super().__init__()
+        self.add(*layers)
+
+    def add(self, *layers: Module) -> None:
+        """Append layers (Gluon's ``net.add``)."""
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
                 raise ArrayTypeError(
                     f"layers[{i}]: expected a portconv.nn.Module, got {describe_type(layer)}"
                 )
-            self.add_module(str(i), layer)
-
-    def add(self, *layers: Module) -> None:
-        """Append layers (Gluon's ``net.add``)."""
         for layer in layers:
             self.add_module(str(len(self._children)), layer)
 
@@ -518,6 +871,9 @@ class Sequential(Module):
         for _, layer in self.children():
             x = layer(x)
         return x
+
+    def _first_layer(self) -> Module | None:
+        return next((c for _, c in self.children()), None)
 
     def __getitem__(self, i: int) -> Module:
         return list(self._children.values())[i]
