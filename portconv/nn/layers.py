@@ -31,7 +31,7 @@ from ..ops._common import prepare, require_float
 from ..ops.conv_transpose import transpose_padding
 from . import init as _init
 from ._checks import flag, in_size, positive_int, real_number
-from .module import Module, _creation_lock, _host_to
+from .module import Module, _creation_lock, _host_to, require_array
 
 _ACTIVATIONS = {"relu": ag.relu, "sigmoid": ag.sigmoid, "tanh": ag.tanh}
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
@@ -55,6 +55,7 @@ def _data(x: Any) -> Any:
 
 def _float_input(x: Any) -> Any:
     """The array of ``x``, refused unless real floating (named ``input``)."""
+    require_array(x)
     data = _data(x)
     _, xp, (std,) = prepare(data, names=("input",))
     require_float(xp, "input", std)
@@ -198,7 +199,7 @@ class _Conv(Module):
     def forward(self, x: Any) -> Variable:
         data = _data(x)
         params = self._params
-        if None in params.values():  # the first call of a lazy layer: validate, then create
+        if self._incomplete():  # the first call of a lazy layer: validate, then create
             self.check_input(x)
             with _creation_lock:
                 if params["weight"] is None:
@@ -1237,7 +1238,7 @@ class Dense(Module):
 
     def forward(self, x: Any) -> Variable:
         params = self._params
-        if None in params.values():  # the first call of a lazy layer: validate, then create
+        if self._incomplete():  # the first call of a lazy layer: validate, then create
             self.check_input(x)
             if self.flatten and _data(x).ndim > 2:
                 x = ag.flatten(x, 1)
@@ -2185,7 +2186,7 @@ class _BatchNorm(Module):
         self.check_input(x)
         data = _data(x)
         c = int(data.shape[1])
-        if self._params["weight"] is None or self.running_mean is None:
+        if self._incomplete():
             with _creation_lock:
                 if self._params["weight"] is None:
                     self.materialise("weight", (c,), data)
@@ -2520,6 +2521,7 @@ class Dropout(Module):
     """
 
     summary_name = "Dropout"
+    takes_array = True
 
     def __init__(self, p: float = 0.5, *, rate: float | None = None) -> None:
         super().__init__()

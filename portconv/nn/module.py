@@ -273,6 +273,13 @@ class Module:
         if chained and drawn[-1].after == gen.bit_generator.state:
             gen.bit_generator.state = drawn[0].before
 
+    def _incomplete(self) -> bool:
+        """Whether a declared parameter or buffer of this module (not its children) is still
+        waiting for the first input."""
+        return any(p is None for p in self._params.values()) or any(
+            b is None for b in self._buffers.values()
+        )
+
     def _is_pending(self, name: str) -> bool:
         """Whether ``name`` was created at construction and nothing has touched it since."""
         pend = self._pending.get(name)
@@ -510,6 +517,7 @@ class Module:
                 else:
                     m.register_buffer(name, _move(b, like))
             m._pending.clear()
+        for m in self.modules():  # only now: a thread that sees it placed sees it all moved
             object.__setattr__(m, "_placed", True)
 
     def to(self, like: Any) -> Module:
@@ -748,31 +756,40 @@ class Module:
 def _align_names(slots: dict, state: Any) -> tuple[dict, str]:
     """``state`` under the model's names, and how they were read ("" when as given): the
     model's names all start with one child's name (``net.``) that the state's lack, or the
-    state's names all start with one prefix (``module.``) that the model's lack."""
+    state's names all start with one prefix (``module.``) that the model's lack, or both."""
     state = dict(state)
-    given = list(state)
     names = set(slots)
-    hits = sum(n in names for n in given)
-    if hits == len(given):
+    given = list(state)
+    best_hits = sum(n in names for n in given)
+    if best_hits == len(given):
         return state, ""
-    best, how = None, ""
-    model_first = {n.partition(".")[0] for n in names}
-    if len(model_first) == 1 and all("." in n for n in names):
-        prefix = model_first.pop() + "."
-        if not any(n.startswith(prefix) for n in given):
-            mapped = {prefix + n: v for n, v in state.items()}
-            got = sum(n in names for n in mapped)
-            if got > hits:
-                best, how, hits = mapped, f"with the prefix {prefix!r} added", got
-    state_first = {n.partition(".")[0] for n in given}
-    if len(state_first) == 1 and given and all("." in n for n in given):
-        prefix = state_first.pop() + "."
-        if not any(n.startswith(prefix) for n in names):
-            mapped = {n[len(prefix) :]: v for n, v in state.items()}
-            got = sum(n in names for n in mapped)
-            if got > hits:
-                best, how, hits = mapped, f"with the prefix {prefix!r} removed", got
-    return (best, how) if best is not None else (state, "")
+
+    def first(keys: Any) -> str:
+        heads = {k.partition(".")[0] for k in keys}
+        ok = len(heads) == 1 and all("." in k for k in keys)
+        return heads.pop() + "." if ok else ""
+
+    add, strip = first(names), first(given)
+    if strip and any(n.startswith(strip) for n in names):
+        strip = ""
+    if add and any(n.startswith(add) for n in given):
+        add = ""
+    options = []
+    if strip:
+        options.append((lambda n: n[len(strip) :], f"with the prefix {strip!r} removed"))
+    if add:
+        options.append((lambda n: add + n, f"with the prefix {add!r} added"))
+    if add and strip:
+        options.append(
+            (lambda n: add + n[len(strip) :], f"with the prefix {strip!r} replaced by {add!r}")
+        )
+    best, how = state, ""
+    for rename, text in options:
+        mapped = {rename(n): v for n, v in state.items()}
+        hits = sum(n in names for n in mapped)
+        if hits > best_hits:
+            best, how, best_hits = mapped, text, hits
+    return best, how
 
 
 def _is_batchnorm_slot(slots: dict, name: str) -> bool:
@@ -874,6 +891,12 @@ class Sequential(Module):
 
     def _first_layer(self) -> Module | None:
         return next((c for _, c in self.children()), None)
+
+    @property
+    def takes_array(self) -> bool:  # type: ignore[override]
+        """As its first layer: a Sequential of portconv's layers refuses a non-array."""
+        first = self._first_layer()
+        return first is not None and first.takes_array
 
     def __getitem__(self, i: int) -> Module:
         return list(self._children.values())[i]
