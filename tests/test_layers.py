@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import portconv as pc
 import portconv.autograd as ag
@@ -441,6 +443,13 @@ def test_gluon_batchnorm_takes_dense_output(be):
         nn.BatchNorm2D()(be.asarray(x))
 
 
+def test_dropout_refuses_integer_input_in_training(be):
+    x = be.asarray(np.ones((4, 5), np.int32))
+    with pytest.raises(pc.ArrayTypeError, match="input: expected a real floating"):
+        nn.Dropout(0.3)(x)
+    assert nn.Dropout(0.3).eval()(x) is x  # evaluation: the input itself, as PyTorch's
+
+
 def test_activation_layer(be):
     x = _rand((2, 3))
     be.check(_data(nn.Activation("tanh")(be.asarray(x))), np.tanh(x), rtol=1e-6, atol=1e-6)
@@ -796,3 +805,66 @@ def test_conv_transpose_1d_3d_against_torch(be, d):
     )
     lazy.load_state_dict(theirs.state_dict())
     be.check(_data(lazy(torch.from_numpy(x))), want, rtol=1e-5, atol=1e-5, dtype="float32")
+
+
+# -- fuzzing the layers and optimisers -------------------------------------------------------------
+
+HOSTILE_VALUES = [
+    None, 0, -1, 1, 2, 3, 2.5, True, False, "3", "same", (2,), (2, 2), (1, 1, 1),
+    ((1, 1), (0, 2)), [], float("nan"), float("inf"), -1e-5, 1e-5, 0.5, np.int64(2),
+]  # fmt: skip
+FUZZED_LAYERS = [
+    nn.Conv2d, nn.LazyConv2d, nn.Conv2D, nn.ConvTranspose2d, nn.Conv2DTranspose, nn.Linear,
+    nn.LazyLinear, nn.Dense, nn.MaxPool2d, nn.AvgPool2d, nn.MaxPool2D, nn.AvgPool2D,
+    nn.BatchNorm2d, nn.BatchNorm1d, nn.BatchNorm, nn.Dropout, nn.Flatten, nn.AdaptiveAvgPool2d,
+    nn.Activation,
+]  # fmt: skip
+
+
+def _arity(cls):
+    params = [
+        p for p in inspect.signature(cls).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD
+    ]
+    required = sum(p.default is p.empty for p in params)
+    return required, len(params)
+
+
+@settings(deadline=None)
+@given(data=st.data())
+def test_fuzzed_layers_build_and_run_or_refuse_with_a_portconv_error(be, data):
+    cls = data.draw(st.sampled_from(FUZZED_LAYERS))
+    low, high = _arity(cls)
+    n = data.draw(st.integers(low, min(high, low + 3)))
+    args = [data.draw(st.sampled_from(HOSTILE_VALUES)) for _ in range(n)]
+    try:
+        layer = cls(*args)
+    except pc.PortconvError:
+        return
+    shape = data.draw(st.sampled_from([(2, 3, 8, 8), (3, 8, 8), (2, 3), (3,), (2, 3, 1, 1)]))
+    dtype = data.draw(st.sampled_from([np.float32, np.int32]))
+    x = be.asarray(np.ones(shape, dtype))
+    try:
+        with be.run_context():
+            y = layer(x)
+    except pc.PortconvError:
+        return
+    # layers that compute refuse integer input; Flatten and Dropout (p=0) keep any dtype
+    kept = dtype is np.int32 and isinstance(layer, nn.Flatten | nn.Dropout)
+    assert not (kept and isinstance(layer, nn.Dropout) and layer.p > 0), "Dropout scaled ints"
+    be.check_array(_data(y), dtype="int32" if kept else "float32")
+
+
+@settings(deadline=None)
+@given(
+    make=st.sampled_from([SGD, pc.optim.Adam]),
+    values=st.lists(st.sampled_from(HOSTILE_VALUES), min_size=1, max_size=4),
+)
+def test_fuzzed_optimisers_are_made_or_refused_with_a_portconv_error(be, make, values):
+    p = nn.Parameter(be.asarray(_rand((2, 2))))
+    try:
+        opt = make([p], *values)
+    except pc.PortconvError:
+        return
+    p.grad = be.asarray(np.ones((2, 2), np.float32))
+    opt.step()
+    assert np.isfinite(be.to_numpy(p.data)).all()

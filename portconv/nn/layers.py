@@ -18,6 +18,7 @@ input's library (``Dropout`` in evaluation mode returns its input itself, as PyT
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -53,12 +54,25 @@ def _data(x: Any) -> Any:
     return x.data if isinstance(x, Variable) else x
 
 
+#: (array type, dtype) pairs already accepted as real floating input (asking costs a dispatch)
+_floating_inputs: set = set()
+
+
 def _float_input(x: Any) -> Any:
     """The array of ``x``, refused unless real floating (named ``input``)."""
-    require_array(x)
     data = _data(x)
+    try:
+        key = (type(data), data.dtype)
+        if key in _floating_inputs:
+            return data
+    except (AttributeError, TypeError):  # not an array, or an unhashable dtype: ask below
+        key = None
+    require_array(x)
     _, xp, (std,) = prepare(data, names=("input",))
     require_float(xp, "input", std)
+    if key is not None:
+        with contextlib.suppress(TypeError):
+            _floating_inputs.add(key)
     return data
 
 
@@ -2531,7 +2545,7 @@ class Dropout(Module):
     def forward(self, x: Any) -> Any:
         if not self.training or self.p == 0.0:
             return x
-        data = _data(x)
+        data = _float_input(x)  # an integer array cannot hold the scaled survivors
         keep = _init.generator().random(tuple(data.shape)) >= self.p
         mask = _host_to(keep / (1.0 - self.p), data)
         return ag.multiply(x, mask)
