@@ -277,10 +277,7 @@ class _Conv(Module):
         dilation = _as_tuple(self.dilation, d)
         if dilation != (1,) * d:
             s += f", dilation={dilation}"
-        output_padding = _as_tuple(self.output_padding, d)
-        if self.transposed and output_padding != (0,) * d:
-            s += f", output_padding={output_padding}"
-        if self.groups != 1:
+        if self.groups != 1:  # (Gluon 1.9 shows no output_padding)
             s += f", groups={self.groups}"
         if not self.use_bias:
             s += ", bias=False"
@@ -916,7 +913,7 @@ class Conv2DTranspose(_GluonConvTranspose):
     >>> tuple(up(np.zeros((1, 2, 5, 5), np.float32)).shape)
     (1, 4, 12, 12)
     >>> up
-    Conv2DTranspose(4 -> 2, kernel_size=(3, 3), stride=(2, 2), output_padding=(1, 1))
+    Conv2DTranspose(4 -> 2, kernel_size=(3, 3), stride=(2, 2))
     """
 
     d = 2
