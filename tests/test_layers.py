@@ -164,6 +164,82 @@ def test_initialize_redraws_untouched_parameters_as_a_lazy_layer_would(be):
     assert not np.array_equal(be.to_numpy(model.conv1.weight.data), before)
 
 
+def test_seeding_after_construction_decides_the_values_as_for_lazy_layers(be):
+    """train.fit's order: the model first, then nn.manual_seed(seed), then the first call.
+    The first call draws the values, as a lazy layer does, so the seed decides them."""
+    x = be.asarray(_rand((2, 1, 28, 28)))
+    states = []
+    for make in (_eager_net, _lazy_net):
+        model = make()
+        nn.manual_seed(11)
+        model(x)
+        states.append(_host(be, model))
+    for name in states[1]:
+        assert np.array_equal(states[0][name], states[1][name]), name
+
+
+def test_eager_and_lazy_layers_draw_in_the_order_they_run(be):
+    """Parameters and dropout masks come off one stream in the order the first call meets
+    them, whichever layers had their sizes given."""
+
+    def make(lazy):
+        return nn.Sequential(
+            nn.LazyConv2d(4, 3),
+            nn.Dropout(0.5),
+            nn.Flatten(),
+            nn.LazyLinear(5) if lazy else nn.Linear(4 * 6 * 6, 5),
+            nn.Dropout(0.2),
+            nn.LazyLinear(3),
+        )
+
+    x = be.asarray(_rand((2, 3, 8, 8)))
+    runs = []
+    for lazy in (True, False):
+        nn.manual_seed(2)
+        model = make(lazy)
+        y = be.to_numpy(_data(model(x)))
+        runs.append((y, _host(be, model)))
+    assert np.array_equal(runs[0][0], runs[1][0])
+    for name in runs[0][1]:
+        assert np.array_equal(runs[0][1][name], runs[1][1][name]), name
+
+
+def test_values_shown_before_the_first_call_are_the_ones_it_draws(be):
+    nn.manual_seed(3)
+    model = _eager_net()
+    shown = {k: np.array(v) for k, v in model.state_dict().items()}
+    model(be.asarray(_rand((2, 1, 28, 28))))
+    got = _host(be, model)
+    assert list(got) == list(shown)
+    for name in got:
+        assert np.array_equal(got[name], shown[name]), name
+
+
+def test_values_written_before_the_first_call_are_kept(be):
+    conv = nn.Conv2d(1, 2, 3)
+    conv.weight.data[...] = 0.25  # in place, as the book's own initialisation code does
+    conv.bias.data = np.array([1.0, -1.0], np.float32)  # replaced
+    x = _rand((1, 1, 5, 5))
+    y = conv(be.asarray(x))
+    be.check(conv.weight.data, np.full((2, 1, 3, 3), 0.25), dtype="float32")
+    be.check(conv.bias.data, [1.0, -1.0], dtype="float32")
+    window_sums = np.lib.stride_tricks.sliding_window_view(x[0, 0], (3, 3)).sum(axis=(2, 3))
+    be.check(_data(y)[0, 0], 0.25 * window_sums + 1, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_seed_decides_parameters_given_their_sizes():
+    """train.fit(seed=...) seeds after the model exists: equal for eager and lazy layers."""
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((8, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 8))
+    finals = []
+    for make in (_eager_net, _lazy_net):
+        model = make()
+        pc.train.fit(model, data, epochs=1, lr=0.1, batch_size=4, seed=5)
+        finals.append({k: np.asarray(v) for k, v in model.state_dict().items()})
+    for name in finals[1]:
+        assert np.array_equal(finals[0][name], finals[1][name]), name
+
+
 def test_loading_before_the_first_call_keeps_the_parameter_objects(be):
     nn.manual_seed(1)
     src = _eager_net()

@@ -598,8 +598,8 @@ class Conv2d(_TorchConv):
     -----
     ``(N, in_channels, H, W)`` or ``(in_channels, H, W)`` -> ``(N, out_channels, H_out,
     W_out)``; weight ``(out_channels, in_channels / groups, kh, kw)``, created at
-    construction (NumPy float32; the first call moves it to the input's library, device
-    and dtype).
+    construction (NumPy float32); the first call draws its values from the seeded
+    generator, as :class:`LazyConv2d`'s, on the input's library, device and dtype.
 
     Examples
     --------
@@ -1301,7 +1301,8 @@ class Linear(Dense):
     Shape
     -----
     ``(*, in_features)`` -> ``(*, out_features)``; weight ``(out_features, in_features)``,
-    created at construction (NumPy float32, moved by the first call).
+    created at construction (NumPy float32); the first call draws its values, as
+    :class:`LazyLinear`'s, on the input's library, device and dtype.
 
     Examples
     --------

@@ -9,17 +9,22 @@ depends on the input. A parameter whose shape is known at construction (``Conv2d
 ``Linear(400, 120)``) is created then, as a NumPy float32 array (PyTorch's CPU default), so
 ``optim.SGD(net.parameters())`` works before the first call; the others are created by the
 first call (shape inference, like PyTorch's ``LazyConv2d`` and Gluon's deferred
-initialisation). Values are drawn in float64 on the host from :mod:`portconv.nn.init`'s seeded
-generator, so the same seed gives the same model on every backend.
+initialisation).
+
+Where values come from. Every value is drawn in float64 on the host from
+:mod:`portconv.nn.init`'s seeded generator, by the layer's first call (in the order the call
+meets the layers, dropout masks included), and cast to the input's floating-point dtype, so
+the same seed gives the same model on every backend, whether the sizes were given or
+inferred, and a seed set after construction (``train.fit(seed=...)``) still decides them. A
+parameter created at construction shows until then the values that call will draw when
+nothing else is drawn in between (:func:`portconv.nn.init.preview`); one loaded, assigned or
+written in place before is kept. The :class:`Parameter` objects stay the same, so an
+optimiser made before the first call keeps working.
 
 Where they live. The first call moves every parameter and buffer to the input's library and
-device; one that nothing has touched since construction (no call, load or update) also takes
-the input's floating-point dtype, from the float64 draw, so a float64 model gets the same
-values a lazy layer would have drawn. The :class:`Parameter` objects stay the same, so an
-optimiser made before the first call keeps working. After the first call, a call with another
-library's arrays is an error that names the fix (:meth:`Module.to`). Parameter creation and
-the first placement happen once, under a lock, so threads that make the first call of a model
-at once all get the seeded parameters.
+device; after it, a call with another library's arrays is an error that names the fix
+(:meth:`Module.to`). Parameter creation and the first placement happen under a lock, so
+threads that make the first call of a model at once all get the seeded parameters.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,15 +66,27 @@ class Parameter(Variable):
 
 
 @dataclass
+class _Draft:
+    """A parameter created at construction whose values are drawn by its layer's first call:
+    the array it shows until then (``obj``) and a checksum of its values, to tell whether it
+    was replaced or written into since (then it is kept, not drawn)."""
+
+    obj: Any
+    crc: int
+
+
+@dataclass
 class _Pending:
-    """A parameter or buffer created at construction that nothing has touched yet: its
-    float64 host values (``host``), the array it holds (``obj``, to tell whether it was
-    replaced since) and the generator's states around its draw (None for ones and zeros)."""
+    """A buffer created at construction that nothing has touched yet: its float64 host
+    values and the array it holds (``obj``, to tell whether it was replaced since)."""
 
     host: np.ndarray
     obj: Any
-    before: dict | None = None
-    after: dict | None = None
+
+
+def _checksum(array: Any) -> int:
+    host = np.ascontiguousarray(np.asarray(_backend(array).adapter.to_numpy(array)))
+    return zlib.crc32(host.view(np.uint8).reshape(-1)) ^ hash((host.dtype.str, host.shape))
 
 
 class _Parameters(list):
@@ -159,7 +177,8 @@ class Module:
         object.__setattr__(self, "training", True)
         object.__setattr__(self, "_init", None)  # preset name, or None: the parent's
         object.__setattr__(self, "_placed", False)  # parameters follow the first input
-        object.__setattr__(self, "_pending", {})  # name -> _Pending (created, untouched)
+        object.__setattr__(self, "_drafts", {})  # name -> _Draft (drawn by the first call)
+        object.__setattr__(self, "_pending", {})  # buffer name -> _Pending (untouched)
 
     # -- registration --------------------------------------------------------------------------
     def __setattr__(self, name: str, value: Any) -> None:
@@ -179,8 +198,10 @@ class Module:
 
     def declare(self, name: str, shape: tuple, kind: str) -> None:
         """Declare parameter ``name`` of ``shape`` drawn by the weight or bias initialiser, or
-        set to ones or zeros. A shape with ``None`` entries is completed by the first input;
-        a complete one is created now, as a NumPy float32 array that the first call moves."""
+        set to ones or zeros. A shape with ``None`` entries is completed by the first input,
+        which creates the parameter. A complete one is created now, as a NumPy float32 array
+        showing the values the first call will draw (the seeded generator is not moved until
+        then, so that a layer draws where a lazy one would)."""
         if kind not in ("weight", "bias", "ones", "zeros"):
             raise ValueError(f"kind: {kind!r}")
         self._params[name] = None
@@ -191,7 +212,7 @@ class Module:
         waits = kind == "bias" and "weight" in self._shapes and self._params["weight"] is None
         if None not in self._shapes[name] and not waits:
             with _creation_lock:
-                self._create_pending(name)
+                self._create_draft(name)
 
     def register_buffer(self, name: str, value: Any) -> None:
         self._buffers[name] = value
@@ -222,11 +243,9 @@ class Module:
         seed : int, optional
             Reseed the generator first (:func:`portconv.nn.manual_seed`).
         force_reinit : bool
-            Draw every parameter anew. Without it, parameters that a call, a load or an
-            update has touched stay as they are; those created at construction and untouched
-            since are drawn anew with ``init``, from the generator state their construction
-            started from when nothing else has been drawn since (so the values are those a
-            lazy layer would draw on its first call).
+            Draw the parameters that calls have drawn already anew, now, where they live
+            (those whose shape comes from the input: on the next call). Parameters created at
+            construction and not yet drawn by a call take ``init`` in any case.
 
         Returns
         -------
@@ -239,39 +258,23 @@ class Module:
         with _creation_lock:
             for m in self.modules():
                 object.__setattr__(m, "_init", init)
-            pending = [
-                (m, name)
-                for m in self.modules()
-                for name in list(m._pending)
-                if name in m._params and m._is_pending(name)
-            ]
-            self._rewind(pending, seed is not None)
-            for m, name in pending:
-                m._create_pending(name)
+            drafts = [(m, n) for m in self.modules() for n in list(m._drafts) if m._is_draft(n)]
+            _init.preview(restart=True)  # what the first call will draw, with the new preset
+            for m, name in drafts:
+                m._create_draft(name)
             if force_reinit:
                 for m in self.modules():
                     for name, p in list(m._params.items()):
-                        if p is None or (m, name) in pending or not m._kinds.get(name):
+                        if p is None or (m, name) in drafts or not m._kinds.get(name):
                             continue
                         if None in m._shapes[name]:  # shaped by the input: drawn on the next call
                             m._params[name] = None
                             object.__setattr__(m, name, None)
                         else:  # in place, where it lives: an optimiser keeps its reference
-                            host, _, _ = m._draw_host(name, tuple(p.shape))
+                            host = m._draw_host(name, tuple(p.shape), _init.generator())
                             p.data = _host_to(host, p.data)
+                            m._drafts.pop(name, None)
         return self
-
-    @staticmethod
-    def _rewind(pending: list, reseeded: bool) -> None:
-        """Set the generator back to where the draws of ``pending`` started, when they were
-        the last draws, one after another; otherwise draw on from where it is."""
-        drawn = [m._pending[name] for m, name in pending if m._pending[name].before is not None]
-        if reseeded or not drawn:
-            return
-        gen = _init.generator()
-        chained = all(a.after == b.before for a, b in zip(drawn, drawn[1:]))
-        if chained and drawn[-1].after == gen.bit_generator.state:
-            gen.bit_generator.state = drawn[0].before
 
     def _incomplete(self) -> bool:
         """Whether a declared parameter or buffer of this module (not its children) is still
@@ -281,19 +284,23 @@ class Module:
         )
 
     def _is_pending(self, name: str) -> bool:
-        """Whether ``name`` was created at construction and nothing has touched it since."""
+        """Whether buffer ``name`` was created at construction and not replaced since."""
         pend = self._pending.get(name)
-        if pend is None:
-            return False
-        current = self._params.get(name) if name in self._params else self._buffers.get(name)
-        data = current.data if isinstance(current, Variable) else current
-        return data is pend.obj
+        return pend is not None and self._buffers.get(name) is pend.obj
 
-    def _create_pending(self, name: str) -> None:
-        """Draw declared parameter ``name`` (its shape complete) as a NumPy float32 array,
-        keeping the Parameter object when there is one."""
-        shape = self._shapes[name]
-        host, before, after = self._draw_host(name, shape)
+    def _is_draft(self, name: str) -> bool:
+        """Whether parameter ``name`` was created at construction and nothing has replaced
+        or written into it since (its values are then drawn by the first call)."""
+        draft = self._drafts.get(name)
+        p = self._params.get(name)
+        if draft is None or p is None or p.data is not draft.obj:
+            return False
+        return _checksum(p.data) == draft.crc
+
+    def _create_draft(self, name: str) -> None:
+        """Show in parameter ``name`` (its shape complete) the values its first call will
+        draw, as a NumPy float32 array, keeping the Parameter object when there is one."""
+        host = self._draw_host(name, self._shapes[name], _init.preview())
         obj = host.astype(np.float32)
         p = self._params.get(name)
         if p is None:
@@ -303,15 +310,32 @@ class Module:
         else:
             p.data = obj
             p.zero_grad()
-        self._pending[name] = _Pending(host, obj, before, after)
-        object.__setattr__(self, "_placed", False)
+        self._drafts[name] = _Draft(obj, _checksum(obj))
 
-    def _draw_host(self, name: str, shape: tuple) -> tuple[np.ndarray, Any, Any]:
-        """Float64 host values for parameter ``name`` of ``shape``, and the generator's state
-        before and after the draw (None for ones and zeros)."""
+    def _draw_drafts(self, x: Any) -> None:
+        """At this module's first call: draw the parameters created at construction from the
+        seeded generator (where a lazy layer draws its own), on ``x``'s library, device and
+        floating-point dtype. One replaced or written into since construction is kept."""
+        like = x.data if isinstance(x, Variable) else x
+        if not _is_floating(like):
+            return  # a call the layer refuses: nothing is drawn
+        self.check_input(x)
+        with _creation_lock:
+            for name in list(self._drafts):
+                p = self._params[name]
+                if self._is_draft(name):
+                    host = self._draw_host(name, tuple(p.shape), _init.generator())
+                    p.data = _host_to(host, like)
+                    p.zero_grad()
+                elif p is not None and type(p.data) is not type(like):
+                    p.data = _move(p.data, like)
+            self._drafts.clear()
+
+    def _draw_host(self, name: str, shape: tuple, gen: np.random.Generator) -> np.ndarray:
+        """Float64 host values for parameter ``name`` of ``shape``, drawn from ``gen``."""
         kind = self._kinds[name]
         if kind in ("ones", "zeros"):
-            return np.full(shape, 1.0 if kind == "ones" else 0.0), None, None
+            return np.full(shape, 1.0 if kind == "ones" else 0.0)
         weight_init, bias_init = _init.preset(self._effective_init())
         weight_shape = self._shapes.get("weight")
         ref = self._params.get("weight")
@@ -320,10 +344,7 @@ class Module:
             wshape = tuple(weight_shape)
         fan_in, fan_out = self.fans(wshape if wshape is not None else shape)
         fn = weight_init if kind == "weight" else bias_init
-        gen = _init.generator()
-        before = gen.bit_generator.state
-        host = np.asarray(fn(shape, fan_in, fan_out, gen), dtype=np.float64)
-        return host, before, gen.bit_generator.state
+        return np.asarray(fn(shape, fan_in, fan_out, gen), dtype=np.float64)
 
     def materialise(self, name: str, shape: tuple, like: Any) -> Parameter:
         """Create declared parameter ``name`` with its full ``shape`` on ``like``'s library,
@@ -333,7 +354,7 @@ class Module:
             if d is not None and d != s:
                 raise ArgumentError(f"{name}: declared shape {declared}, inferred {shape}")
         with _creation_lock:
-            host, _, _ = self._draw_host(name, tuple(shape))
+            host = self._draw_host(name, tuple(shape), _init.generator())
             p = Parameter(_host_to(host, like))
             self._params[name] = p
             object.__setattr__(self, name, p)
@@ -443,12 +464,16 @@ class Module:
                     self._place(args[0])
         if getattr(_calls, "depth", 0):
             try:
+                if self._drafts and args:
+                    self._draw_drafts(args[0])
                 return self.forward(*args, **kwargs)
             except PortconvError as exc:
                 _blame(exc, self)
                 raise
         _calls.depth = 1  # the outermost call of a model
         try:
+            if self._drafts and args:
+                self._draw_drafts(args[0])
             out = self.forward(*args, **kwargs)
         except PortconvError as exc:
             _blame(exc, self)
@@ -488,9 +513,11 @@ class Module:
 
     def _place(self, x: Any, *, first_call: bool = True) -> None:
         """Move parameters and buffers created or loaded before the first call to the library
-        and device of ``x``; those untouched since construction also take its floating-point
-        dtype. A first call whose input is not a floating-point array moves nothing (the
-        layers refuse it, and the model stays as it was)."""
+        and device of ``x``; buffers untouched since construction also take its
+        floating-point dtype. Parameters whose values the first call draws stay for it
+        (:meth:`to` moves the values they show). A first call whose input is not a
+        floating-point array moves nothing (the layers refuse it, and the model stays as it
+        was)."""
         like = x.data if isinstance(x, Variable) else x
         try:
             _backend(like)
@@ -503,12 +530,16 @@ class Module:
             for name, p in list(m._params.items()):
                 if p is None:
                     continue
-                if floating and m._is_pending(name):
-                    p.data = _host_to(m._pending[name].host, like)
-                else:
-                    moved = _move(p.data, like)
-                    if moved is not p.data:
-                        p.data = moved
+                if m._is_draft(name):
+                    if not first_call:  # to(): the values shown move; the call still draws
+                        host = np.asarray(_backend(p.data).adapter.to_numpy(p.data))
+                        p.data = _host_to(host, like) if floating else _move(p.data, like)
+                        m._drafts[name] = _Draft(p.data, _checksum(p.data))
+                    continue
+                m._drafts.pop(name, None)
+                moved = _move(p.data, like)
+                if moved is not p.data:
+                    p.data = moved
             for name, b in list(m._buffers.items()):
                 if b is None:
                     continue
@@ -523,8 +554,8 @@ class Module:
     def to(self, like: Any) -> Module:
         """Move every parameter and buffer to the library and device of the array ``like``
         (porting a model between frameworks). Each keeps its dtype, except those untouched
-        since construction, which take ``like``'s floating-point dtype as a first call would.
-        """
+        since construction, which take ``like``'s floating-point dtype as a first call would
+        (and whose values the first call still draws)."""
         require_array(like, "like")
         with _creation_lock:
             for m in self.modules():
@@ -636,7 +667,7 @@ class Module:
                     f"state[{name!r}]: expected a floating-point array, got dtype {host.dtype}"
                 )
             current = m._params.get(local) if kind == "param" else m._buffers.get(local)
-            pending = m._is_pending(local)
+            pending = m._is_draft(local) if kind == "param" else m._is_pending(local)
             if current is not None and not pending:
                 cur = current.data if isinstance(current, Variable) else current
                 if tuple(cur.shape) != host.shape:
@@ -665,8 +696,8 @@ class Module:
                 new = _host_to(host.astype(np.dtype(_dtype_name(cur.dtype))), cur)
             else:  # a copy in the value's own library: never an alias of the caller's array
                 new = _host_to(host, value)
-                m._pending.pop(local, None)
                 object.__setattr__(m, "_placed", False)
+            (m._drafts if kind == "param" else m._pending).pop(local, None)
             if kind == "param":
                 if current is not None:
                     current.data = new
