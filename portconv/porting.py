@@ -79,11 +79,13 @@ def _torch_to_numpy(name: str, value: Any) -> np.ndarray:
 
 def load_torch_state_dict(model: Module, state_dict: Any, strict: bool = True) -> Module:
     """Load a ``torch.nn`` state dict (or a ``torch.nn.Module``, whose ``state_dict()`` is
-    taken) into ``model``. The names are PyTorch's on both sides; tensors are copied to the
-    host (``.detach().cpu().numpy()``) and then follow the model's library and device (before
-    the first call: the first input's). ``num_batches_tracked`` is skipped (portconv's
-    BatchNorm has no cumulative-average mode). Every name, shape and dtype is checked before
-    anything changes. Returns ``model``."""
+    taken) into ``model``. The names are PyTorch's on both sides (the book's plain
+    ``nn.Sequential``, ``0.weight``, loads into a model whose layers are ``self.net``,
+    ``net.0.weight``, as :meth:`Module.load_state_dict` reads either form); tensors are
+    copied to the host (``.detach().cpu().numpy()``) and then follow the model's library and
+    device (before the first call: the first input's). ``num_batches_tracked`` is skipped
+    (portconv's BatchNorm has no cumulative-average mode). Every name, shape and dtype is
+    checked before anything changes. Returns ``model``."""
     _require_module(model)
     if not isinstance(state_dict, Mapping) and hasattr(state_dict, "state_dict"):
         state_dict = state_dict.state_dict()

@@ -27,7 +27,7 @@ import pytest
 import portconv.autograd as ag
 import portconv.models as M
 from portconv import nn
-from portconv.errors import ArgumentError
+from portconv.errors import ArgumentError, PortconvError
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 
@@ -762,7 +762,7 @@ def test_xavier_init_is_the_books_init_cnn(be):
 
 
 def test_argument_errors():
-    with pytest.raises(ArgumentError, match="num_classes"):
+    with pytest.raises(PortconvError, match="num_classes"):
         M.VGG(M.VGG_ARCHS["VGG11"], 0.01)  # the book's VGG(arch, lr) order
     with pytest.raises(ArgumentError, match=r"arch\[1\]"):
         M.VGG(((1, 64), (1, "128")))

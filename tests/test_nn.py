@@ -254,7 +254,7 @@ def test_unknown_preset_is_refused(be):
 
 
 def test_shapes_are_inferred_on_the_first_call(be):
-    net = nn.Sequential(nn.LazyConv2d(5, 3), nn.BatchNorm(), nn.Dense(7), nn.BatchNorm1d(7))
+    net = nn.Sequential(nn.LazyConv2d(5, 3), nn.BatchNorm(), nn.Dense(7), nn.LazyBatchNorm1d())
     assert net.parameters() == [] and net.state_dict() == {}
     y = net(be.asarray(_rand((2, 3, 6, 6))))
     be.check_array(y.data, dtype="float32")
@@ -279,18 +279,23 @@ def test_shapes_are_inferred_on_the_first_call(be):
 
 
 @pytest.mark.parametrize(
-    "layer, shape, where",
+    "layer, shape, expects",
     [
-        (lambda: nn.Conv2d(3, 4, 3), (1, 2, 5, 5), "weight"),
-        (lambda: nn.Linear(6, 2), (3, 5), "weight"),
-        (lambda: nn.Dense(2, in_units=6), (3, 5), "weight"),
-        (lambda: nn.BatchNorm2d(4), (2, 3, 2, 2), "weight"),
-        (lambda: nn.Conv2D(4, 3, in_channels=3), (1, 2, 5, 5), "weight"),
+        (lambda: nn.Conv2d(3, 4, 3), (1, 2, 5, 5), "3 input channels"),
+        (lambda: nn.Linear(6, 2), (3, 5), "6 input features"),
+        (lambda: nn.Dense(2, in_units=6), (3, 5), "6 input features"),
+        (lambda: nn.BatchNorm2d(4), (2, 3, 2, 2), "4 channels"),
+        (lambda: nn.Conv2D(4, 3, in_channels=3), (1, 2, 5, 5), "3 input channels"),
     ],
 )
-def test_declared_and_inferred_shapes_must_agree(be, layer, shape, where):
-    with pytest.raises(pc.ArgumentError, match=rf"{where}: declared shape .* inferred"):
-        layer()(be.asarray(np.zeros(shape, np.float32)))
+def test_declared_input_sizes_are_checked_before_anything_moves(be, layer, shape, expects):
+    m = layer()
+    before = {k: (p, np.array(p.data)) for k, p in m.named_parameters()}
+    with pytest.raises(pc.ArgumentError, match=rf"input: \w+ expects {expects}"):
+        m(be.asarray(np.zeros(shape, np.float32)))
+    for k, p in m.named_parameters():  # still the NumPy arrays drawn at construction
+        assert p is before[k][0] and isinstance(p.data, np.ndarray)
+        assert np.array_equal(p.data, before[k][1])
 
 
 class LeNet(nn.Module):

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import portconv as pc
+import portconv.autograd as ag
 from portconv import nn
 from portconv.nn import Parameter
 from portconv.optim import SGD, Adam
@@ -220,6 +221,102 @@ def test_invalid_arguments(be):
         SGD([p], lr=0.1, nesterov=True)
     with pytest.raises(pc.ArgumentError, match="betas"):
         Adam([p], betas=(0.9, 1.0))
+
+
+NAN, INF = float("nan"), float("inf")
+
+# (optimiser, keyword arguments, error class, what the message names)
+HOSTILE = [
+    (SGD, dict(lr=INF), pc.ArgumentError, "lr: expected a finite number > 0, got inf"),
+    (SGD, dict(lr=NAN), pc.ArgumentError, "lr: expected a finite number > 0, got nan"),
+    (SGD, dict(lr=-0.1), pc.ArgumentError, "lr: expected a number > 0, got -0.1"),
+    (SGD, dict(lr="0.1"), pc.ArrayTypeError, "lr: expected a real number, got '0.1'"),
+    (SGD, dict(lr=True), pc.ArrayTypeError, "lr: expected a real number, got True"),
+    (SGD, dict(lr=None), pc.ArrayTypeError, "lr: expected a real number, got None"),
+    (SGD, dict(lr=0.1, momentum=NAN), pc.ArgumentError, r"momentum: .* in \[0, 1\), got nan"),
+    (SGD, dict(lr=0.1, momentum=1.0), pc.ArgumentError, r"momentum: .* in \[0, 1\), got 1.0"),
+    (SGD, dict(lr=0.1, momentum=1.5), pc.ArgumentError, "momentum"),
+    (SGD, dict(lr=0.1, momentum=-0.1), pc.ArgumentError, "momentum"),
+    (SGD, dict(lr=0.1, momentum="0.9"), pc.ArrayTypeError, "momentum"),
+    (SGD, dict(lr=0.1, weight_decay=NAN), pc.ArgumentError, "weight_decay"),
+    (SGD, dict(lr=0.1, weight_decay=INF), pc.ArgumentError, "weight_decay"),
+    (SGD, dict(lr=0.1, weight_decay=-1e-4), pc.ArgumentError, "weight_decay"),
+    (SGD, dict(lr=0.1, momentum=0.5, dampening=2.0), pc.ArgumentError, "dampening"),
+    (SGD, dict(lr=0.1, momentum=0.5, nesterov="yes"), pc.ArrayTypeError, "nesterov"),
+    (Adam, dict(lr=INF), pc.ArgumentError, "lr"),
+    (Adam, dict(eps=0.0), pc.ArgumentError, "eps: expected a number > 0, got 0.0"),
+    (Adam, dict(eps=-1e-8), pc.ArgumentError, "eps"),
+    (Adam, dict(eps=NAN), pc.ArgumentError, "eps"),
+    (Adam, dict(eps=INF), pc.ArgumentError, "eps"),
+    (Adam, dict(betas=(1.0, 0.999)), pc.ArgumentError, r"betas\[0\]: .* in \[0, 1\)"),
+    (Adam, dict(betas=(0.9, -0.1)), pc.ArgumentError, r"betas\[1\]"),
+    (Adam, dict(betas=(NAN, 0.999)), pc.ArgumentError, r"betas\[0\]"),
+    (Adam, dict(betas=(0.9,)), pc.ArgumentError, "betas: expected two numbers"),
+    (Adam, dict(betas="ab"), pc.ArgumentError, "betas: expected two numbers"),
+    (Adam, dict(betas=0.9), pc.ArgumentError, "betas: expected two numbers"),
+    (Adam, dict(weight_decay=NAN), pc.ArgumentError, "weight_decay"),
+]
+
+
+@pytest.mark.parametrize("make, kwargs, error, message", HOSTILE, ids=[str(h[1]) for h in HOSTILE])
+def test_hostile_hyperparameters_are_refused_by_name(be, make, kwargs, error, message):
+    p = Parameter(be.asarray(_start()[0]))
+    with pytest.raises(error, match=message):
+        make([p], **kwargs)
+
+
+def test_hyperparameters_at_the_ends_of_their_ranges_are_accepted(be):
+    p = Parameter(be.asarray(_start()[0]))
+    opt = SGD([p], lr=np.float32(1e-30), momentum=0.0, dampening=1.0, weight_decay=0)
+    assert isinstance(opt.lr, float) and opt.dampening == 1.0
+    opt = Adam([p], lr=1, betas=[0.0, 0.0], eps=1e-30)
+    assert (opt.b1, opt.b2) == (0.0, 0.0)
+
+
+def test_params_are_checked(be):
+    model = nn.Sequential(nn.Linear(3, 4), nn.LazyLinear(2))
+    with pytest.raises(pc.ArrayTypeError, match=r"params: expected the model's parameters"):
+        SGD(model, lr=0.1)
+    p = Parameter(be.asarray(_start()[0]))
+    with pytest.raises(pc.ArrayTypeError, match="params: expected an iterable of Parameters"):
+        SGD(p, lr=0.1)
+    with pytest.raises(pc.ArgumentError, match=r"params\[1\]: given more than once"):
+        SGD([p, p], lr=0.1)
+    # the eager Linear has its parameters, the LazyLinear not yet: an optimiser made now would
+    # silently never train the second layer, so it is refused with the fix
+    with pytest.raises(pc.ArgumentError, match=r"2 parameter\(s\) .*\(1\.weight, 1\.bias\).*"):
+        SGD(model.parameters(), lr=0.1)
+    model(be.asarray(_start()[0][:, :3]))
+    assert len(SGD(model.parameters(), lr=0.1).params) == 4
+
+
+def test_optimiser_made_before_the_first_call_trains_the_moved_parameters(be):
+    """PyTorch's order: the model, the optimiser, then the data. The first call moves the
+    parameters to the backend (the same Parameter objects), and the optimiser updates them
+    there, as an optimiser made after the first call does."""
+    x = be.asarray(_start()[0][:, :3])
+    target = be.asarray(np.ones((3, 2), np.float32))
+    runs = []
+    for early in (True, False):
+        nn.manual_seed(7)
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+        ids = [id(p) for p in model.parameters()]
+        opt = SGD(model.parameters(), lr=0.1, momentum=0.9) if early else None
+        with be.run_context():
+            for _ in range(3):
+                y = model(x)
+                opt = opt or SGD(model.parameters(), lr=0.1, momentum=0.9)
+                loss = ag.mse_loss(y, target)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        assert [id(p) for p in model.parameters()] == ids
+        assert all(p in opt.params for p in model.parameters())
+        for p in model.parameters():
+            be.check_array(p.data, dtype="float32")
+        runs.append([be.to_numpy(p.data) for p in model.parameters()])
+    for a, b in zip(*runs):
+        assert np.array_equal(a, b)
 
 
 # -- the book's in-place update (5.2.4, learning a kernel) -----------------------------------------

@@ -11,19 +11,9 @@ from .. import autograd as ag
 from ..autograd import Variable, no_grad
 from ..errors import ArgumentError
 from ..nn import Module
+from ..nn._checks import positive_int, positive_number
 
-
-def positive_int(name: str, value: Any) -> int:
-    """``value`` as an int >= 1, or an :class:`ArgumentError` naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ArgumentError(f"{name}: expected a positive int, got {value!r}")
-    return int(value)
-
-
-def positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ArgumentError(f"{name}: expected a positive number, got {value!r}")
-    return float(value)
+__all__ = ["Classifier", "int_pairs", "positive_int", "positive_number", "predict_classes"]
 
 
 def int_pairs(name: str, arch: Any, width: int = 2) -> tuple[tuple[int, ...], ...]:
@@ -74,6 +64,8 @@ class Classifier(Module):
     convolution and linear layer, default biases; batch-norm scales stay 1), or any preset or
     (weight, bias) pair :meth:`Module.initialize` takes.
     """
+
+    takes_array = True
 
     def __init__(self, *, lr: float = 0.1) -> None:
         super().__init__()

@@ -110,6 +110,8 @@ class LeNet5(Module):
     seed's forward ends with a softmax and an argmax: that is :meth:`predict`.
     """
 
+    takes_array = True
+
     def __init__(self, *, init: Any = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, 20, 5, 1)
@@ -118,6 +120,9 @@ class LeNet5(Module):
         self.fc2 = nn.Linear(500, 10)
         if init is not None:
             self.initialize(init)
+
+    def check_input(self, x: Any) -> None:
+        self.conv1.check_input(x)
 
     def forward(self, x: Any, verbose: bool = False) -> Variable:
         rows = self._run(x, verbose)

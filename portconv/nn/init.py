@@ -26,17 +26,36 @@ Initialiser = Callable[[Sequence[int], int, int, np.random.Generator], np.ndarra
 
 _lock = threading.Lock()
 _rng = np.random.default_rng(0)
+_preview: np.random.Generator | None = None  # see preview()
+_preview_from: dict | None = None
 
 
 def manual_seed(seed: int) -> None:
     """Reseed the generator every parameter and dropout mask is drawn from."""
-    global _rng
+    global _rng, _preview
     with _lock:
         _rng = np.random.default_rng(seed)
+        _preview = None
 
 
 def generator() -> np.random.Generator:
     return _rng
+
+
+def preview(restart: bool = False) -> np.random.Generator:
+    """A generator for the values a layer shows before its first call: it starts from the
+    state of :func:`generator` and goes on from draw to draw while that state stays as it was,
+    without ever moving it. So the parameters a model previews at construction are those its
+    first call draws when nothing else is drawn in between. ``restart``: start again from the
+    generator's state."""
+    global _preview, _preview_from
+    with _lock:
+        state = _rng.bit_generator.state
+        if restart or _preview is None or _preview_from != state:
+            _preview = np.random.Generator(type(_rng.bit_generator)())
+            _preview.bit_generator.state = state
+            _preview_from = state
+        return _preview
 
 
 def fans(shape: Sequence[int], transposed: bool = False) -> tuple[int, int]:

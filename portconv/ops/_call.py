@@ -565,9 +565,7 @@ def adaptive_call(
         values: tuple = (output_size,) * d
     elif isinstance(output_size, Sequence) and not isinstance(output_size, str):
         values = tuple(output_size)
-        if len(values) == 1 and d > 1:  # (o,): every axis, as torch
-            values = values * d
-        if len(values) != d:
+        if len(values) != d:  # torch refuses (o,) here too, unlike for kernel sizes
             raise ArgumentError(
                 f"output_size: expected an int or {d} ints (one per spatial axis), got "
                 f"{output_size!r}"
