@@ -283,6 +283,8 @@ def native_pool_paths() -> dict:
         return mnp.where(f > 1.5, mnp.full_like(y, float("nan")), y)
 
     def avg_can_run(call) -> bool | str:
+        if call.divisor is not None:
+            return "overrides the divisor, which npx.pooling cannot"
         args = convention(call)
         if isinstance(args, str):
             return args

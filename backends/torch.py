@@ -99,6 +99,31 @@ def native_vjp(run):
     return vjp
 
 
+def native_vjp_first(run):
+    """:func:`native_vjp` for a native forward ``run`` whose result is a tuple of which only
+    the first array is differentiable (values and indices): the pullback maps the first
+    array's gradient to one gradient per input."""
+
+    def vjp(call, arrays, needs):
+        torch = sys.modules["torch"]
+        leaves = [
+            None if a is None else a.detach().requires_grad_(bool(n)) for a, n in zip(arrays, needs)
+        ]
+        with torch.enable_grad():
+            ys = run(call, *leaves)
+        wanted = [leaf for leaf, n in zip(leaves, needs) if n and leaf is not None]
+
+        def pullback(g):
+            grads = iter(torch.autograd.grad(ys[0], wanted, g, retain_graph=True))
+            return tuple(
+                next(grads) if n and leaf is not None else None for leaf, n in zip(leaves, needs)
+            )
+
+        return tuple(y.detach() for y in ys), pullback
+
+    return vjp
+
+
 def native_conv_paths() -> dict:
     """Native convolution kernels of this library, by op name.
 
@@ -204,6 +229,8 @@ def native_pool_paths() -> dict:
     def avg_can_run(call) -> bool | str:
         if any(dl != 1 for dl in call.dilation):
             return "dilates average pooling, which torch has not"
+        if call.divisor is not None and call.d == 1:
+            return "overrides the divisor of 1-D average pooling, which avg_pool1d cannot"
         if call.d == 3:
             if any(n < k for n, k in zip(call.size, call.kernel)):
                 return "pools a 3-D input smaller than the kernel, which avg_pool3d refuses"
@@ -217,7 +244,27 @@ def native_pool_paths() -> dict:
     def avg_run(call, x) -> Any:
         pads, ceil = torch_args(call)
         fn = F(f"avg{call.d}")
+        if call.divisor is not None:
+            return fn(x, call.kernel, call.stride, pads, ceil, call.count == "padded", call.divisor)
         return fn(x, call.kernel, call.stride, pads, ceil, call.count == "padded")
+
+    def cpu_integers(call) -> bool | str:
+        if call.dtype.is_floating_point or getattr(call.device, "type", "cpu") == "cpu":
+            return True
+        return "has integer max pooling on the CPU only"
+
+    def indices_can_run(call) -> bool | str:
+        ok = max_can_run(call)
+        return cpu_integers(call) if ok is True else ok
+
+    def indices_run(call, x) -> Any:
+        pads, ceil = torch_args(call)
+        fn = F(f"max{call.d}")
+        return fn(x, call.kernel, call.stride, pads, call.dilation, ceil, return_indices=True)
+
+    def integer_run(call, x) -> Any:
+        # max_pool1d's kernel without indices has no integer dtypes; the one with them has
+        return indices_run(call, x)[0] if call.d == 1 else max_run(call, x)
 
     def adaptive(kind: str):
         def run(call, x) -> Any:
@@ -227,6 +274,10 @@ def native_pool_paths() -> dict:
 
     return {
         "max_pool": NativePath(max_can_run, max_run, native_vjp(max_run)),
+        "max_pool_with_indices": NativePath(
+            indices_can_run, indices_run, native_vjp_first(indices_run)
+        ),
+        "max_pool_integer": NativePath(indices_can_run, integer_run),
         "avg_pool": NativePath(avg_can_run, avg_run, native_vjp(avg_run)),
         "adaptive_max_pool": adaptive("max"),
         "adaptive_avg_pool": adaptive("avg"),

@@ -743,6 +743,41 @@ def _record(plan: _common.Plan, args: tuple, path: str | None) -> Variable:
     return out
 
 
+def _record_pair(plan: _common.Plan, args: tuple, path: str | None) -> tuple[Variable, Any]:
+    """:func:`_record` for an op whose result is ``(values, indices)``: the values as a
+    Variable recorded with the op's pullback, the indices (which have no gradient) as an
+    array of the caller's type."""
+    from .ops import _indices
+
+    ad = plan.be.adapter
+    xp = ad.namespace()
+    data = [_data(a) for a in args]
+    arrays = plan.inputs(xp, [None if a is None else ad.to_standard(a) for a in data])
+    needs = tuple(isinstance(a, Variable) and a.requires_grad for a in args)
+    out = Variable.__new__(Variable)
+    out._grad, out.op = None, plan.op.name
+    out._parents, out._backward, out.requires_grad = (), None, False
+    if not (_enabled.get() and any(needs)):
+        y, idx = _indices.forward_pair(plan, arrays, path)
+    else:
+        if 0 in plan.call.out_shape:  # an empty result: every gradient through it is 0
+            y, idx = _indices.forward_pair(plan, arrays, path)
+
+            def pullback(g):
+                return tuple(
+                    xp.zeros_like(a) if n and a is not None else None for a, n in zip(arrays, needs)
+                )
+        else:
+            (y, idx), pullback = _common.vjp(plan, arrays, needs, path)
+
+        def backward(g):
+            return plan.input_grads(xp, pullback(plan.output_grad(xp, g)))
+
+        out._parents, out._backward, out.requires_grad = args, backward, True
+    out.data = ad.from_standard(plan.output(xp, y), data[0])
+    return out, ad.from_standard(plan.output(xp, idx), data[0])
+
+
 def conv(
     input: Any,
     weight: Any,
@@ -903,23 +938,27 @@ def max_pool(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
+    return_indices: bool = False,
     *,
     pooling_convention: str = "valid",
     layout: str = "channels_first",
     path: str | None = None,
-) -> Variable:
+) -> Any:
     """:func:`portconv.max_pool` with a gradient: to the first maximum of each window in
     row-major order, as PyTorch and MXNet route it on ties.
 
     Parameters
     ----------
     input : Variable or array
-    kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, layout, path
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        As :func:`portconv.max_pool`.
+    pooling_convention, layout, path
         As :func:`portconv.max_pool`.
 
     Returns
     -------
-    Variable
+    Variable or (Variable, array)
+        With ``return_indices``, the indices (an int64 array, no gradient) too.
 
     Examples
     --------
@@ -933,8 +972,15 @@ def max_pool(
     """
     plan = _pool.bind(
         "max", _data(input), kernel_size, stride, padding, dilation, ceil_mode, True,
-        pooling_convention, layout, None,
+        pooling_convention, layout, None, None, return_indices,
     )  # fmt: skip
+    return _record_pool(plan, input, path)
+
+
+def _record_pool(plan: _common.Plan, input: Any, path: str | None) -> Any:
+    """Record a bound pooling call: values, or values and indices."""
+    if getattr(plan.call, "indices", False):
+        return _record_pair(plan, (input,), path)
     return _record(plan, (input,), path)
 
 
@@ -945,7 +991,9 @@ def avg_pool(
     padding: Any = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
+    divisor_override: int | None = None,
     *,
+    dilation: Any = 1,
     pooling_convention: str = "valid",
     layout: str = "channels_first",
     path: str | None = None,
@@ -956,9 +1004,9 @@ def avg_pool(
     Parameters
     ----------
     input : Variable or array
-    kernel_size, stride, padding, ceil_mode, count_include_pad
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         As :func:`portconv.avg_pool`.
-    pooling_convention, layout, path
+    dilation, pooling_convention, layout, path
         As :func:`portconv.avg_pool`.
 
     Returns
@@ -966,8 +1014,8 @@ def avg_pool(
     Variable
     """
     plan = _pool.bind(
-        "avg", _data(input), kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
-        pooling_convention, layout, None,
+        "avg", _data(input), kernel_size, stride, padding, dilation, ceil_mode,
+        count_include_pad, pooling_convention, layout, None, divisor_override,
     )  # fmt: skip
     return _record(plan, (input,), path)
 
@@ -980,16 +1028,17 @@ def _fixed_pools(d: int):
         padding: Any = 0,
         dilation: Any = 1,
         ceil_mode: bool = False,
+        return_indices: bool = False,
         *,
         pooling_convention: str = "valid",
         layout: str = "channels_first",
         path: str | None = None,
-    ) -> Variable:
+    ) -> Any:
         plan = _pool.bind(
             "max", _data(input), kernel_size, stride, padding, dilation, ceil_mode, True,
-            pooling_convention, layout, d,
+            pooling_convention, layout, d, None, return_indices,
         )  # fmt: skip
-        return _record(plan, (input,), path)
+        return _record_pool(plan, input, path)
 
     def avg_pool_d(
         input: Any,
@@ -998,14 +1047,16 @@ def _fixed_pools(d: int):
         padding: Any = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
+        divisor_override: int | None = None,
         *,
+        dilation: Any = 1,
         pooling_convention: str = "valid",
         layout: str = "channels_first",
         path: str | None = None,
     ) -> Variable:
         plan = _pool.bind(
-            "avg", _data(input), kernel_size, stride, padding, 1, ceil_mode,
-            count_include_pad, pooling_convention, layout, d,
+            "avg", _data(input), kernel_size, stride, padding, dilation, ceil_mode,
+            count_include_pad, pooling_convention, layout, d, divisor_override,
         )  # fmt: skip
         return _record(plan, (input,), path)
 

@@ -57,6 +57,7 @@ from ._common import (
     run,
     same_dtype,
 )
+from ._dtypes import book_float
 
 __all__ = [
     "conv",
@@ -432,9 +433,14 @@ def _single(X: Any, K: Any, names: tuple[str, str], stride, padding, dilation, g
     be, xp, (x, k) = prepare(X, K, names=names)
     require_ndim(names[0], x, (2,), "height, width")
     require_ndim(names[1], k, (2,), "kernel height, kernel width")
-    require_float(xp, names[0], x)
-    require_float(xp, names[1], k)
-    same_dtype(names[1], k, x)
+    if flip:  # convolve: floating arrays of one dtype, as conv
+        require_float(xp, names[0], x)
+        require_float(xp, names[1], k)
+        same_dtype(names[1], k, x)
+    else:  # the book's corr2d: integers compute in floats, as its zeros(...) does
+        dtype = book_float(xp, names, [x, k], be.device)
+        x = x if x.dtype == dtype else xp.astype(x, dtype)
+        k = k if k.dtype == dtype else xp.astype(k, dtype)
     call = conv_call(
         (1, 1) + tuple(x.shape),
         (1, 1) + tuple(k.shape),
@@ -511,14 +517,18 @@ def corr2d(X: Any, K: Any) -> Any:
     Parameters
     ----------
     X : array
-        A 2-D image ``(height, width)``, real floating.
+        A 2-D image ``(height, width)``, real floating or integer.
     K : array
-        A 2-D kernel ``(h, w)`` of ``X``'s library and dtype, no larger than ``X``.
+        A 2-D kernel ``(h, w)`` of ``X``'s library, no larger than ``X``; real floating (of
+        ``X``'s dtype if that is floating too) or integer.
 
     Returns
     -------
     array
-        ``(height - h + 1, width - w + 1)``, of ``X``'s library and device.
+        ``(height - h + 1, width - w + 1)``, of ``X``'s library and device, in the floating
+        dtype of the inputs, or, for two integer inputs, the library's default floating
+        dtype (float32 on PyTorch and MXNet, float64 on NumPy), as the book's helper, which
+        fills ``zeros(...)``, returns.
 
     Examples
     --------
