@@ -18,6 +18,7 @@ class TorchAdapter(Adapter):
         self.native.update(native_conv_paths())
         self.native.update(native_pool_paths())
         self.native.update(native_activation_paths())
+        self.native.update(native_unpool_paths())
 
     targets = ("torch",)
 
@@ -282,6 +283,29 @@ def native_pool_paths() -> dict:
         "adaptive_max_pool": adaptive("max"),
         "adaptive_avg_pool": adaptive("avg"),
     }
+
+
+def native_unpool_paths() -> dict:
+    """"max_unpool": ``torch.nn.functional``'s max unpooling kernels (``max_unpool2d`` for
+    1-D and 2-D, ``max_unpool3d``) for every call, with the indices as int64; where indices
+    repeat with different values (max pooling never gives that), torch keeps one of them of
+    its choosing. The backward is portconv's generic rule (torch's gives every repeated
+    input the gradient, which is not the derivative of a forward that keeps one)."""
+    from ._adapter import NativePath
+
+    def run(call, x: Any, indices: Any) -> Any:
+        torch = sys.modules["torch"]
+        nn = torch._C._nn
+        idx = indices.to(torch.int64)
+        if call.d == 1:  # as F.max_unpool1d: a 2-D unpooling of height 1
+            y = nn.max_unpool2d(x.unsqueeze(-1), idx.unsqueeze(-1), call.out + (1,))
+            return y.squeeze(-1)
+        if call.d == 2:
+            return nn.max_unpool2d(x, idx, call.out)
+        # stride and padding only enter max_unpool3d's checks; the output size is explicit
+        return nn.max_unpool3d(x, idx, call.out, call.stride, (0, 0, 0))
+
+    return {"max_unpool": NativePath(lambda call: True, run)}
 
 
 def native_activation_paths() -> dict:

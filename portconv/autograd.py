@@ -42,6 +42,7 @@ from .ops import _common
 from .ops import activation as _activation
 from .ops import adaptive as _adaptive
 from .ops import pool as _pool
+from .ops import unpool as _unpool
 from .ops._args import _is_int
 from .ops._common import prepare
 from .ops.conv import bind as _conv_bind
@@ -82,6 +83,9 @@ __all__ = [
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "mean",
     "mse_loss",
     "multiply",
@@ -1150,3 +1154,44 @@ def global_avg_pool(
     Variable
     """
     return _record(_adaptive.bind("avg", _data(input), None, layout, None), (input,), path)
+
+
+def _fixed_unpool(d: int):
+    def op(
+        input: Any,
+        indices: Any,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        output_size: Any = None,
+        *,
+        path: str | None = None,
+    ) -> Variable:
+        idx = _data(indices)
+        plan = _unpool.bind(_data(input), idx, kernel_size, stride, padding, output_size, d)
+        _unpool.check_indices(plan, idx)
+        return _record(plan, (input, idx), path)
+
+    op.__name__ = op.__qualname__ = f"max_unpool{d}d"
+    op.__doc__ = f""":func:`portconv.max_unpool{d}d` with a gradient for the input values: each
+    value's is the output gradient at its index (0 for a value that a later one with the same
+    index overwrote).
+
+    Parameters
+    ----------
+    input : Variable or array
+    indices : array
+        Integer indices (no gradient).
+    kernel_size, stride, padding, output_size, path
+        As :func:`portconv.max_unpool{d}d`.
+
+    Returns
+    -------
+    Variable
+    """
+    return op
+
+
+max_unpool1d = _fixed_unpool(1)
+max_unpool2d = _fixed_unpool(2)
+max_unpool3d = _fixed_unpool(3)

@@ -1,7 +1,8 @@
 """Functional ops, each written once against the array API standard, forward and backward
 side by side: ``conv.py`` (convolution), ``conv_transpose.py``, ``pool.py`` (max and average
-pooling), ``adaptive.py`` (adaptive and global pooling); ``_call.py`` holds the call
-descriptions and every padding and output-size rule, ``_common.py`` the dispatch."""
+pooling), ``adaptive.py`` (adaptive and global pooling), ``unpool.py`` (max unpooling);
+``_call.py`` holds the call descriptions and every padding and output-size rule,
+``_common.py`` the dispatch, ``_indices.py`` scattering to indices."""
 
 from .adaptive import (
     adaptive_avg_pool1d,
@@ -26,6 +27,7 @@ from .pool import (
     pool2d,
     pool_output_shape,
 )
+from .unpool import max_unpool1d, max_unpool2d, max_unpool3d
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -51,6 +53,9 @@ __all__ = [
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "pool2d",
     "pool_output_shape",
 ]
