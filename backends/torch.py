@@ -267,6 +267,19 @@ def native_pool_paths() -> dict:
         # max_pool1d's kernel without indices has no integer dtypes; the one with them has
         return indices_run(call, x)[0] if call.d == 1 else max_run(call, x)
 
+    def lp_can_run(call) -> bool | str:
+        if call.convention != "torch":
+            return "takes |x| as ONNX's LpPool does, which torch's lp_pool does not"
+        pool = call.pool
+        if any(p != (0, 0) for p in pool.padding) or any(dl != 1 for dl in pool.dilation):
+            return "pads or dilates Lp pooling, which torch's lp_pool cannot"
+        return True
+
+    def lp_run(call, x) -> Any:
+        fn = getattr(sys.modules["torch"].nn.functional, f"lp_pool{call.d}d")
+        pool = call.pool
+        return fn(x, call.p, pool.kernel, pool.stride, pool.mode == "ceil")
+
     def adaptive(kind: str):
         def run(call, x) -> Any:
             return F(f"adaptive_{kind}{call.d}")(x, call.out)
@@ -280,13 +293,14 @@ def native_pool_paths() -> dict:
         ),
         "max_pool_integer": NativePath(indices_can_run, integer_run),
         "avg_pool": NativePath(avg_can_run, avg_run, native_vjp(avg_run)),
+        "lp_pool": NativePath(lp_can_run, lp_run, native_vjp(lp_run)),
         "adaptive_max_pool": adaptive("max"),
         "adaptive_avg_pool": adaptive("avg"),
     }
 
 
 def native_unpool_paths() -> dict:
-    """"max_unpool": ``torch.nn.functional``'s max unpooling kernels (``max_unpool2d`` for
+    """ "max_unpool": ``torch.nn.functional``'s max unpooling kernels (``max_unpool2d`` for
     1-D and 2-D, ``max_unpool3d``) for every call, with the indices as int64; where indices
     repeat with different values (max pooling never gives that), torch keeps one of them of
     its choosing. The backward is portconv's generic rule (torch's gives every repeated

@@ -41,6 +41,7 @@ from .errors import ArgumentError
 from .ops import _common
 from .ops import activation as _activation
 from .ops import adaptive as _adaptive
+from .ops import lp_pool as _lp
 from .ops import pool as _pool
 from .ops import unpool as _unpool
 from .ops._args import _is_int
@@ -78,6 +79,9 @@ __all__ = [
     "is_grad_enabled",
     "linear",
     "log_softmax",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "matmul",
     "max_pool",
     "max_pool1d",
@@ -1195,3 +1199,45 @@ def _fixed_unpool(d: int):
 max_unpool1d = _fixed_unpool(1)
 max_unpool2d = _fixed_unpool(2)
 max_unpool3d = _fixed_unpool(3)
+
+
+def _fixed_lp(d: int):
+    def op(
+        input: Any,
+        norm_type: float,
+        kernel_size: Any,
+        stride: Any = None,
+        ceil_mode: bool = False,
+        *,
+        padding: Any = 0,
+        dilation: Any = 1,
+        convention: str = "torch",
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Variable:
+        plan = _lp.bind(
+            _data(input), norm_type, kernel_size, stride, ceil_mode, padding, dilation,
+            convention, layout, d,
+        )  # fmt: skip
+        return _record(plan, (input,), path)
+
+    op.__name__ = op.__qualname__ = f"lp_pool{d}d"
+    op.__doc__ = f""":func:`portconv.lp_pool{d}d` with a gradient (0 where a window's sum is 0,
+    as in PyTorch).
+
+    Parameters
+    ----------
+    input : Variable or array
+    norm_type, kernel_size, stride, ceil_mode, padding, dilation, convention, layout, path
+        As :func:`portconv.lp_pool{d}d`.
+
+    Returns
+    -------
+    Variable
+    """
+    return op
+
+
+lp_pool1d = _fixed_lp(1)
+lp_pool2d = _fixed_lp(2)
+lp_pool3d = _fixed_lp(3)

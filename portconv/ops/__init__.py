@@ -15,6 +15,7 @@ from .adaptive import (
     global_max_pool,
 )
 from .conv import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
+from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .pool import (
     avg_pool,
     avg_pool1d,
@@ -49,6 +50,9 @@ __all__ = [
     "corr2d",
     "global_avg_pool",
     "global_max_pool",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "max_pool",
     "max_pool1d",
     "max_pool2d",
