@@ -19,6 +19,7 @@ class TorchAdapter(Adapter):
         self.native.update(native_pool_paths())
         self.native.update(native_activation_paths())
         self.native.update(native_unpool_paths())
+        self.native.update(native_pad_paths())
 
     targets = ("torch",)
 
@@ -320,6 +321,23 @@ def native_unpool_paths() -> dict:
         return nn.max_unpool3d(x, idx, call.out, call.stride, (0, 0, 0))
 
     return {"max_unpool": NativePath(lambda call: True, run)}
+
+
+def native_pad_paths() -> dict:
+    """ "pad": ``torch.nn.functional.pad`` for every call (its "constant", "reflect",
+    "replicate" and "circular" modes are portconv's), with torch's own backward."""
+    from ._adapter import NativePath
+
+    def run(call, x: Any) -> Any:
+        flat = []
+        for before, after in reversed(call.padding):  # F.pad counts from the last axis
+            flat += (before, after)
+        fn = sys.modules["torch"].nn.functional.pad
+        if call.mode == "constant":
+            return fn(x, flat, "constant", call.value)
+        return fn(x, flat, call.mode)
+
+    return {"pad": NativePath(lambda call: True, run, native_vjp(run))}
 
 
 def native_activation_paths() -> dict:

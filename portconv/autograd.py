@@ -797,6 +797,7 @@ def conv(
     *,
     layout: str = "channels_first",
     path: str | None = None,
+    padding_mode: str = "zeros",
 ) -> Variable:
     """:func:`portconv.conv` with gradients for input, weight and bias.
 
@@ -804,7 +805,7 @@ def conv(
     ----------
     input, weight, bias : Variable or array
         Plain arrays are constants (no gradient); ``bias`` may be None.
-    stride, padding, dilation, groups, layout, path
+    stride, padding, dilation, groups, layout, path, padding_mode
         As :func:`portconv.conv`.
 
     Returns
@@ -823,11 +824,20 @@ def conv(
     array([[[[4., 4.],
              [4., 4.]]]])
     """
-    plan = _conv_bind(
+    plans = _conv_bind(
         _data(input), _data(weight), _data(bias), stride, padding, dilation, groups, layout,
-        None, False,
+        None, False, padding_mode,
     )  # fmt: skip
-    return _record(plan, (input, weight, bias), path)
+    return _record_conv(plans, (input, weight, bias), path)
+
+
+def _record_conv(plans: Any, args: tuple, path: str | None) -> Variable:
+    """Record a bound convolution: one op, or (``padding_mode``) the padding, then the
+    convolution without padding."""
+    if isinstance(plans, _common.Plan):
+        return _record(plans, args, path)
+    pre, plan = plans
+    return _record(plan, (_record(pre, args[:1], path),) + tuple(args[1:]), path)
 
 
 def _fixed_conv(d: int):
@@ -842,19 +852,20 @@ def _fixed_conv(d: int):
         *,
         layout: str = "channels_first",
         path: str | None = None,
+        padding_mode: str = "zeros",
     ) -> Variable:
-        plan = _conv_bind(
+        plans = _conv_bind(
             _data(input), _data(weight), _data(bias), stride, padding, dilation, groups,
-            layout, d, False,
+            layout, d, False, padding_mode,
         )  # fmt: skip
-        return _record(plan, (input, weight, bias), path)
+        return _record_conv(plans, (input, weight, bias), path)
 
     op.__name__ = op.__qualname__ = f"conv{d}d"
     op.__doc__ = f""":func:`portconv.conv{d}d` with gradients for input, weight and bias.
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, dilation, groups, layout, path
+    input, weight, bias, stride, padding, dilation, groups, layout, path, padding_mode
         As :func:`conv`.
 
     Returns
