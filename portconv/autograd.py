@@ -890,6 +890,7 @@ def conv_transpose(
     groups: int = 1,
     dilation: Any = 1,
     *,
+    output_size: Any = None,
     path: str | None = None,
 ) -> Variable:
     """:func:`portconv.conv_transpose` with gradients for input, weight and bias.
@@ -897,7 +898,7 @@ def conv_transpose(
     Parameters
     ----------
     input, weight, bias : Variable or array
-    stride, padding, output_padding, groups, dilation, path
+    stride, padding, output_padding, groups, dilation, output_size, path
         As :func:`portconv.conv_transpose`.
 
     Returns
@@ -906,7 +907,7 @@ def conv_transpose(
     """
     plan = _conv_transpose_bind(
         _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
-        dilation, None,
+        dilation, None, output_size,
     )  # fmt: skip
     return _record(plan, (input, weight, bias), path)
 
@@ -922,11 +923,12 @@ def _fixed_transpose(d: int):
         groups: int = 1,
         dilation: Any = 1,
         *,
+        output_size: Any = None,
         path: str | None = None,
     ) -> Variable:
         plan = _conv_transpose_bind(
             _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
-            dilation, d,
+            dilation, d, output_size,
         )  # fmt: skip
         return _record(plan, (input, weight, bias), path)
 
@@ -935,7 +937,7 @@ def _fixed_transpose(d: int):
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, output_padding, groups, dilation, path
+    input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, path
         As :func:`conv_transpose`.
 
     Returns
