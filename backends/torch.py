@@ -20,6 +20,7 @@ class TorchAdapter(Adapter):
         self.native.update(native_activation_paths())
         self.native.update(native_unpool_paths())
         self.native.update(native_pad_paths())
+        self.native.update(native_fractional_paths())
 
     targets = ("torch",)
 
@@ -321,6 +322,23 @@ def native_unpool_paths() -> dict:
         return nn.max_unpool3d(x, idx, call.out, call.stride, (0, 0, 0))
 
     return {"max_unpool": NativePath(lambda call: True, run)}
+
+
+def native_fractional_paths() -> dict:
+    """ "fractional_max_pool": ``torch.nn.functional.fractional_max_pool2d/3d`` with the
+    call's random samples, for every call (values and indices), with torch's own backward."""
+    from ._adapter import NativePath
+
+    def run(call, x: Any, samples: Any) -> Any:
+        fn = getattr(sys.modules["torch"].nn.functional, f"fractional_max_pool{call.d}d")
+        return fn(x, call.kernel, call.out, None, True, samples)
+
+    def can_run(call) -> bool | str:
+        if call.d == 3 and any(o + k - 1 >= n for n, k, o in zip(call.size, call.kernel, call.out)):
+            return "has windows that end at the input's edge, which fractional_max_pool3d refuses"
+        return True
+
+    return {"fractional_max_pool": NativePath(can_run, run, native_vjp_first(run))}
 
 
 def native_pad_paths() -> dict:

@@ -41,6 +41,7 @@ from .errors import ArgumentError
 from .ops import _common
 from .ops import activation as _activation
 from .ops import adaptive as _adaptive
+from .ops import fractional as _fractional
 from .ops import lp_pool as _lp
 from .ops import pool as _pool
 from .ops import unpool as _unpool
@@ -74,6 +75,8 @@ __all__ = [
     "cross_entropy",
     "divide",
     "flatten",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
     "global_avg_pool",
     "global_max_pool",
     "is_grad_enabled",
@@ -1254,3 +1257,43 @@ def _fixed_lp(d: int):
 lp_pool1d = _fixed_lp(1)
 lp_pool2d = _fixed_lp(2)
 lp_pool3d = _fixed_lp(3)
+
+
+def _fixed_fractional(d: int):
+    def op(
+        input: Any,
+        kernel_size: Any,
+        output_size: Any = None,
+        output_ratio: Any = None,
+        return_indices: bool = False,
+        _random_samples: Any = None,
+        *,
+        generator: Any = None,
+        path: str | None = None,
+    ) -> Any:
+        x = _data(input)
+        plan = _fractional.bind(x, kernel_size, output_size, output_ratio, return_indices, d)
+        samples = _fractional.samples_for(plan, x, _data(_random_samples), generator)
+        samples = plan.be.adapter.from_standard(samples, x)
+        y, idx = _record_pair(plan, (input, samples), path)
+        return (y, idx) if plan.call.indices else y
+
+    op.__name__ = op.__qualname__ = f"fractional_max_pool{d}d"
+    op.__doc__ = f""":func:`portconv.fractional_max_pool{d}d` with a gradient: each output's to
+    the input at its maximum (summed where windows share one).
+
+    Parameters
+    ----------
+    input : Variable or array
+    kernel_size, output_size, output_ratio, return_indices, _random_samples, generator, path
+        As :func:`portconv.fractional_max_pool{d}d`.
+
+    Returns
+    -------
+    Variable or (Variable, array)
+    """
+    return op
+
+
+fractional_max_pool2d = _fixed_fractional(2)
+fractional_max_pool3d = _fixed_fractional(3)
