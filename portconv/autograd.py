@@ -41,6 +41,7 @@ from .errors import ArgumentError
 from .ops import _common
 from .ops import activation as _activation
 from .ops import adaptive as _adaptive
+from .ops import deform as _deform
 from .ops import fractional as _fractional
 from .ops import lp_pool as _lp
 from .ops import pool as _pool
@@ -73,6 +74,7 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose3d",
     "cross_entropy",
+    "deform_conv2d",
     "divide",
     "flatten",
     "fractional_max_pool2d",
@@ -1297,3 +1299,36 @@ def _fixed_fractional(d: int):
 
 fractional_max_pool2d = _fixed_fractional(2)
 fractional_max_pool3d = _fixed_fractional(3)
+
+
+def deform_conv2d(
+    input: Any,
+    offset: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    mask: Any = None,
+    *,
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.deform_conv2d` with gradients for the input, the offsets, the weight,
+    the bias and the mask.
+
+    Parameters
+    ----------
+    input, offset, weight, bias, mask : Variable or array
+        Plain arrays are constants; ``bias`` and ``mask`` may be None.
+    stride, padding, dilation, path
+        As :func:`portconv.deform_conv2d`.
+
+    Returns
+    -------
+    Variable
+    """
+    plan = _deform.bind(
+        _data(input), _data(offset), _data(weight), _data(bias), stride, padding, dilation,
+        _data(mask),
+    )  # fmt: skip
+    return _record(plan, (input, offset, weight, bias, mask), path)

@@ -15,6 +15,7 @@ from .adaptive import (
     global_max_pool,
 )
 from .conv import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
+from .deform import deform_conv2d
 from .fractional import fractional_max_pool2d, fractional_max_pool3d
 from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .pool import (
@@ -49,6 +50,7 @@ __all__ = [
     "conv_output_shape",
     "convolve",
     "corr2d",
+    "deform_conv2d",
     "fractional_max_pool2d",
     "fractional_max_pool3d",
     "global_avg_pool",

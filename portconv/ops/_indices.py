@@ -50,27 +50,30 @@ def searchsorted_right(xp: Any, a: Any, q: Any, device: Any = None) -> Any:
 
 
 def scatter(xp: Any, keys: Any, values: Any, size: int, *, reduce: str, device: Any) -> Any:
-    """A 1-D array of ``size`` whose element ``q`` is the sum (``reduce="sum"``) or the last
-    in order (``reduce="last"``) of the ``values`` whose ``keys`` equal ``q``, and 0 where
-    no key does. ``keys``: 1-D int64 in ``[0, size)``; ``values``: 1-D, the result's dtype."""
+    """An array of ``(size, *values.shape[1:])`` whose row ``q`` is the sum (``reduce="sum"``)
+    or the last in order (``reduce="last"``) of the rows of ``values`` whose ``keys`` equal
+    ``q``, and 0 where no key does. ``keys``: 1-D int64 in ``[0, size)``, one per row of
+    ``values`` (which has the result's dtype)."""
     n = keys.shape[0]
-    zeros = xp.zeros((size,), dtype=values.dtype, device=device)
+    rest = tuple(values.shape[1:])
+    zeros = xp.zeros((size,) + rest, dtype=values.dtype, device=device)
     if n == 0 or size == 0:
         return zeros
+    lead = (1,) * len(rest)  # a per-row flag broadcast over the rest of a row
     order = xp.argsort(keys, stable=True)  # equal keys keep their order: "last" is last
-    sk, sv = xp.take(keys, order), xp.take(values, order)
+    sk, sv = xp.take(keys, order), xp.take(values, order, axis=0)
     if reduce == "sum":
         shift = 1
-        while shift < n:  # after it, each element holds the sum of its run up to itself
-            same = sk[shift:] == sk[:-shift]
-            earlier = xp.where(same, sv[:-shift], xp.zeros_like(sv[:-shift]))
-            sv = xp.concat([sv[:shift], sv[shift:] + earlier])
+        while shift < n:  # after it, each row holds the sum of its run up to itself
+            same = xp.reshape(sk[shift:] == sk[:-shift], (n - shift,) + lead)
+            earlier = xp.where(same, sv[:-shift, ...], xp.zeros_like(sv[:-shift, ...]))
+            sv = xp.concat([sv[:shift, ...], sv[shift:, ...] + earlier], axis=0)
             shift *= 2
     targets = xp.arange(size, dtype=xp.int64, device=device)
-    end = searchsorted_right(xp, sk, targets, device) - 1  # the last element of each run
+    end = searchsorted_right(xp, sk, targets, device) - 1  # the last row of each run
     safe = xp.clip(end, 0, n - 1)
-    hit = (end >= 0) & (xp.take(sk, safe) == targets)
-    return xp.where(hit, xp.take(sv, safe), zeros)
+    hit = xp.reshape((end >= 0) & (xp.take(sk, safe) == targets), (size,) + lead)
+    return xp.where(hit, xp.take(sv, safe, axis=0), zeros)
 
 
 def plane_keys(xp: Any, indices: Any, plane: int, device: Any) -> Any:
