@@ -58,6 +58,7 @@ from .ops import (
     conv1d,
     conv2d,
     conv3d,
+    conv_integer,
     conv_output_shape,
     convolve,
     corr2d,
@@ -78,6 +79,7 @@ from .ops import (
     max_unpool3d,
     pool2d,
     pool_output_shape,
+    qlinear_conv,
 )
 from .ops.conv_transpose import (
     conv_transpose,
@@ -113,6 +115,7 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv3d",
+    "conv_integer",
     "conv_output_shape",
     "convolve",
     "corr2d",
@@ -134,6 +137,7 @@ __all__ = [
     "max_unpool3d",
     "pool2d",
     "pool_output_shape",
+    "qlinear_conv",
     "register",
     "resolve",
     "autograd",

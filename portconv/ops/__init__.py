@@ -30,6 +30,7 @@ from .pool import (
     pool2d,
     pool_output_shape,
 )
+from .qconv import conv_integer, qlinear_conv
 from .unpool import max_unpool1d, max_unpool2d, max_unpool3d
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv3d",
+    "conv_integer",
     "conv_output_shape",
     "convolve",
     "corr2d",
@@ -67,4 +69,5 @@ __all__ = [
     "max_unpool3d",
     "pool2d",
     "pool_output_shape",
+    "qlinear_conv",
 ]
