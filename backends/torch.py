@@ -282,6 +282,9 @@ def native_pool_paths() -> dict:
         pool = call.pool
         return fn(x, call.p, pool.kernel, pool.stride, pool.mode == "ceil")
 
+    def adaptive_indices_run(call, x) -> Any:
+        return F(f"adaptive_max{call.d}")(x, call.out, True)
+
     def adaptive(kind: str):
         def run(call, x) -> Any:
             return F(f"adaptive_{kind}{call.d}")(x, call.out)
@@ -297,6 +300,9 @@ def native_pool_paths() -> dict:
         "avg_pool": NativePath(avg_can_run, avg_run, native_vjp(avg_run)),
         "lp_pool": NativePath(lp_can_run, lp_run, native_vjp(lp_run)),
         "adaptive_max_pool": adaptive("max"),
+        "adaptive_max_pool_with_indices": NativePath(
+            lambda call: True, adaptive_indices_run, native_vjp_first(adaptive_indices_run)
+        ),
         "adaptive_avg_pool": adaptive("avg"),
     }
 

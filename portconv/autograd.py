@@ -1108,15 +1108,29 @@ max_pool3d, avg_pool3d = _fixed_pools(3)
 
 
 def _fixed_adaptive(kind: str, d: int):
-    def op(
-        input: Any,
-        output_size: Any,
-        *,
-        layout: str = "channels_first",
-        path: str | None = None,
-    ) -> Variable:
-        plan = _adaptive.bind(kind, _data(input), output_size, layout, d)
-        return _record(plan, (input,), path)
+    if kind == "max":
+
+        def op(
+            input: Any,
+            output_size: Any,
+            return_indices: bool = False,
+            *,
+            layout: str = "channels_first",
+            path: str | None = None,
+        ) -> Any:
+            plan = _adaptive.bind(kind, _data(input), output_size, layout, d, return_indices)
+            return _record_pool(plan, input, path)
+    else:
+
+        def op(
+            input: Any,
+            output_size: Any,
+            *,
+            layout: str = "channels_first",
+            path: str | None = None,
+        ) -> Variable:
+            plan = _adaptive.bind(kind, _data(input), output_size, layout, d)
+            return _record(plan, (input,), path)
 
     op.__name__ = op.__qualname__ = f"adaptive_{kind}_pool{d}d"
     op.__doc__ = f""":func:`portconv.adaptive_{kind}_pool{d}d` with a gradient.
@@ -1125,7 +1139,8 @@ def _fixed_adaptive(kind: str, d: int):
     ----------
     input : Variable or array
     output_size, layout, path
-        As :func:`portconv.adaptive_{kind}_pool{d}d`.
+        As :func:`portconv.adaptive_{kind}_pool{d}d` (and, for max pooling,
+        ``return_indices``).
 
     Returns
     -------

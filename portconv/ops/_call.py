@@ -150,6 +150,11 @@ def transpose_output_size(
     )
 
 
+def _default_stride(stride: Any) -> bool:
+    """A pooling stride that means "the kernel": None, or PyTorch's empty tuple."""
+    return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+
+
 def _groups(groups: Any) -> int:
     if type(groups) is int and groups >= 1:
         return groups
@@ -579,7 +584,7 @@ def pool_call(
             f"(N, C, *spatial)"
         )
     kernel = int_tuple("kernel_size", kernel_size, d)
-    stride = kernel if stride is None else int_tuple("stride", stride, d)
+    stride = kernel if _default_stride(stride) else int_tuple("stride", stride, d)
     dilation = int_tuple("dilation", dilation, d)
     pads = padding_pairs(
         "padding", padding, d, spatial=spatial, kernel=kernel, stride=stride, dilation=dilation
@@ -653,10 +658,11 @@ class AdaptiveCall:
     dtype: Any = None
     device: Any = None
     channels_last: bool = False
+    indices: bool = False
 
     @property
     def op(self) -> str:
-        return f"adaptive_{self.kind}_pool"
+        return "adaptive_max_pool_with_indices" if self.indices else f"adaptive_{self.kind}_pool"
 
     @property
     def d(self) -> int:
@@ -680,9 +686,11 @@ def adaptive_call(
     dtype: Any = None,
     device: Any = None,
     channels_last: bool = False,
+    return_indices: Any = False,
 ) -> AdaptiveCall:
     """Check an adaptive pooling of an ``(N, C, *size)`` input to ``output_size`` (an int or
-    one entry per axis, each an int >= 1 or None: keep the input's size) and describe it."""
+    one entry per axis, each an int >= 1 or None: keep the input's size) and describe it
+    (``return_indices``, max pooling only: the flat index of every maximum too)."""
     shape = tuple(input_shape)
     d = len(shape) - 2
     spatial = shape[2:]
@@ -716,9 +724,11 @@ def adaptive_call(
             )
         else:
             out.append(int(v))
+    indices = kind == "max" and flag("return_indices", return_indices)
     return AdaptiveCall(
-        kind, shape[0], shape[1], tuple(spatial), tuple(out), dtype, device, channels_last
-    )
+        kind, shape[0], shape[1], tuple(spatial), tuple(out), dtype, device, channels_last,
+        indices,
+    )  # fmt: skip
 
 
 # -- elementwise ----------------------------------------------------------------------------------
@@ -864,7 +874,7 @@ def unpool_call(
     d = len(shape) - 2
     spatial = tuple(shape[2:])
     kernel = int_tuple("kernel_size", kernel_size, d)
-    stride = kernel if stride is None else int_tuple("stride", stride, d)
+    stride = kernel if _default_stride(stride) else int_tuple("stride", stride, d)
     pads = padding_pairs("padding", padding, d, strings=False)
     default = tuple(
         (n - 1) * s - b - a + k for n, s, (b, a), k in zip(spatial, stride, pads, kernel)

@@ -111,16 +111,15 @@ def scatter_planes(
 # -- ops whose result is (values, indices) ---------------------------------------------------------
 
 
-def empty_pair(xp: Any, call: Any) -> tuple[Any, Any]:
-    """The result of a call with an empty output (a batch of 0): empty values and indices."""
-    y = xp.zeros(call.out_shape, dtype=call.dtype, device=call.device)
-    return y, xp.zeros(call.out_shape, dtype=xp.int64, device=call.device)
-
-
 def forward_pair(plan: _common.Plan, arrays: list[Any], path: str | None) -> tuple[Any, Any]:
-    """``(values, indices)`` of a call on batched, channels-first standard arrays."""
-    if 0 in plan.call.out_shape:
-        return empty_pair(plan.be.adapter.namespace(), plan.call)
+    """``(values, indices)`` of a call on batched, channels-first standard arrays (for an
+    empty output, a batch of 0: empty values, as :func:`portconv.ops._common.forward` makes
+    them, and empty indices)."""
+    call = plan.call
+    if 0 in call.out_shape:
+        xp = plan.be.adapter.namespace()
+        idx = xp.zeros(call.out_shape, dtype=xp.int64, device=call.device)
+        return _common.forward(plan, arrays, path), idx
     return _common.forward(plan, arrays, path)
 
 

@@ -154,8 +154,16 @@ def samples_for(plan: Plan, input: Any, samples: Any, generator: Any) -> Any:
             raise ArrayTypeError(
                 f"_random_samples: expected the input's dtype {x.dtype}, got {u.dtype}"
             )
-        if math.prod(u.shape) and not bool(xp.all((u >= 0) & (u < 1))):
-            raise ArgumentError("_random_samples: every sample must lie in [0, 1)")
+        if math.prod(u.shape):  # any value PyTorch takes, as long as the windows fit
+            for a in range(call.d):
+                s = _starts(xp, call, u, a)
+                low, high = int(xp.min(s)), int(xp.max(s))
+                if low < 0 or high > call.size[a] - call.kernel[a]:
+                    raise ArgumentError(
+                        f"_random_samples: these samples put windows outside the input along "
+                        f"spatial axis {a} (starts from {low} to {high}, the input allows 0 "
+                        f"to {call.size[a] - call.kernel[a]}); samples in [0, 1) never do"
+                    )
         return u
     if generator is None or isinstance(generator, (int, np.integer)):
         rng = np.random.default_rng(generator)
