@@ -42,10 +42,10 @@ def searchsorted_right(xp: Any, a: Any, q: Any, device: Any = None) -> Any:
         return lo
     for _ in range(n.bit_length()):  # the interval [lo, hi) halves every step
         active = lo < hi
-        mid = (lo + hi) // 2
+        mid = xp.floor_divide(lo + hi, 2)
         right = xp.take(a, xp.clip(mid, 0, n - 1)) <= q
-        lo = xp.where(active & right, mid + 1, lo)
-        hi = xp.where(active & ~right, mid, hi)
+        lo = xp.where(xp.logical_and(active, right), mid + 1, lo)
+        hi = xp.where(xp.logical_and(active, xp.logical_not(right)), mid, hi)
     return lo
 
 
@@ -72,7 +72,8 @@ def scatter(xp: Any, keys: Any, values: Any, size: int, *, reduce: str, device: 
     targets = xp.arange(size, dtype=xp.int64, device=device)
     end = searchsorted_right(xp, sk, targets, device) - 1  # the last row of each run
     safe = xp.clip(end, 0, n - 1)
-    hit = xp.reshape((end >= 0) & (xp.take(sk, safe) == targets), (size,) + lead)
+    hit = xp.logical_and(end >= 0, xp.take(sk, safe) == targets)
+    hit = xp.reshape(hit, (size,) + lead)
     return xp.where(hit, xp.take(sv, safe, axis=0), zeros)
 
 

@@ -190,13 +190,13 @@ def _forward_with_indices(xp: Any, call: AdaptiveCall, x: Any) -> tuple[Any, Any
             term = (starts[a] + tap[a]) * math.prod(call.size[a + 1 :])
             ok = lengths[a][0] > tap[a]
             flat = term if flat is None else flat + term
-            inside = ok if inside is None else inside & ok
+            inside = ok if inside is None else xp.logical_and(inside, ok)
         inside = xp.broadcast_to(inside, call.out_shape)
         flat = xp.where(inside, xp.broadcast_to(flat, call.out_shape), zero)  # a valid index
         v = gather_planes(xp, x, flat, dev)
         if idx is None:
             idx = flat
-        take = inside & ((v > acc) | xp.isnan(v))
+        take = xp.logical_and(inside, xp.logical_or(v > acc, xp.isnan(v)))
         acc = xp.where(take, v, acc)
         idx = xp.where(take, flat, idx)
     return acc, idx

@@ -55,17 +55,18 @@ def _corners(xp: Any, call: DeformCall, offset: Any) -> list[tuple[Any, Any, Any
     m, g = offset.shape[0], call.offset_groups
     (kh, kw), (ho, wo), (h, w) = call.kernel, call.out, call.size
     k, dtype, dev = kh * kw, offset.dtype, call.device
-    off = xp.reshape(offset, (m, g, k, 2, ho, wo))
+    off = xp.reshape(offset, (m * g, k, 2, ho * wo))  # at most 5-D throughout (MXNet)
     (pt, _), (pl, _) = call.padding
     (sh, sw), (dh, dw) = call.stride, call.dilation
-    taps_y = xp.reshape(xp.asarray([i * dh for i in range(kh) for _ in range(kw)], dtype=dtype,
-                                   device=dev), (1, 1, k, 1, 1))  # fmt: skip
-    taps_x = xp.reshape(xp.asarray([j * dw for _ in range(kh) for j in range(kw)], dtype=dtype,
-                                   device=dev), (1, 1, k, 1, 1))  # fmt: skip
-    rows = xp.reshape(xp.arange(ho, dtype=dtype, device=dev) * sh - pt, (1, 1, 1, ho, 1))
-    cols = xp.reshape(xp.arange(wo, dtype=dtype, device=dev) * sw - pl, (1, 1, 1, 1, wo))
-    y = rows + taps_y + off[:, :, :, 0, ...]
-    x = cols + taps_x + off[:, :, :, 1, ...]
+    # every tap's regular position at every output, (1, K, P)
+    taps_y = xp.asarray([i * dh for i in range(kh) for _ in range(kw)], dtype=dtype, device=dev)
+    taps_x = xp.asarray([j * dw for _ in range(kh) for j in range(kw)], dtype=dtype, device=dev)
+    rows = xp.reshape(xp.arange(ho, dtype=dtype, device=dev) * sh - pt, (1, ho, 1))
+    cols = xp.reshape(xp.arange(wo, dtype=dtype, device=dev) * sw - pl, (1, 1, wo))
+    base_y = xp.broadcast_to(xp.reshape(taps_y, (k, 1, 1)) + rows, (k, ho, wo))
+    base_x = xp.broadcast_to(xp.reshape(taps_x, (k, 1, 1)) + cols, (k, ho, wo))
+    y = xp.reshape(base_y, (1, k, ho * wo)) + off[:, :, 0, :]
+    x = xp.reshape(base_x, (1, k, ho * wo)) + off[:, :, 1, :]
     y0, x0 = xp.floor(y), xp.floor(x)
     ly, lx = y - y0, x - x0
     hy, hx = 1.0 - ly, 1.0 - lx
@@ -78,7 +79,7 @@ def _corners(xp: Any, call: DeformCall, offset: Any) -> list[tuple[Any, Any, Any
         (iy + 1, ix, ly * hx, hx, -ly),
         (iy + 1, ix + 1, ly * lx, lx, ly),
     ):
-        inside = (cy >= 0) & (cy < h) & (cx >= 0) & (cx < w)
+        inside = xp.logical_and(xp.logical_and(cy >= 0, cy < h), xp.logical_and(cx >= 0, cx < w))
         flat = xp.where(inside, cy * w + cx, xp.zeros_like(cy))
         parts = [xp.where(inside, v, zero) for v in (wt, wy, wx)]
         out.append(tuple(xp.reshape(a, (m, g, k, ho * wo)) for a in [flat] + parts))

@@ -88,7 +88,7 @@ def _forward(xp: Any, call: FractionalCall, x: Any, samples: Any) -> tuple[Any, 
         v = gather_planes(xp, x, flat, call.device)
         if idx is None:
             idx = flat
-        take = (v > acc) | xp.isnan(v)
+        take = xp.logical_or(v > acc, xp.isnan(v))
         acc = xp.where(take, v, acc)
         idx = xp.where(take, flat, idx)
     return acc, idx

@@ -203,9 +203,9 @@ def _plane_positions(xp: Any, call: PoolCall, offset: Sequence[int]) -> tuple[An
         )
         coord = xp.reshape(coord, (call.out[a],) + (1,) * (d - 1 - a))
         plane = math.prod(call.size[a + 1 :])
-        term, ok = coord * plane, (coord >= 0) & (coord < n)
+        term, ok = coord * plane, xp.logical_and(coord >= 0, coord < n)
         flat = term if flat is None else flat + term
-        inside = ok if inside is None else inside & ok
+        inside = ok if inside is None else xp.logical_and(inside, ok)
     return flat, inside
 
 
@@ -217,7 +217,7 @@ def _first_inside(xp: Any, call: PoolCall) -> Any:
     for a in range(d):
         (before, _), s, dl = call.applied[a], call.stride[a], call.dilation[a]
         start = xp.arange(call.out[a], dtype=xp.int64, device=call.device) * s - before
-        skip = (-start + (dl - 1)) // dl  # taps before the input, where the window starts in it
+        skip = xp.floor_divide(-start + (dl - 1), dl)  # taps before the input (start < 0)
         coord = xp.where(start < 0, start + skip * dl, start)
         coord = xp.reshape(coord, (call.out[a],) + (1,) * (d - 1 - a))
         term = coord * math.prod(call.size[a + 1 :])
@@ -242,7 +242,7 @@ def _forward_with_indices(xp: Any, call: PoolCall, x: Any) -> tuple[Any, Any]:
         idx = xp.broadcast_to(start, acc.shape)
         for o, flat in zip(offsets, positions):
             w = _windows.window(xpad, o, call.stride, call.out)
-            take = w > acc if integer else (w > acc) | xp.isnan(w)
+            take = w > acc if integer else xp.logical_or(w > acc, xp.isnan(w))
             acc = xp.where(take, w, acc)
             idx = xp.where(take, xp.broadcast_to(flat, acc.shape), idx)
         return acc, idx
