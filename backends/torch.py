@@ -280,6 +280,8 @@ def native_pool_paths() -> dict:
     def lp_run(call, x) -> Any:
         fn = getattr(sys.modules["torch"].nn.functional, f"lp_pool{call.d}d")
         pool = call.pool
+        if call.d == 1:  # lp_pool1d multiplies by kernel_size: an int there
+            return fn(x, call.p, pool.kernel[0], pool.stride[0], pool.mode == "ceil")
         return fn(x, call.p, pool.kernel, pool.stride, pool.mode == "ceil")
 
     def adaptive_indices_run(call, x) -> Any:

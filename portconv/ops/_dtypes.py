@@ -26,8 +26,9 @@ def is_integer(xp: Any, x: Any) -> bool:
 
 
 def default_float(xp: Any, device: Any = None) -> Any:
-    """The library's default floating dtype (what its ``zeros(shape)`` makes)."""
-    return xp.__array_namespace_info__().default_dtypes(device=device)["real floating"]
+    """The library's default floating dtype (what its ``zeros(shape)`` makes): the dtype the
+    standard gives an array made from a Python float."""
+    return xp.asarray(0.0, device=device).dtype
 
 
 def book_float(xp: Any, names: tuple[str, ...], arrays: list[Any], device: Any) -> Any:
