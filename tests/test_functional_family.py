@@ -808,3 +808,24 @@ def test_a_one_element_tuple_stands_for_every_axis(be):
                   pc.conv_transpose2d(x, w, None, 2, 1, output_size=(12, 12))))  # fmt: skip
     for a, b in pairs:
         be.check(a, be.to_numpy(b), dtype="float64")
+
+
+# -- docstring examples ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["portconv.ops.unpool", "portconv.ops.lp_pool", "portconv.ops.fractional",
+     "portconv.ops.deform", "portconv.ops.qconv", "portconv.ops.pool",
+     "portconv.ops.conv_transpose", "portconv.ops.adaptive"],
+)  # fmt: skip
+def test_docstring_examples_of_the_new_and_changed_ops_run(name):
+    import doctest
+    import importlib
+
+    if int(np.__version__.split(".")[0]) < 2:
+        pytest.skip(f"the examples print NumPy 2's scalar reprs; NumPy here is {np.__version__}")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"

@@ -326,8 +326,8 @@ def deform_conv2d(
     >>> shift = np.zeros((1, 8, 3, 3)); shift[:, 1::2] = 0.5  # every tap half a column right
     >>> pc.deform_conv2d(x, np.zeros((1, 8, 3, 3)), w)[0, 0, 0]  # no offset: a convolution
     array([10., 14., 18.])
-    >>> pc.deform_conv2d(x, shift, w)[0, 0, 0]
-    array([12. , 16. , 11.5])
+    >>> pc.deform_conv2d(x, shift, w)[0, 0, 0]  # the last window half outside: zeros there
+    array([12., 16., 14.])
     """
     plan = bind(input, offset, weight, bias, stride, padding, dilation, mask)
     return run(plan, (input, offset, weight, bias, mask), path)

@@ -524,7 +524,7 @@ def max_pool(
     array([[[[ 5.,  7.],
              [13., 15.]]]])
     >>> pc.max_pool(x, 3, stride=2, padding=1, ceil_mode=True).shape
-    (1, 1, 2, 2)
+    (1, 1, 3, 3)
     >>> pc.max_pool(x, 2, return_indices=True)[1]
     array([[[[ 5,  7],
              [13, 15]]]])
