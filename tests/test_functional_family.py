@@ -831,3 +831,27 @@ def test_docstring_examples_of_the_new_and_changed_ops_run(name):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{name} has no examples"
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
+
+
+@settings(max_examples=max(10, settings.default.max_examples))
+@given(case=deform_cases())
+def test_deform_conv2d_gradient_against_torch_autograd(be, case):
+    if be.adapter.name != "torch":
+        pytest.skip("compares with torch's autograd over the generic forward: torch session")
+    import torch
+
+    x, off, w, b, mask = _deform_arrays(case, 19)
+    arrays = [a for a in (x, off, w, b, mask) if a is not None]
+    leaves = [torch.tensor(a, requires_grad=True) for a in arrays]
+    it = iter(leaves)
+    full = [None if a is None else next(it) for a in (x, off, w, b, mask)]
+    args = (case["stride"], case["pads"], case["dil"])
+    y = pc.deform_conv2d(full[0], full[1], full[2], full[3], *args, full[4], path="generic")
+    g = torch.tensor(np.random.default_rng(20).standard_normal(tuple(y.shape)))
+    expected = torch.autograd.grad((y * g).sum(), leaves)
+    variables = [ag.Variable(be.asarray(a), requires_grad=True) for a in arrays]
+    it = iter(variables)
+    full = [None if a is None else next(it) for a in (x, off, w, b, mask)]
+    (ag.deform_conv2d(full[0], full[1], full[2], full[3], *args, full[4]) * g).sum().backward()
+    for v, e in zip(variables, expected):
+        be.check(v.grad, e.numpy(), rtol=1e-9, atol=1e-10, dtype="float64")
