@@ -190,23 +190,21 @@ def _forward(xp: Any, call: PoolCall, x: Any) -> Any:
     return y / divisor(xp, call)
 
 
-def _plane_positions(xp: Any, call: PoolCall, offset: Sequence[int]) -> tuple[Any, Any]:
+def _plane_positions(xp: Any, call: PoolCall, offset: Sequence[int]) -> Any:
     """For kernel offset ``offset`` (dilated), the flat index within the input plane of the
-    position each output's window reads there, and whether that position is inside the
-    input (both of shape ``call.out``)."""
+    position each output's window reads there (shape ``call.out``; outside the input where
+    the window reads padding, which never wins)."""
     d = call.d
-    flat, inside = None, None
+    flat = None
     for a in range(d):
-        (before, _), s, n = call.applied[a], call.stride[a], call.size[a]
+        (before, _), s = call.applied[a], call.stride[a]
         coord = xp.arange(call.out[a], dtype=xp.int64, device=call.device) * s + (
             offset[a] - before
         )
         coord = xp.reshape(coord, (call.out[a],) + (1,) * (d - 1 - a))
-        plane = math.prod(call.size[a + 1 :])
-        term, ok = coord * plane, xp.logical_and(coord >= 0, coord < n)
+        term = coord * math.prod(call.size[a + 1 :])
         flat = term if flat is None else flat + term
-        inside = ok if inside is None else xp.logical_and(inside, ok)
-    return flat, inside
+    return flat
 
 
 def _first_inside(xp: Any, call: PoolCall) -> Any:
@@ -233,7 +231,7 @@ def _forward_with_indices(xp: Any, call: PoolCall, x: Any) -> tuple[Any, Any]:
     integer = not xp.isdtype(x.dtype, "real floating")
     low = xp.iinfo(x.dtype).min if integer else float("-inf")
     offsets = list(_windows.offsets(call.kernel, call.dilation))
-    positions = [_plane_positions(xp, call, o)[0] for o in offsets]
+    positions = [_plane_positions(xp, call, o) for o in offsets]
     start = _first_inside(xp, call)
 
     def tile(a: int, z: int) -> tuple[Any, Any]:
