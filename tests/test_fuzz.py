@@ -417,6 +417,7 @@ def test_fuzz_adaptive_and_global_pool(be, counts, data):
         want = (
             [output_size] * d if isinstance(output_size, (int, np.integer)) else list(output_size)
         )
+        want = want * d if len(want) == 1 else want  # (o,) stands for every axis, as in torch
         out = tuple(s if o is None else o for s, o in zip(sp, want))
         c = x_shape[-1] if last else x_shape[int(batched)]
         return x_shape[:1] * batched + ((*out, c) if last else (c, *out))

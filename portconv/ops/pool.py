@@ -768,7 +768,7 @@ def pool2d(X: Any, pool_size: Any, mode: str = "max") -> Any:
             f"{(h, w)}; it must fit inside X"
         )
     lead = tuple(x.shape[:-2])
-    x4 = xp.reshape(x, (1, math.prod(lead), h, w))
+    x4 = xp.reshape(x, (math.prod(lead), 1, h, w))  # leading indices as a batch (may be 0)
     call = pool_call(mode, tuple(x4.shape), kernel, 1, dtype=x.dtype, device=be.device)
     y = forward(Plan(MAX_POOL if mode == "max" else AVG_POOL, be, call), [x4], None)
     return be.adapter.from_standard(xp.reshape(y, lead + call.out), X)
