@@ -190,6 +190,11 @@ def native_pool_paths() -> dict:
     none), for float16/bfloat16 3-D on the CPU (no kernel), and for 3-D inputs smaller than
     the kernel along an axis (``avg_pool3d`` refuses them even when the padding makes room).
     "adaptive_max_pool" / "adaptive_avg_pool": ``F.adaptive_*_pool{1,2,3}d``, always.
+    "max_pool_with_indices" / "adaptive_max_pool_with_indices": the same kernels with
+    ``return_indices=True`` (values and indices; integer inputs on the CPU only).
+    "max_pool_integer": ``F.max_pool*d`` on integer tensors (CPU; no backward).
+    "avg_pool" passes ``divisor_override`` too (2-D and 3-D: ``avg_pool1d`` has none).
+    "lp_pool": ``F.lp_pool{1,2,3}d`` for PyTorch's formula without padding or dilation.
     """
     from ._adapter import NativePath
 
