@@ -80,6 +80,8 @@ def tests(session: nox.Session, backend: str) -> None:
     # are tested once, in the NumPy session; elsewhere their tests skip, saying so
     extras = "test,digits,plot,progress" if backend == "numpy" else "test"
     names = install_backend(session, backend, extras)
+    if backend == "torch":  # torch.testing._internal (the OpInfo oracle) imports expecttest
+        session.install("expecttest")
     env = {
         "PORTCONV_BACKENDS": names,
         "PORTCONV_REQUIRE_BACKENDS": "1",  # a backend that fails to load fails, not skips

@@ -19,6 +19,18 @@ batched and channels first, and the description says everything else: ``call.str
 (average pooling's divisor: "padded" or "input"), ``call.applied`` (pooling's padding plus what
 rounded-up windows reach past it), ``call.dtype``, ``call.device``.
 
+The newer families have call descriptions of their own (same file): ``"pad"`` (``PadCall``:
+``call.mode``, ``call.padding``, ``call.value``; array ``(x,)``), ``"max_unpool"``
+(``UnpoolCall``; arrays ``(x, indices)``, ``call.out`` the output size),
+``"lp_pool"`` (``LpPoolCall``: ``call.p``, ``call.convention`` and ``call.pool``, the window's
+``PoolCall``), ``"fractional_max_pool"`` (``FractionalCall``; arrays ``(x, samples)``),
+``"deform_conv"`` (``DeformCall``; arrays ``(x, offset, w, b, mask)``). A ``PoolCall`` with
+``call.indices`` is the op ``"max_pool_with_indices"``, one with ``call.integer`` the op
+``"max_pool_integer"``, an ``AdaptiveCall`` with ``call.indices``
+``"adaptive_max_pool_with_indices"``; average pooling's ``call.divisor`` (PyTorch's
+``divisor_override``) is None or the number every window divides by. The ops with indices
+return ``(values, indices)`` (int64, flat per ``(n, c)`` plane) from ``run`` and ``vjp``.
+
 An entry ``NativePath(can_run, run, vjp=None)``:
 
 * ``can_run(call)`` returns True when ``run`` computes exactly what portconv's generic kernel

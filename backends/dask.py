@@ -387,7 +387,10 @@ def _pool_block(call, xb, *, pads):
     if call.kind == "max":
         return portconv.max_pool(xb, call.kernel, call.stride, pads, call.dilation, **rule)
     count = call.count == "padded"
-    return portconv.avg_pool(xb, call.kernel, call.stride, pads, count_include_pad=count, **rule)
+    return portconv.avg_pool(
+        xb, call.kernel, call.stride, pads, count_include_pad=count,
+        divisor_override=call.divisor, dilation=call.dilation, **rule,
+    )  # fmt: skip
 
 
 def _adaptive_block(call, xb, *, pads):

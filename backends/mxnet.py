@@ -238,6 +238,8 @@ def native_pool_paths() -> dict:
             return "dilates pooling, which npx.pooling has not"
         if not call.symmetric:
             return "pads asymmetrically, which npx.pooling cannot"
+        if any(k > n + b + a for k, n, (b, a) in zip(call.kernel, call.size, call.padding)):
+            return "has a window larger than the padded input, which npx.pooling refuses"
         pads = tuple(before for before, _ in call.padding)
         if call.mode == "floor":
             return pads, "valid"
@@ -286,6 +288,8 @@ def native_pool_paths() -> dict:
         return mnp.where(f > 1.5, mnp.full_like(y, float("nan")), y)
 
     def avg_can_run(call) -> bool | str:
+        if call.divisor is not None:
+            return "overrides the divisor, which npx.pooling cannot"
         args = convention(call)
         if isinstance(args, str):
             return args

@@ -18,6 +18,9 @@ class TorchAdapter(Adapter):
         self.native.update(native_conv_paths())
         self.native.update(native_pool_paths())
         self.native.update(native_activation_paths())
+        self.native.update(native_unpool_paths())
+        self.native.update(native_pad_paths())
+        self.native.update(native_fractional_paths())
 
     targets = ("torch",)
 
@@ -103,6 +106,31 @@ def native_vjp(run):
     return vjp
 
 
+def native_vjp_first(run):
+    """:func:`native_vjp` for a native forward ``run`` whose result is a tuple of which only
+    the first array is differentiable (values and indices): the pullback maps the first
+    array's gradient to one gradient per input."""
+
+    def vjp(call, arrays, needs):
+        torch = sys.modules["torch"]
+        leaves = [
+            None if a is None else a.detach().requires_grad_(bool(n)) for a, n in zip(arrays, needs)
+        ]
+        with torch.enable_grad():
+            ys = run(call, *leaves)
+        wanted = [leaf for leaf, n in zip(leaves, needs) if n and leaf is not None]
+
+        def pullback(g):
+            grads = iter(torch.autograd.grad(ys[0], wanted, g, retain_graph=True))
+            return tuple(
+                next(grads) if n and leaf is not None else None for leaf, n in zip(leaves, needs)
+            )
+
+        return tuple(y.detach() for y in ys), pullback
+
+    return vjp
+
+
 def native_conv_paths() -> dict:
     """Native convolution kernels of this library, by op name.
 
@@ -166,6 +194,11 @@ def native_pool_paths() -> dict:
     none), for float16/bfloat16 3-D on the CPU (no kernel), and for 3-D inputs smaller than
     the kernel along an axis (``avg_pool3d`` refuses them even when the padding makes room).
     "adaptive_max_pool" / "adaptive_avg_pool": ``F.adaptive_*_pool{1,2,3}d``, always.
+    "max_pool_with_indices" / "adaptive_max_pool_with_indices": the same kernels with
+    ``return_indices=True`` (values and indices; integer inputs on the CPU only).
+    "max_pool_integer": ``F.max_pool*d`` on integer tensors (CPU; no backward).
+    "avg_pool" passes ``divisor_override`` too (2-D and 3-D: ``avg_pool1d`` has none).
+    "lp_pool": ``F.lp_pool{1,2,3}d`` for PyTorch's formula without padding or dilation.
     """
     from ._adapter import NativePath
 
@@ -208,6 +241,8 @@ def native_pool_paths() -> dict:
     def avg_can_run(call) -> bool | str:
         if any(dl != 1 for dl in call.dilation):
             return "dilates average pooling, which torch has not"
+        if call.divisor is not None and call.d == 1:
+            return "overrides the divisor of 1-D average pooling, which avg_pool1d cannot"
         if call.d == 3:
             if any(n < k for n, k in zip(call.size, call.kernel)):
                 return "pools a 3-D input smaller than the kernel, which avg_pool3d refuses"
@@ -221,7 +256,45 @@ def native_pool_paths() -> dict:
     def avg_run(call, x) -> Any:
         pads, ceil = torch_args(call)
         fn = F(f"avg{call.d}")
+        if call.divisor is not None:
+            return fn(x, call.kernel, call.stride, pads, ceil, call.count == "padded", call.divisor)
         return fn(x, call.kernel, call.stride, pads, ceil, call.count == "padded")
+
+    def cpu_integers(call) -> bool | str:
+        if call.dtype.is_floating_point or getattr(call.device, "type", "cpu") == "cpu":
+            return True
+        return "has integer max pooling on the CPU only"
+
+    def indices_can_run(call) -> bool | str:
+        ok = max_can_run(call)
+        return cpu_integers(call) if ok is True else ok
+
+    def indices_run(call, x) -> Any:
+        pads, ceil = torch_args(call)
+        fn = F(f"max{call.d}")
+        return fn(x, call.kernel, call.stride, pads, call.dilation, ceil, return_indices=True)
+
+    def integer_run(call, x) -> Any:
+        # max_pool1d's kernel without indices has no integer dtypes; the one with them has
+        return indices_run(call, x)[0] if call.d == 1 else max_run(call, x)
+
+    def lp_can_run(call) -> bool | str:
+        if call.convention != "torch":
+            return "takes |x| as ONNX's LpPool does, which torch's lp_pool does not"
+        pool = call.pool
+        if any(p != (0, 0) for p in pool.padding) or any(dl != 1 for dl in pool.dilation):
+            return "pads or dilates Lp pooling, which torch's lp_pool cannot"
+        return True
+
+    def lp_run(call, x) -> Any:
+        fn = getattr(sys.modules["torch"].nn.functional, f"lp_pool{call.d}d")
+        pool = call.pool
+        if call.d == 1:  # lp_pool1d multiplies by kernel_size: an int there
+            return fn(x, call.p, pool.kernel[0], pool.stride[0], pool.mode == "ceil")
+        return fn(x, call.p, pool.kernel, pool.stride, pool.mode == "ceil")
+
+    def adaptive_indices_run(call, x) -> Any:
+        return F(f"adaptive_max{call.d}")(x, call.out, True)
 
     def adaptive(kind: str):
         def run(call, x) -> Any:
@@ -231,10 +304,75 @@ def native_pool_paths() -> dict:
 
     return {
         "max_pool": NativePath(max_can_run, max_run, native_vjp(max_run)),
+        "max_pool_with_indices": NativePath(
+            indices_can_run, indices_run, native_vjp_first(indices_run)
+        ),
+        "max_pool_integer": NativePath(indices_can_run, integer_run),
         "avg_pool": NativePath(avg_can_run, avg_run, native_vjp(avg_run)),
+        "lp_pool": NativePath(lp_can_run, lp_run, native_vjp(lp_run)),
         "adaptive_max_pool": adaptive("max"),
+        "adaptive_max_pool_with_indices": NativePath(
+            lambda call: True, adaptive_indices_run, native_vjp_first(adaptive_indices_run)
+        ),
         "adaptive_avg_pool": adaptive("avg"),
     }
+
+
+def native_unpool_paths() -> dict:
+    """ "max_unpool": ``torch.nn.functional``'s max unpooling kernels (``max_unpool2d`` for
+    1-D and 2-D, ``max_unpool3d``) for every call, with the indices as int64; where indices
+    repeat with different values (max pooling never gives that), torch keeps one of them of
+    its choosing. The backward is portconv's generic rule (torch's gives every repeated
+    input the gradient, which is not the derivative of a forward that keeps one)."""
+    from ._adapter import NativePath
+
+    def run(call, x: Any, indices: Any) -> Any:
+        torch = sys.modules["torch"]
+        nn = torch._C._nn
+        idx = indices.to(torch.int64)
+        if call.d == 1:  # as F.max_unpool1d: a 2-D unpooling of height 1
+            y = nn.max_unpool2d(x.unsqueeze(-1), idx.unsqueeze(-1), call.out + (1,))
+            return y.squeeze(-1)
+        if call.d == 2:
+            return nn.max_unpool2d(x, idx, call.out)
+        # stride and padding only enter max_unpool3d's checks; the output size is explicit
+        return nn.max_unpool3d(x, idx, call.out, call.stride, (0, 0, 0))
+
+    return {"max_unpool": NativePath(lambda call: True, run)}
+
+
+def native_fractional_paths() -> dict:
+    """ "fractional_max_pool": ``torch.nn.functional.fractional_max_pool2d/3d`` with the
+    call's random samples, for every call (values and indices), with torch's own backward."""
+    from ._adapter import NativePath
+
+    def run(call, x: Any, samples: Any) -> Any:
+        fn = getattr(sys.modules["torch"].nn.functional, f"fractional_max_pool{call.d}d")
+        return fn(x, call.kernel, call.out, None, True, samples)
+
+    def can_run(call) -> bool | str:
+        if call.d == 3 and any(o + k - 1 >= n for n, k, o in zip(call.size, call.kernel, call.out)):
+            return "has windows that end at the input's edge, which fractional_max_pool3d refuses"
+        return True
+
+    return {"fractional_max_pool": NativePath(can_run, run, native_vjp_first(run))}
+
+
+def native_pad_paths() -> dict:
+    """ "pad": ``torch.nn.functional.pad`` for every call (its "constant", "reflect",
+    "replicate" and "circular" modes are portconv's), with torch's own backward."""
+    from ._adapter import NativePath
+
+    def run(call, x: Any) -> Any:
+        flat = []
+        for before, after in reversed(call.padding):  # F.pad counts from the last axis
+            flat += (before, after)
+        fn = sys.modules["torch"].nn.functional.pad
+        if call.mode == "constant":
+            return fn(x, flat, "constant", call.value)
+        return fn(x, flat, call.mode)
+
+    return {"pad": NativePath(lambda call: True, run, native_vjp(run))}
 
 
 def native_activation_paths() -> dict:

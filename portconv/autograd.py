@@ -41,7 +41,11 @@ from .errors import ArgumentError
 from .ops import _common
 from .ops import activation as _activation
 from .ops import adaptive as _adaptive
+from .ops import deform as _deform
+from .ops import fractional as _fractional
+from .ops import lp_pool as _lp
 from .ops import pool as _pool
+from .ops import unpool as _unpool
 from .ops._args import _is_int
 from .ops._common import prepare
 from .ops.conv import bind as _conv_bind
@@ -70,18 +74,27 @@ __all__ = [
     "conv_transpose2d",
     "conv_transpose3d",
     "cross_entropy",
+    "deform_conv2d",
     "divide",
     "flatten",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
     "global_avg_pool",
     "global_max_pool",
     "is_grad_enabled",
     "linear",
     "log_softmax",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "matmul",
     "max_pool",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "mean",
     "mse_loss",
     "multiply",
@@ -743,6 +756,41 @@ def _record(plan: _common.Plan, args: tuple, path: str | None) -> Variable:
     return out
 
 
+def _record_pair(plan: _common.Plan, args: tuple, path: str | None) -> tuple[Variable, Any]:
+    """:func:`_record` for an op whose result is ``(values, indices)``: the values as a
+    Variable recorded with the op's pullback, the indices (which have no gradient) as an
+    array of the caller's type."""
+    from .ops import _indices
+
+    ad = plan.be.adapter
+    xp = ad.namespace()
+    data = [_data(a) for a in args]
+    arrays = plan.inputs(xp, [None if a is None else ad.to_standard(a) for a in data])
+    needs = tuple(isinstance(a, Variable) and a.requires_grad for a in args)
+    out = Variable.__new__(Variable)
+    out._grad, out.op = None, plan.op.name
+    out._parents, out._backward, out.requires_grad = (), None, False
+    if not (_enabled.get() and any(needs)):
+        y, idx = _indices.forward_pair(plan, arrays, path)
+    else:
+        if 0 in plan.call.out_shape:  # an empty result: every gradient through it is 0
+            y, idx = _indices.forward_pair(plan, arrays, path)
+
+            def pullback(g):
+                return tuple(
+                    xp.zeros_like(a) if n and a is not None else None for a, n in zip(arrays, needs)
+                )
+        else:
+            (y, idx), pullback = _common.vjp(plan, arrays, needs, path)
+
+        def backward(g):
+            return plan.input_grads(xp, pullback(plan.output_grad(xp, g)))
+
+        out._parents, out._backward, out.requires_grad = args, backward, True
+    out.data = ad.from_standard(plan.output(xp, y), data[0])
+    return out, ad.from_standard(plan.output(xp, idx), data[0])
+
+
 def conv(
     input: Any,
     weight: Any,
@@ -754,6 +802,7 @@ def conv(
     *,
     layout: str = "channels_first",
     path: str | None = None,
+    padding_mode: str = "zeros",
 ) -> Variable:
     """:func:`portconv.conv` with gradients for input, weight and bias.
 
@@ -761,7 +810,7 @@ def conv(
     ----------
     input, weight, bias : Variable or array
         Plain arrays are constants (no gradient); ``bias`` may be None.
-    stride, padding, dilation, groups, layout, path
+    stride, padding, dilation, groups, layout, path, padding_mode
         As :func:`portconv.conv`.
 
     Returns
@@ -780,11 +829,20 @@ def conv(
     array([[[[4., 4.],
              [4., 4.]]]])
     """
-    plan = _conv_bind(
+    plans = _conv_bind(
         _data(input), _data(weight), _data(bias), stride, padding, dilation, groups, layout,
-        None, False,
+        None, False, padding_mode,
     )  # fmt: skip
-    return _record(plan, (input, weight, bias), path)
+    return _record_conv(plans, (input, weight, bias), path)
+
+
+def _record_conv(plans: Any, args: tuple, path: str | None) -> Variable:
+    """Record a bound convolution: one op, or (``padding_mode``) the padding, then the
+    convolution without padding."""
+    if isinstance(plans, _common.Plan):
+        return _record(plans, args, path)
+    pre, plan = plans
+    return _record(plan, (_record(pre, args[:1], path),) + tuple(args[1:]), path)
 
 
 def _fixed_conv(d: int):
@@ -799,19 +857,20 @@ def _fixed_conv(d: int):
         *,
         layout: str = "channels_first",
         path: str | None = None,
+        padding_mode: str = "zeros",
     ) -> Variable:
-        plan = _conv_bind(
+        plans = _conv_bind(
             _data(input), _data(weight), _data(bias), stride, padding, dilation, groups,
-            layout, d, False,
+            layout, d, False, padding_mode,
         )  # fmt: skip
-        return _record(plan, (input, weight, bias), path)
+        return _record_conv(plans, (input, weight, bias), path)
 
     op.__name__ = op.__qualname__ = f"conv{d}d"
     op.__doc__ = f""":func:`portconv.conv{d}d` with gradients for input, weight and bias.
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, dilation, groups, layout, path
+    input, weight, bias, stride, padding, dilation, groups, layout, path, padding_mode
         As :func:`conv`.
 
     Returns
@@ -836,6 +895,7 @@ def conv_transpose(
     groups: int = 1,
     dilation: Any = 1,
     *,
+    output_size: Any = None,
     path: str | None = None,
 ) -> Variable:
     """:func:`portconv.conv_transpose` with gradients for input, weight and bias.
@@ -843,7 +903,7 @@ def conv_transpose(
     Parameters
     ----------
     input, weight, bias : Variable or array
-    stride, padding, output_padding, groups, dilation, path
+    stride, padding, output_padding, groups, dilation, output_size, path
         As :func:`portconv.conv_transpose`.
 
     Returns
@@ -852,7 +912,7 @@ def conv_transpose(
     """
     plan = _conv_transpose_bind(
         _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
-        dilation, None,
+        dilation, None, output_size,
     )  # fmt: skip
     return _record(plan, (input, weight, bias), path)
 
@@ -868,11 +928,12 @@ def _fixed_transpose(d: int):
         groups: int = 1,
         dilation: Any = 1,
         *,
+        output_size: Any = None,
         path: str | None = None,
     ) -> Variable:
         plan = _conv_transpose_bind(
             _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
-            dilation, d,
+            dilation, d, output_size,
         )  # fmt: skip
         return _record(plan, (input, weight, bias), path)
 
@@ -881,7 +942,7 @@ def _fixed_transpose(d: int):
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, output_padding, groups, dilation, path
+    input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, path
         As :func:`conv_transpose`.
 
     Returns
@@ -903,23 +964,27 @@ def max_pool(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
+    return_indices: bool = False,
     *,
     pooling_convention: str = "valid",
     layout: str = "channels_first",
     path: str | None = None,
-) -> Variable:
+) -> Any:
     """:func:`portconv.max_pool` with a gradient: to the first maximum of each window in
     row-major order, as PyTorch and MXNet route it on ties.
 
     Parameters
     ----------
     input : Variable or array
-    kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, layout, path
+    kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        As :func:`portconv.max_pool`.
+    pooling_convention, layout, path
         As :func:`portconv.max_pool`.
 
     Returns
     -------
-    Variable
+    Variable or (Variable, array)
+        With ``return_indices``, the indices (an int64 array, no gradient) too.
 
     Examples
     --------
@@ -933,8 +998,15 @@ def max_pool(
     """
     plan = _pool.bind(
         "max", _data(input), kernel_size, stride, padding, dilation, ceil_mode, True,
-        pooling_convention, layout, None,
+        pooling_convention, layout, None, None, return_indices,
     )  # fmt: skip
+    return _record_pool(plan, input, path)
+
+
+def _record_pool(plan: _common.Plan, input: Any, path: str | None) -> Any:
+    """Record a bound pooling call: values, or values and indices."""
+    if getattr(plan.call, "indices", False):
+        return _record_pair(plan, (input,), path)
     return _record(plan, (input,), path)
 
 
@@ -945,7 +1017,9 @@ def avg_pool(
     padding: Any = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
+    divisor_override: int | None = None,
     *,
+    dilation: Any = 1,
     pooling_convention: str = "valid",
     layout: str = "channels_first",
     path: str | None = None,
@@ -956,9 +1030,9 @@ def avg_pool(
     Parameters
     ----------
     input : Variable or array
-    kernel_size, stride, padding, ceil_mode, count_include_pad
+    kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         As :func:`portconv.avg_pool`.
-    pooling_convention, layout, path
+    dilation, pooling_convention, layout, path
         As :func:`portconv.avg_pool`.
 
     Returns
@@ -966,8 +1040,8 @@ def avg_pool(
     Variable
     """
     plan = _pool.bind(
-        "avg", _data(input), kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
-        pooling_convention, layout, None,
+        "avg", _data(input), kernel_size, stride, padding, dilation, ceil_mode,
+        count_include_pad, pooling_convention, layout, None, divisor_override,
     )  # fmt: skip
     return _record(plan, (input,), path)
 
@@ -980,16 +1054,17 @@ def _fixed_pools(d: int):
         padding: Any = 0,
         dilation: Any = 1,
         ceil_mode: bool = False,
+        return_indices: bool = False,
         *,
         pooling_convention: str = "valid",
         layout: str = "channels_first",
         path: str | None = None,
-    ) -> Variable:
+    ) -> Any:
         plan = _pool.bind(
             "max", _data(input), kernel_size, stride, padding, dilation, ceil_mode, True,
-            pooling_convention, layout, d,
+            pooling_convention, layout, d, None, return_indices,
         )  # fmt: skip
-        return _record(plan, (input,), path)
+        return _record_pool(plan, input, path)
 
     def avg_pool_d(
         input: Any,
@@ -998,14 +1073,16 @@ def _fixed_pools(d: int):
         padding: Any = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
+        divisor_override: int | None = None,
         *,
+        dilation: Any = 1,
         pooling_convention: str = "valid",
         layout: str = "channels_first",
         path: str | None = None,
     ) -> Variable:
         plan = _pool.bind(
-            "avg", _data(input), kernel_size, stride, padding, 1, ceil_mode,
-            count_include_pad, pooling_convention, layout, d,
+            "avg", _data(input), kernel_size, stride, padding, dilation, ceil_mode,
+            count_include_pad, pooling_convention, layout, d, divisor_override,
         )  # fmt: skip
         return _record(plan, (input,), path)
 
@@ -1031,15 +1108,29 @@ max_pool3d, avg_pool3d = _fixed_pools(3)
 
 
 def _fixed_adaptive(kind: str, d: int):
-    def op(
-        input: Any,
-        output_size: Any,
-        *,
-        layout: str = "channels_first",
-        path: str | None = None,
-    ) -> Variable:
-        plan = _adaptive.bind(kind, _data(input), output_size, layout, d)
-        return _record(plan, (input,), path)
+    if kind == "max":
+
+        def op(
+            input: Any,
+            output_size: Any,
+            return_indices: bool = False,
+            *,
+            layout: str = "channels_first",
+            path: str | None = None,
+        ) -> Any:
+            plan = _adaptive.bind(kind, _data(input), output_size, layout, d, return_indices)
+            return _record_pool(plan, input, path)
+    else:
+
+        def op(
+            input: Any,
+            output_size: Any,
+            *,
+            layout: str = "channels_first",
+            path: str | None = None,
+        ) -> Variable:
+            plan = _adaptive.bind(kind, _data(input), output_size, layout, d)
+            return _record(plan, (input,), path)
 
     op.__name__ = op.__qualname__ = f"adaptive_{kind}_pool{d}d"
     op.__doc__ = f""":func:`portconv.adaptive_{kind}_pool{d}d` with a gradient.
@@ -1048,7 +1139,8 @@ def _fixed_adaptive(kind: str, d: int):
     ----------
     input : Variable or array
     output_size, layout, path
-        As :func:`portconv.adaptive_{kind}_pool{d}d`.
+        As :func:`portconv.adaptive_{kind}_pool{d}d` (and, for max pooling,
+        ``return_indices``).
 
     Returns
     -------
@@ -1099,3 +1191,159 @@ def global_avg_pool(
     Variable
     """
     return _record(_adaptive.bind("avg", _data(input), None, layout, None), (input,), path)
+
+
+def _fixed_unpool(d: int):
+    def op(
+        input: Any,
+        indices: Any,
+        kernel_size: Any,
+        stride: Any = None,
+        padding: Any = 0,
+        output_size: Any = None,
+        *,
+        path: str | None = None,
+    ) -> Variable:
+        idx = _data(indices)
+        plan = _unpool.bind(_data(input), idx, kernel_size, stride, padding, output_size, d)
+        _unpool.check_indices(plan, idx)
+        return _record(plan, (input, idx), path)
+
+    op.__name__ = op.__qualname__ = f"max_unpool{d}d"
+    op.__doc__ = f""":func:`portconv.max_unpool{d}d` with a gradient for the input values: each
+    value's is the output gradient at its index (0 for a value that a later one with the same
+    index overwrote).
+
+    Parameters
+    ----------
+    input : Variable or array
+    indices : array
+        Integer indices (no gradient).
+    kernel_size, stride, padding, output_size, path
+        As :func:`portconv.max_unpool{d}d`.
+
+    Returns
+    -------
+    Variable
+    """
+    return op
+
+
+max_unpool1d = _fixed_unpool(1)
+max_unpool2d = _fixed_unpool(2)
+max_unpool3d = _fixed_unpool(3)
+
+
+def _fixed_lp(d: int):
+    def op(
+        input: Any,
+        norm_type: float,
+        kernel_size: Any,
+        stride: Any = None,
+        ceil_mode: bool = False,
+        *,
+        padding: Any = 0,
+        dilation: Any = 1,
+        convention: str = "torch",
+        layout: str = "channels_first",
+        path: str | None = None,
+    ) -> Variable:
+        plan = _lp.bind(
+            _data(input), norm_type, kernel_size, stride, ceil_mode, padding, dilation,
+            convention, layout, d,
+        )  # fmt: skip
+        return _record(plan, (input,), path)
+
+    op.__name__ = op.__qualname__ = f"lp_pool{d}d"
+    op.__doc__ = f""":func:`portconv.lp_pool{d}d` with a gradient (0 where a window's sum is 0,
+    as in PyTorch).
+
+    Parameters
+    ----------
+    input : Variable or array
+    norm_type, kernel_size, stride, ceil_mode, padding, dilation, convention, layout, path
+        As :func:`portconv.lp_pool{d}d`.
+
+    Returns
+    -------
+    Variable
+    """
+    return op
+
+
+lp_pool1d = _fixed_lp(1)
+lp_pool2d = _fixed_lp(2)
+lp_pool3d = _fixed_lp(3)
+
+
+def _fixed_fractional(d: int):
+    def op(
+        input: Any,
+        kernel_size: Any,
+        output_size: Any = None,
+        output_ratio: Any = None,
+        return_indices: bool = False,
+        _random_samples: Any = None,
+        *,
+        generator: Any = None,
+        path: str | None = None,
+    ) -> Any:
+        x = _data(input)
+        plan = _fractional.bind(x, kernel_size, output_size, output_ratio, return_indices, d)
+        samples = _fractional.samples_for(plan, x, _data(_random_samples), generator)
+        samples = plan.be.adapter.from_standard(samples, x)
+        y, idx = _record_pair(plan, (input, samples), path)
+        return (y, idx) if plan.call.indices else y
+
+    op.__name__ = op.__qualname__ = f"fractional_max_pool{d}d"
+    op.__doc__ = f""":func:`portconv.fractional_max_pool{d}d` with a gradient: each output's to
+    the input at its maximum (summed where windows share one).
+
+    Parameters
+    ----------
+    input : Variable or array
+    kernel_size, output_size, output_ratio, return_indices, _random_samples, generator, path
+        As :func:`portconv.fractional_max_pool{d}d`.
+
+    Returns
+    -------
+    Variable or (Variable, array)
+    """
+    return op
+
+
+fractional_max_pool2d = _fixed_fractional(2)
+fractional_max_pool3d = _fixed_fractional(3)
+
+
+def deform_conv2d(
+    input: Any,
+    offset: Any,
+    weight: Any,
+    bias: Any = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    mask: Any = None,
+    *,
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.deform_conv2d` with gradients for the input, the offsets, the weight,
+    the bias and the mask.
+
+    Parameters
+    ----------
+    input, offset, weight, bias, mask : Variable or array
+        Plain arrays are constants; ``bias`` and ``mask`` may be None.
+    stride, padding, dilation, path
+        As :func:`portconv.deform_conv2d`.
+
+    Returns
+    -------
+    Variable
+    """
+    plan = _deform.bind(
+        _data(input), _data(offset), _data(weight), _data(bias), stride, padding, dilation,
+        _data(mask),
+    )  # fmt: skip
+    return _record(plan, (input, offset, weight, bias, mask), path)

@@ -380,8 +380,8 @@ def test_conv_transpose_refuses_bad_arguments(be):
     w = be.asarray(np.zeros((2, 1, 2, 2)))
     with pytest.raises(ValueError, match="output_padding"):
         pc.conv_transpose2d(x, w, stride=2, output_padding=2)
-    with pytest.raises(ValueError, match="padding"):
-        pc.conv_transpose2d(x, w, padding="same")
+    with pytest.raises(ValueError, match="padding"):  # "same" is ONNX's auto_pad since #16
+        pc.conv_transpose2d(x, w, padding="full")
     with pytest.raises(ValueError, match="input channels"):
         pc.conv_transpose2d(be.asarray(np.zeros((1, 3, 3, 3))), w)
     with pytest.raises(ValueError, match="empty"):

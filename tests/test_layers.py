@@ -948,8 +948,11 @@ def test_fuzzed_layers_build_and_run_or_refuse_with_a_portconv_error(be, data):
             y = layer(x)
     except pc.PortconvError:
         return
-    # layers that compute refuse integer input; Flatten and Dropout (p=0) keep any dtype
-    kept = dtype is np.int32 and isinstance(layer, nn.Flatten | nn.Dropout)
+    # layers that compute refuse integer input; Flatten and Dropout (p=0) keep any dtype, and
+    # max pooling keeps an integer one (Keras's integer max pooling)
+    keeps = (nn.Flatten, nn.Dropout, nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+    keeps += (nn.MaxPool1D, nn.MaxPool2D, nn.MaxPool3D)
+    kept = dtype is np.int32 and isinstance(layer, keeps)
     assert not (kept and isinstance(layer, nn.Dropout) and layer.p > 0), "Dropout scaled ints"
     be.check_array(_data(y), dtype="int32" if kept else "float32")
 

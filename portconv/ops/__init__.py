@@ -1,7 +1,8 @@
 """Functional ops, each written once against the array API standard, forward and backward
 side by side: ``conv.py`` (convolution), ``conv_transpose.py``, ``pool.py`` (max and average
-pooling), ``adaptive.py`` (adaptive and global pooling); ``_call.py`` holds the call
-descriptions and every padding and output-size rule, ``_common.py`` the dispatch."""
+pooling), ``adaptive.py`` (adaptive and global pooling), ``unpool.py`` (max unpooling);
+``_call.py`` holds the call descriptions and every padding and output-size rule,
+``_common.py`` the dispatch, ``_indices.py`` scattering to indices."""
 
 from .adaptive import (
     adaptive_avg_pool1d,
@@ -14,6 +15,9 @@ from .adaptive import (
     global_max_pool,
 )
 from .conv import conv, conv1d, conv2d, conv3d, conv_output_shape, convolve, corr2d
+from .deform import deform_conv2d
+from .fractional import fractional_max_pool2d, fractional_max_pool3d
+from .lp_pool import lp_pool1d, lp_pool2d, lp_pool3d
 from .pool import (
     avg_pool,
     avg_pool1d,
@@ -26,6 +30,8 @@ from .pool import (
     pool2d,
     pool_output_shape,
 )
+from .qconv import conv_integer, qlinear_conv
+from .unpool import max_unpool1d, max_unpool2d, max_unpool3d
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -42,15 +48,26 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv3d",
+    "conv_integer",
     "conv_output_shape",
     "convolve",
     "corr2d",
+    "deform_conv2d",
+    "fractional_max_pool2d",
+    "fractional_max_pool3d",
     "global_avg_pool",
     "global_max_pool",
+    "lp_pool1d",
+    "lp_pool2d",
+    "lp_pool3d",
     "max_pool",
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "max_unpool1d",
+    "max_unpool2d",
+    "max_unpool3d",
     "pool2d",
     "pool_output_shape",
+    "qlinear_conv",
 ]

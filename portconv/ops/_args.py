@@ -98,6 +98,8 @@ def itemsize(xp: Any, dtype: Any) -> int:
     size = getattr(dtype, "itemsize", None)  # NumPy, MXNet and PyTorch dtypes know it
     if isinstance(size, int) and size > 0:
         return size
+    if xp.isdtype(dtype, "integral"):  # integer max pooling and ONNX's integer convolutions
+        return xp.iinfo(dtype).bits // 8
     return xp.finfo(dtype).bits // 8
 
 

@@ -23,6 +23,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -146,6 +148,11 @@ def transpose_output_size(
         (ni - 1) * si - b - a + di * (ki - 1) + oi + 1
         for ni, ki, si, di, (b, a), oi in zip(n, k, s, dil, pads, output_padding)
     )
+
+
+def _default_stride(stride: Any) -> bool:
+    """A pooling stride that means "the kernel": None, or PyTorch's empty tuple."""
+    return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
 
 
 def _groups(groups: Any) -> int:
@@ -320,9 +327,17 @@ def conv_transpose_call(
     *,
     dtype: Any = None,
     device: Any = None,
+    output_size: Any = None,
 ) -> ConvCall:
     """Check a transposed convolution of an ``(N, C_in, *size)`` input with a ``(C_in,
-    C_out/groups, *kernel)`` weight (and a ``(C_out,)`` bias) and describe it."""
+    C_out/groups, *kernel)`` weight (and a ``(C_out,)`` bias) and describe it.
+
+    ``padding`` (what is cropped from the full result) is an int, ints or pairs, or one of
+    ONNX's ``auto_pad`` rules: ``"valid"`` (nothing), ``"same"`` (SAME_UPPER) or
+    ``"same_lower"``: the output is ``output_size`` (default ``size * stride``) and the
+    difference from the full result is cropped half at each end, the odd one at the end
+    (``"same"``) or at the beginning (``"same_lower"``). With numeric padding,
+    ``output_size`` is PyTorch's: it sets ``output_padding`` (at most ``stride - 1``)."""
     xs, ws = tuple(input_shape), tuple(weight_shape)
     d = len(ws) - 2
     groups = _groups(groups)
@@ -346,15 +361,19 @@ def conv_transpose_call(
     stride = int_tuple("stride", stride, d)
     dilation = int_tuple("dilation", dilation, d)
     output_padding = int_tuple("output_padding", output_padding, d, minimum=0)
+    spatial = tuple(xs[2:])
+    pads, output_padding = transpose_padding(
+        spatial, kernel, stride, dilation, padding, output_padding, output_size
+    )
     for op, s, dil in zip(output_padding, stride, dilation):
         if op >= s and op >= dil:
+            what = "output_padding" if output_size is None else "output_size"
             raise ArgumentError(
-                f"output_padding: must be smaller than the stride or the dilation on each "
-                f"axis, got output_padding={output_padding}, stride={stride}, "
-                f"dilation={dilation}"
+                f"{what}: the output may extend the full result by less than the stride or "
+                f"the dilation on each axis, got output_padding={output_padding}"
+                f"{'' if output_size is None else f' (from output_size={output_size!r})'}, "
+                f"stride={stride}, dilation={dilation}"
             )
-    pads = padding_pairs("padding", padding, d, strings=False)
-    spatial = tuple(xs[2:])
     out = transpose_output_size(spatial, kernel, stride, dilation, pads, output_padding)
     if min(out) < 1:
         raise ArgumentError(
@@ -365,6 +384,84 @@ def conv_transpose_call(
         "conv_transpose", xs[0], c_in, c_out, groups, spatial, kernel, stride, pads, dilation,
         out, bias_shape is not None, output_padding, dtype, device,
     )  # fmt: skip
+
+
+def spatial_sizes(name: str, value: Any, d: int, *, minimum: int = 1) -> tuple[int, ...]:
+    """An output size given as ``d`` ints, or as a whole shape of ``d + 2`` ints (PyTorch's
+    ``output_size=x.size()``, whose first two entries are the batch and the channels)."""
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == d + 2:
+        value = tuple(value)[2:]
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) not in (1, d):
+        raise ArgumentError(
+            f"{name}: expected {d} ints (one per spatial axis) or {d + 2} (a whole shape), "
+            f"got {value!r}"
+        )
+    return int_tuple(name, value, d, minimum=minimum)
+
+
+def transpose_padding(
+    n: Sequence[int],
+    k: Sequence[int],
+    s: Sequence[int],
+    dil: Sequence[int],
+    padding: Any,
+    output_padding: tuple[int, ...],
+    output_size: Any,
+) -> tuple[Pads, tuple[int, ...]]:
+    """The (before, after) crop and the output padding of a transposed convolution (see
+    :func:`conv_transpose_call`)."""
+    d = len(n)
+    full = [(ni - 1) * si + di * (ki - 1) + 1 for ni, si, di, ki in zip(n, s, dil, k)]
+    wanted = None if output_size is None else spatial_sizes("output_size", output_size, d)
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            pads: Pads = ((0, 0),) * d
+        elif mode in ("same", "same_upper", "same_lower"):
+            target = wanted if wanted is not None else tuple(ni * si for ni, si in zip(n, s))
+            pairs, extra = [], list(output_padding)
+            for i in range(d):
+                total = full[i] + extra[i] - target[i]
+                small, large = total // 2, total - total // 2
+                before, after = (large, small) if mode == "same_lower" else (small, large)
+                if after < 0:  # the output reaches past the full result: zeros at the end
+                    extra[i], after = extra[i] - after, 0
+                if before < 0:
+                    raise ArgumentError(
+                        f"output_size: {tuple(target)} exceeds the full transposed "
+                        f"convolution {tuple(full)} (plus output_padding) so that "
+                        f"padding={padding!r} would extend the beginning; ask for a smaller "
+                        f"output or use padding='same_lower'"
+                    )
+                pairs.append((before, after))
+            return tuple(pairs), tuple(extra)
+        else:
+            raise ArgumentError(
+                f"padding: expected an int, {d} ints, {d} (before, after) pairs, 'valid', "
+                f"'same' or 'same_lower', got {padding!r}"
+            )
+    else:
+        pads = padding_pairs("padding", padding, d, strings=False)
+    if wanted is None:
+        return pads, output_padding
+    if any(output_padding):
+        raise ArgumentError(
+            f"output_padding: give output_size or output_padding, not both (output_size "
+            f"sets the output padding), got output_padding={output_padding} and "
+            f"output_size={output_size!r}"
+        )
+    extra = []
+    for i in range(d):
+        smallest = full[i] - pads[i][0] - pads[i][1]
+        if not smallest <= wanted[i] <= smallest + s[i] - 1:
+            raise ArgumentError(
+                f"output_size: {tuple(wanted)} is not reachable; along axis {i} the "
+                f"transposed convolution gives from {smallest} to {smallest + s[i] - 1} "
+                f"elements (input {tuple(n)}, kernel {tuple(k)}, stride {tuple(s)}, "
+                f"dilation {tuple(dil)}, padding {pads})"
+            )
+        extra.append(wanted[i] - smallest)
+    return pads, tuple(extra)
 
 
 # -- pooling ---------------------------------------------------------------------------------------
@@ -379,7 +476,13 @@ class PoolCall:
     at the end, what the last window of a rounded-up output (``mode`` "ceil" or "full")
     reaches past the padded input: the border the kernels actually build. ``count`` (average
     pooling): "padded" divides by the window's positions inside the padded input, "input" by
-    its positions inside the input."""
+    its positions inside the input; ``divisor`` (average pooling, PyTorch's
+    ``divisor_override``): when not None, every window divides by it instead. ``indices``
+    (max pooling): the call also returns, for every output, the flat index of its maximum
+    within its ``(n, c)`` plane of the input (PyTorch's ``return_indices``); such a call is
+    the op ``"max_pool_with_indices"``. ``integer`` (max pooling): the input has an integer
+    dtype, which the result keeps (the op ``"max_pool_integer"``, padded with the dtype's
+    minimum; with ``indices`` it stays ``"max_pool_with_indices"``)."""
 
     kind: str
     n: int
@@ -396,10 +499,15 @@ class PoolCall:
     dtype: Any = None
     device: Any = None
     channels_last: bool = False
+    divisor: int | None = None
+    indices: bool = False
+    integer: bool = False
 
     @property
     def op(self) -> str:
-        return f"{self.kind}_pool"
+        if self.indices:
+            return "max_pool_with_indices"
+        return "max_pool_integer" if self.integer else f"{self.kind}_pool"
 
     @property
     def d(self) -> int:
@@ -459,14 +567,24 @@ def pool_call(
     dtype: Any = None,
     device: Any = None,
     channels_last: bool = False,
+    divisor_override: Any = None,
+    return_indices: Any = False,
+    integer: bool = False,
 ) -> PoolCall:
     """Check a pooling of an ``(N, C, *size)`` input and describe it (``mode``: see
-    :func:`pool_mode`; ``count_include_pad`` is read for average pooling only)."""
+    :func:`pool_mode`; ``count_include_pad`` and ``divisor_override`` are read for average
+    pooling only, ``return_indices`` for max pooling only)."""
     shape = tuple(input_shape)
     d = len(shape) - 2
     spatial = shape[2:]
+    if shape[1] < 1 or min(spatial) < 1:
+        raise ArgumentError(
+            f"input: pooling needs at least one channel and one element along every spatial "
+            f"axis (only the batch may be empty, as in PyTorch), got shape {shape} read as "
+            f"(N, C, *spatial)"
+        )
     kernel = int_tuple("kernel_size", kernel_size, d)
-    stride = kernel if stride is None else int_tuple("stride", stride, d)
+    stride = kernel if _default_stride(stride) else int_tuple("stride", stride, d)
     dilation = int_tuple("dilation", dilation, d)
     pads = padding_pairs(
         "padding", padding, d, spatial=spatial, kernel=kernel, stride=stride, dilation=dilation
@@ -496,15 +614,31 @@ def pool_call(
         (b, a + max((o - 1) * s + dil * (k - 1) + 1 - (n + b + a), 0))
         for n, k, s, dil, (b, a), o in zip(spatial, kernel, stride, dilation, pads, out)
     )
-    count = None
+    count, divisor, indices = None, None, False
     if kind == "avg":
         count = "padded" if flag("count_include_pad", count_include_pad) else "input"
         if is_same(padding):  # TensorFlow never counts SAME padding
             count = "input"
+        divisor = divisor_arg(divisor_override)
+    else:
+        indices = flag("return_indices", return_indices)
     return PoolCall(
         kind, shape[0], shape[1], tuple(spatial), kernel, stride, pads, dilation, mode, out,
-        applied, count, dtype, device, channels_last,
+        applied, count, dtype, device, channels_last, divisor, indices, integer,
     )  # fmt: skip
+
+
+def divisor_arg(divisor_override: Any) -> int | None:
+    """PyTorch's ``divisor_override``: None, or a non-zero int every window divides by."""
+    if divisor_override is None:
+        return None
+    if not _is_int(divisor_override):
+        raise ArrayTypeError(
+            f"divisor_override: expected None or a non-zero int, got {divisor_override!r}"
+        )
+    if divisor_override == 0:
+        raise ArgumentError("divisor_override: must not be zero (every window divides by it)")
+    return int(divisor_override)
 
 
 # -- adaptive (and global) pooling -----------------------------------------------------------------
@@ -524,10 +658,11 @@ class AdaptiveCall:
     dtype: Any = None
     device: Any = None
     channels_last: bool = False
+    indices: bool = False
 
     @property
     def op(self) -> str:
-        return f"adaptive_{self.kind}_pool"
+        return "adaptive_max_pool_with_indices" if self.indices else f"adaptive_{self.kind}_pool"
 
     @property
     def d(self) -> int:
@@ -551,9 +686,11 @@ def adaptive_call(
     dtype: Any = None,
     device: Any = None,
     channels_last: bool = False,
+    return_indices: Any = False,
 ) -> AdaptiveCall:
     """Check an adaptive pooling of an ``(N, C, *size)`` input to ``output_size`` (an int or
-    one entry per axis, each an int >= 1 or None: keep the input's size) and describe it."""
+    one entry per axis, each an int >= 1 or None: keep the input's size) and describe it
+    (``return_indices``, max pooling only: the flat index of every maximum too)."""
     shape = tuple(input_shape)
     d = len(shape) - 2
     spatial = shape[2:]
@@ -585,9 +722,11 @@ def adaptive_call(
             )
         else:
             out.append(int(v))
+    indices = kind == "max" and flag("return_indices", return_indices)
     return AdaptiveCall(
-        kind, shape[0], shape[1], tuple(spatial), tuple(out), dtype, device, channels_last
-    )
+        kind, shape[0], shape[1], tuple(spatial), tuple(out), dtype, device, channels_last,
+        indices,
+    )  # fmt: skip
 
 
 # -- elementwise ----------------------------------------------------------------------------------
@@ -605,3 +744,396 @@ class ElementwiseCall:
     @property
     def out_shape(self) -> tuple[int, ...]:
         return self.shape
+
+
+# -- padding with a mode ---------------------------------------------------------------------------
+
+#: padding modes: PyTorch's ``F.pad`` names (a convolution's ``padding_mode="zeros"`` is
+#: "constant" with 0)
+PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+@dataclass(frozen=True)
+class PadCall:
+    """Padding the spatial axes of an ``(n, c, *size)`` array by ``padding`` (before, after)
+    pairs: "constant" (``value``), "reflect" (mirrored without repeating the edge, as
+    ``numpy.pad``'s "reflect"), "replicate" (the edge repeated, NumPy's "edge") or
+    "circular" (wrapped around, NumPy's "wrap")."""
+
+    mode: str
+    n: int
+    c: int
+    size: tuple[int, ...]
+    padding: Pads
+    value: float = 0.0
+    dtype: Any = None
+    device: Any = None
+
+    op = "pad"
+
+    @property
+    def d(self) -> int:
+        return len(self.size)
+
+    @property
+    def out(self) -> tuple[int, ...]:
+        return tuple(n + b + a for n, (b, a) in zip(self.size, self.padding))
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.n, self.c) + self.out
+
+
+def pad_call(
+    input_shape: Sequence[int],
+    padding: Pads,
+    mode: str,
+    value: float = 0.0,
+    *,
+    name: str = "padding_mode",
+    dtype: Any = None,
+    device: Any = None,
+) -> PadCall:
+    """Check a padding of an ``(N, C, *size)`` array by (before, after) ``padding`` pairs
+    with ``mode`` (named ``name`` in errors) and describe it. "reflect" needs each pad
+    smaller than the axis, "circular" at most the axis (PyTorch's limits; larger pads would
+    reflect or wrap more than once), "replicate" a non-empty axis."""
+    shape = tuple(input_shape)
+    if mode not in PAD_MODES:
+        raise ArgumentError(f"{name}: expected one of {PAD_MODES}, got {mode!r}")
+    spatial = shape[2:]
+    for n, (before, after) in zip(spatial, padding):
+        if before < 0 or after < 0:
+            raise ArgumentError(f"padding: must not be negative, got {padding}")
+        if mode == "reflect" and max(before, after) >= n:
+            raise ArgumentError(
+                f"{name}: 'reflect' needs every pad smaller than its axis (the edge is not "
+                f"repeated), got padding {tuple(padding)} for spatial size {tuple(spatial)}"
+            )
+        if mode == "circular" and max(before, after) > n:
+            raise ArgumentError(
+                f"{name}: 'circular' needs every pad at most its axis (it wraps around "
+                f"once), got padding {tuple(padding)} for spatial size {tuple(spatial)}"
+            )
+        if mode == "replicate" and n < 1 and (before or after):
+            raise ArgumentError(
+                f"{name}: 'replicate' needs a non-empty axis to repeat, got spatial size "
+                f"{tuple(spatial)}"
+            )
+    return PadCall(mode, shape[0], shape[1], tuple(spatial), tuple(padding), value, dtype, device)
+
+
+# -- max unpooling ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnpoolCall:
+    """One max unpooling (PyTorch's ``max_unpool``, ONNX's MaxUnpool) of an ``(n, c, *size)``
+    input with indices of the same shape to ``(n, c, *out)``: every input value goes to the
+    flat position its index names within its ``(n, c)`` plane of the output (the rest is 0).
+    ``kernel``, ``stride`` and ``padding`` are those of the max pooling being undone; they
+    set the default output size ``(size - 1)*stride - before - after + kernel``."""
+
+    n: int
+    c: int
+    size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: Pads
+    out: tuple[int, ...]
+    dtype: Any = None
+    device: Any = None
+
+    op = "max_unpool"
+
+    @property
+    def d(self) -> int:
+        return len(self.size)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.n, self.c) + self.out
+
+
+def unpool_call(
+    input_shape: Sequence[int],
+    kernel_size: Any,
+    stride: Any = None,
+    padding: Any = 0,
+    output_size: Any = None,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> UnpoolCall:
+    """Check a max unpooling of an ``(N, C, *size)`` input and describe it. ``output_size``
+    (``d`` ints or a whole shape) must lie strictly within one stride of the default size,
+    as PyTorch requires (the sizes a max pooling with that stride maps to ``size``)."""
+    shape = tuple(input_shape)
+    d = len(shape) - 2
+    spatial = tuple(shape[2:])
+    kernel = int_tuple("kernel_size", kernel_size, d)
+    stride = kernel if _default_stride(stride) else int_tuple("stride", stride, d)
+    pads = padding_pairs("padding", padding, d, strings=False)
+    default = tuple(
+        (n - 1) * s - b - a + k for n, s, (b, a), k in zip(spatial, stride, pads, kernel)
+    )
+    if output_size is None:
+        out = default
+    else:
+        out = spatial_sizes("output_size", output_size, d, minimum=0)
+        for o, dflt, s in zip(out, default, stride):
+            if not dflt - s < o < dflt + s:
+                raise ArgumentError(
+                    f"output_size: {tuple(out)} is not a size that max pooling with kernel "
+                    f"{kernel}, stride {stride} and padding {pads} maps to {spatial}; each "
+                    f"entry must lie strictly between default - stride and default + stride "
+                    f"(default {default})"
+                )
+    if min(out) < 1:
+        raise ArgumentError(
+            f"output_size: the output {tuple(out)} would be empty (input {spatial}, kernel "
+            f"{kernel}, stride {stride}, padding {pads})"
+        )
+    return UnpoolCall(shape[0], shape[1], spatial, kernel, stride, pads, tuple(out), dtype, device)
+
+
+# -- power-average (Lp) pooling --------------------------------------------------------------------
+
+#: how Lp pooling treats signs and partial windows: "torch" (``F.lp_pool*d``:
+#: ``(avg_pool(x**p) * prod(kernel))**(1/p)``) or "onnx" (LpPool: ``sum(|x|**p)**(1/p)``)
+LP_CONVENTIONS = ("torch", "onnx")
+
+
+@dataclass(frozen=True)
+class LpPoolCall:
+    """One power-average pooling: ``(sum over the window of x**p)**(1/p)`` for a window
+    described by ``pool`` (an average pooling call: the window, padding, rounding and the
+    count that PyTorch's formula divides by and multiplies back). ``convention``: "torch"
+    raises ``x`` itself to ``p`` and scales partial windows (past the input, with
+    ``ceil_mode``) by ``prod(kernel) / count`` as ``F.lp_pool*d`` does; "onnx" raises
+    ``|x|`` and sums. ``p`` may be ``inf`` (the maximum of ``|x|``) or ``-inf`` (its
+    minimum), as PyTorch allows."""
+
+    pool: PoolCall
+    p: float
+    convention: str = "torch"
+
+    op = "lp_pool"
+
+    @property
+    def d(self) -> int:
+        return self.pool.d
+
+    @property
+    def out(self) -> tuple[int, ...]:
+        return self.pool.out
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return self.pool.out_shape
+
+    @property
+    def dtype(self) -> Any:
+        return self.pool.dtype
+
+    @property
+    def device(self) -> Any:
+        return self.pool.device
+
+    def __getattr__(self, name: str) -> Any:  # the window's fields, for messages and kernels
+        if name in ("kernel", "stride", "padding", "dilation", "mode", "size", "n", "c"):
+            return getattr(self.pool, name)
+        raise AttributeError(name)
+
+
+def lp_norm(norm_type: Any) -> float:
+    """The ``p`` of Lp pooling: a positive real number, or ``inf``/``-inf``."""
+    if isinstance(norm_type, bool) or not isinstance(norm_type, (int, float, numbers.Real)):
+        raise ArrayTypeError(f"norm_type: expected a positive number or inf, got {norm_type!r}")
+    p = float(norm_type)
+    if math.isnan(p) or p == 0 or (p < 0 and not math.isinf(p)):
+        raise ArgumentError(
+            f"norm_type: expected a positive number, inf or -inf, got {norm_type!r}"
+        )
+    return p
+
+
+# -- fractional max pooling ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FractionalCall:
+    """One fractional max pooling (Graham, 2014; PyTorch's ``fractional_max_pool2d/3d``) of
+    an ``(n, c, *size)`` input to ``(n, c, *out)`` with windows of ``kernel``: along an axis
+    of size ``n``, output ``i < out - 1`` of plane ``(b, ch)`` starts at
+    ``int((i + u)*alpha) - int(u*alpha)`` with ``alpha = (n - kernel)/(out - 1)`` and ``u``
+    that plane's random sample for the axis; the last output starts at ``n - kernel``.
+    ``indices``: the flat index of each maximum in its plane is returned too."""
+
+    n: int
+    c: int
+    size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    out: tuple[int, ...]
+    indices: bool = False
+    dtype: Any = None
+    device: Any = None
+
+    op = "fractional_max_pool"
+
+    @property
+    def d(self) -> int:
+        return len(self.size)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.n, self.c) + self.out
+
+    @property
+    def samples_shape(self) -> tuple[int, ...]:
+        """The random samples: one per plane and spatial axis, in ``[0, 1)``."""
+        return (self.n, self.c, self.d)
+
+
+def fractional_call(
+    input_shape: Sequence[int],
+    kernel_size: Any,
+    output_size: Any = None,
+    output_ratio: Any = None,
+    return_indices: Any = False,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> FractionalCall:
+    """Check a fractional max pooling of an ``(N, C, *size)`` input: ``output_size`` (ints)
+    or ``output_ratio`` (numbers in (0, 1]: ``int(size * ratio)``, as PyTorch), exactly one
+    of them; every window must fit, ``out + kernel - 1 <= size``."""
+    shape = tuple(input_shape)
+    d = len(shape) - 2
+    spatial = tuple(shape[2:])
+    if shape[1] < 1 or min(spatial) < 1:
+        raise ArgumentError(
+            f"input: pooling needs at least one channel and one element along every spatial "
+            f"axis (only the batch may be empty), got shape {shape} read as (N, C, *spatial)"
+        )
+    kernel = int_tuple("kernel_size", kernel_size, d)
+    if (output_size is None) == (output_ratio is None):
+        raise ArgumentError(
+            f"output_size: give exactly one of output_size and output_ratio, got "
+            f"output_size={output_size!r}, output_ratio={output_ratio!r}"
+        )
+    if output_size is not None:
+        out = spatial_sizes("output_size", output_size, d)
+    else:
+        ratios = output_ratio
+        if not (isinstance(ratios, Sequence) and not isinstance(ratios, str)):
+            ratios = (ratios,) * d
+        ratios = tuple(ratios) * d if len(ratios) == 1 else tuple(ratios)
+        if len(ratios) != d or not all(
+            isinstance(r, numbers.Real) and not isinstance(r, bool) and 0 < r <= 1 for r in ratios
+        ):
+            raise ArgumentError(
+                f"output_ratio: expected a number in (0, 1] or {d} of them, got {output_ratio!r}"
+            )
+        out = tuple(int(n * r) for n, r in zip(spatial, ratios))
+        if min(out) < 1:
+            raise ArgumentError(
+                f"output_ratio: {output_ratio!r} of the input {spatial} gives an empty output {out}"
+            )
+    for n, k, o in zip(spatial, kernel, out):
+        if o + k - 1 > n:
+            raise ArgumentError(
+                f"output_size: {out} windows of kernel {kernel} do not fit the input "
+                f"{spatial}; each axis needs output + kernel - 1 <= input"
+            )
+    indices = flag("return_indices", return_indices)
+    return FractionalCall(shape[0], shape[1], spatial, kernel, tuple(out), indices, dtype, device)
+
+
+# -- deformable convolution ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeformCall:
+    """One deformable convolution (torchvision's ``deform_conv2d``, ONNX's DeformConv) of an
+    ``(n, c_in, *size)`` input with a ``(c_out, c_in/groups, *kernel)`` weight: each kernel
+    tap of each output samples the input bilinearly at its regular position plus a learned
+    offset (``offset``: ``(n, 2*offset_groups*K, *out)``, ``(dy, dx)`` pairs for the K taps
+    in row-major order, per offset group of channels), times ``mask`` (``(n,
+    offset_groups*K, *out)``) when given; samples outside the input read 0."""
+
+    n: int
+    c_in: int
+    c_out: int
+    groups: int
+    offset_groups: int
+    size: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: Pads
+    dilation: tuple[int, ...]
+    out: tuple[int, ...]
+    mask: bool = False
+    bias: bool = False
+    dtype: Any = None
+    device: Any = None
+
+    op = "deform_conv"
+
+    @property
+    def d(self) -> int:
+        return len(self.size)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.n, self.c_out) + self.out
+
+
+def deform_call(
+    input_shape: Sequence[int],
+    offset_shape: Sequence[int],
+    weight_shape: Sequence[int],
+    bias_shape: Sequence[int] | None = None,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    mask_shape: Sequence[int] | None = None,
+    groups: Any = 1,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> DeformCall:
+    """Check a 2-D deformable convolution and describe it; the offset groups are read from
+    the offset's channels (``2 * offset_groups * kh * kw``)."""
+    base = conv_call(
+        input_shape, weight_shape, bias_shape, stride, padding, dilation, groups,
+        dtype=dtype, device=device,
+    )  # fmt: skip
+    k = math.prod(base.kernel)
+    os_ = tuple(offset_shape)
+    expected_tail = base.out
+    if len(os_) != 4 or os_[0] != base.n or os_[2:] != expected_tail or os_[1] % (2 * k):
+        raise ArgumentError(
+            f"offset: expected shape ({base.n}, 2*offset_groups*{k}, *{expected_tail}) (a "
+            f"(dy, dx) pair per kernel tap and output position, per offset group), got "
+            f"{os_}"
+        )
+    offset_groups = os_[1] // (2 * k)
+    if offset_groups < 1 or base.c_in % offset_groups:
+        raise ArgumentError(
+            f"offset: {offset_groups} offset groups (from its {os_[1]} channels) must "
+            f"divide the input's {base.c_in} channels"
+        )
+    if mask_shape is not None:
+        ms = tuple(mask_shape)
+        want = (base.n, offset_groups * k) + expected_tail
+        if ms != want:
+            raise ArgumentError(
+                f"mask: expected shape {want} (one factor per kernel tap and output "
+                f"position, per offset group), got {ms}"
+            )
+    return DeformCall(
+        base.n, base.c_in, base.c_out, base.groups, offset_groups, base.size, base.kernel,
+        base.stride, base.padding, base.dilation, base.out, mask_shape is not None,
+        bias_shape is not None, dtype, device,
+    )  # fmt: skip

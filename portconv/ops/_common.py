@@ -164,7 +164,19 @@ def forward(plan: Plan, arrays: list[Any], path: str | None) -> Any:
     """The op's result for batched, channels-first standard ``arrays``."""
     be, call = plan.be, plan.call
     if 0 in call.out_shape:  # nothing to compute (native kernels refuse some empty shapes)
-        return be.adapter.namespace().zeros(call.out_shape, dtype=call.dtype, device=be.device)
+        xp = be.adapter.namespace()
+        y = xp.zeros(call.out_shape, dtype=call.dtype, device=be.device)
+        # the sum of none of its elements (0) links the result to every floating array, so
+        # that a framework's own autograd finds each (with a zero gradient)
+        for a in arrays:
+            if (
+                a is not None
+                and a.ndim
+                and xp.isdtype(a.dtype, _FLOAT_KINDS)
+                and a.dtype == y.dtype
+            ):
+                y = y + xp.sum(a[..., :0])
+        return y
     native = choose(be, call, path)
     if native is not None:
         return native.run(call, *arrays)

@@ -26,12 +26,14 @@ to the first maximum of its box in row-major order (per axis, last axis first, g
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_limit
 from ._call import AdaptiveCall, adaptive_call
 from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run
+from ._indices import run_pair
 from .pool import _iota, batched_cf_shape
 
 __all__ = [
@@ -203,15 +205,63 @@ def _backward(xp: Any, call: AdaptiveCall, arrays, y, g, needs) -> tuple:
     return (_avg_backward(xp, call, g),)
 
 
+def _forward_with_indices(xp: Any, call: AdaptiveCall, x: Any) -> tuple[Any, Any]:
+    """Adaptive max pooling and, for every output, the flat index of its maximum within the
+    input plane (PyTorch's ``return_indices``): every tap of the longest box along each axis
+    read with ``take`` (taps past a shorter box never win), combined with a running maximum
+    that keeps the first maximum in row-major order and lets NaN through, as PyTorch's
+    kernel."""
+    from ._indices import gather_planes
+
+    d, dev = call.d, call.device
+    starts, lengths = [], []
+    for a in range(d):
+        wins = call.windows(a)
+        shape = (1, 1) + tuple(call.out[a] if b == a else 1 for b in range(d))
+        start = xp.asarray([s for s, _ in wins], dtype=xp.int64, device=dev)
+        size = xp.asarray([e - s for s, e in wins], dtype=xp.int64, device=dev)
+        starts.append(xp.reshape(start, shape))
+        lengths.append((xp.reshape(size, shape), max(e - s for s, e in wins)))
+    acc = xp.full(call.out_shape, float("-inf"), dtype=x.dtype, device=dev)
+    zero = xp.zeros(call.out_shape, dtype=xp.int64, device=dev)
+    idx = None
+    for tap in itertools.product(*(range(m) for _, m in lengths)):
+        flat, inside = None, None
+        for a in range(d):
+            term = (starts[a] + tap[a]) * math.prod(call.size[a + 1 :])
+            ok = lengths[a][0] > tap[a]
+            flat = term if flat is None else flat + term
+            inside = ok if inside is None else xp.logical_and(inside, ok)
+        inside = xp.broadcast_to(inside, call.out_shape)
+        flat = xp.where(inside, xp.broadcast_to(flat, call.out_shape), zero)  # a valid index
+        v = gather_planes(xp, x, flat, dev)
+        if idx is None:
+            idx = flat
+        take = xp.logical_and(inside, xp.logical_or(v > acc, xp.isnan(v)))
+        acc = xp.where(take, v, acc)
+        idx = xp.where(take, flat, idx)
+    return acc, idx
+
+
+def _backward_with_indices(xp: Any, call: AdaptiveCall, arrays, y, g, needs) -> tuple:
+    return _backward(xp, call, arrays, y[0], g, needs)  # the values' gradient
+
+
 #: adaptive max and average pooling: the generic forward and its gradient
 ADAPTIVE_MAX_POOL = Op("adaptive_max_pool", _forward, _backward, recorded=_forward_recorded)
 ADAPTIVE_AVG_POOL = Op("adaptive_avg_pool", _forward, _backward)
+#: adaptive max pooling that also returns the flat index of every maximum
+ADAPTIVE_MAX_POOL_WITH_INDICES = Op(
+    "adaptive_max_pool_with_indices", _forward_with_indices, _backward_with_indices
+)
 
 
 # -- the front end ---------------------------------------------------------------------------------
 
 
-def _check(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) -> Plan:
+def _check(
+    kind: str, input: Any, output_size: Any, layout: Any, d: int | None, return_indices=False
+) -> Plan:
     be, xp, (x,) = prepare(input, names=("input",))
     if d is None:  # global pooling: batched input, 1 to 3 spatial axes
         nd = getattr(x, "ndim", 0)
@@ -228,8 +278,9 @@ def _check(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) 
     require_float(xp, "input", x)
     shape, batched = batched_cf_shape(tuple(x.shape), d, last)
     call = adaptive_call(
-        kind, shape, output_size, dtype=x.dtype, device=be.device, channels_last=last
-    )
+        kind, shape, output_size, dtype=x.dtype, device=be.device, channels_last=last,
+        return_indices=return_indices,
+    )  # fmt: skip
     refuse_huge(
         "output_size",
         f"the result {call.out} (input shape {tuple(x.shape)})",
@@ -237,27 +288,49 @@ def _check(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) 
         whole_array_limit(be),
     )
     op = ADAPTIVE_MAX_POOL if kind == "max" else ADAPTIVE_AVG_POOL
+    if call.indices:
+        op = ADAPTIVE_MAX_POOL_WITH_INDICES
     return Plan(op, be, call, batched, last)
 
 
-def bind(kind: str, input: Any, output_size: Any, layout: Any, d: int | None) -> Plan:
+def bind(
+    kind: str, input: Any, output_size: Any, layout: Any, d: int | None, return_indices=False
+) -> Plan:
     """The checked :class:`Plan` of an adaptive (``d`` given) or global (``d`` None) pooling."""
-    args = ("adaptive", kind, output_size, layout, d)
-    return bound((input,), args, lambda: _check(kind, input, output_size, layout, d))
+    args = ("adaptive", kind, output_size, layout, d, return_indices)
+    return bound(
+        (input,), args, lambda: _check(kind, input, output_size, layout, d, return_indices)
+    )
 
 
 # -- public ops ------------------------------------------------------------------------------------
 
 
 def _fixed_adaptive(kind: str, d: int):
-    def op(
-        input: Any,
-        output_size: Any,
-        *,
-        layout: str = "channels_first",
-        path: str | None = None,
-    ) -> Any:
-        return run(bind(kind, input, output_size, layout, d), (input,), path)
+    if kind == "max":
+
+        def op(
+            input: Any,
+            output_size: Any,
+            return_indices: bool = False,
+            *,
+            layout: str = "channels_first",
+            path: str | None = None,
+        ) -> Any:
+            plan = bind(kind, input, output_size, layout, d, return_indices)
+            if plan.call.indices:
+                return run_pair(plan, (input,), path)
+            return run(plan, (input,), path)
+    else:
+
+        def op(
+            input: Any,
+            output_size: Any,
+            *,
+            layout: str = "channels_first",
+            path: str | None = None,
+        ) -> Any:
+            return run(bind(kind, input, output_size, layout, d), (input,), path)
 
     names = ", ".join(SPATIAL_NAMES[d])
     what = "maximum" if kind == "max" else "average"
@@ -276,7 +349,14 @@ def _fixed_adaptive(kind: str, d: int):
         ``(N, C, {names})`` or unbatched ``(C, {names})`` (channels last with
         ``layout="channels_last"``), real floating, every spatial size at least 1.
     output_size : int or tuple
-        An int, or {d} entries, each an int of at least 1 or None (keep the input's size).
+        An int, or {d} entries, each an int of at least 1 or None (keep the input's size).{
+        ""
+        if kind == "avg"
+        else '''
+    return_indices : bool
+        Also return the flat index of each maximum within its ``(n, c)`` plane (int64), as
+        PyTorch's ``return_indices``.'''
+    }
     layout : str
         ``"channels_first"`` (default) or ``"channels_last"``.
     path : str, optional

@@ -29,6 +29,7 @@ so native autograd (torch, MXNet) also differentiates through the generic forwar
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -58,6 +59,8 @@ from ._common import (
     run,
     same_dtype,
 )
+from ._dtypes import book_float
+from .pad import conv_pad_mode, pad_plan
 
 __all__ = [
     "conv",
@@ -329,15 +332,40 @@ def _check(input, weight, bias, stride, padding, dilation, groups, layout, d, fl
     return Plan(CONV, be, call, batched, last, flip)
 
 
-def bind(input, weight, bias, stride, padding, dilation, groups, layout, d, flip) -> Plan:
+def bind(
+    input, weight, bias, stride, padding, dilation, groups, layout, d, flip,
+    padding_mode="zeros",
+) -> Plan | tuple[Plan, Plan]:  # fmt: skip
     """The checked :class:`Plan` of a convolution call (from the cache of repeated calls when
-    an equal call was checked before)."""
-    args = ("conv", stride, padding, dilation, groups, layout, d, flip)
-    return bound(
-        (input, weight, bias),
-        args,
-        lambda: _check(input, weight, bias, stride, padding, dilation, groups, layout, d, flip),
-    )
+    an equal call was checked before); for a ``padding_mode`` other than "zeros", the plans
+    of the padding and of the convolution that follows it without padding."""
+    args = ("conv", stride, padding, dilation, groups, layout, d, flip, padding_mode)
+
+    def check() -> Plan | tuple[Plan, Plan]:
+        mode = conv_pad_mode(padding_mode)
+        plan = _check(input, weight, bias, stride, padding, dilation, groups, layout, d, flip)
+        if mode == "constant" or all(p == (0, 0) for p in plan.call.padding):
+            return plan
+        return padded(plan, mode)
+
+    return bound((input, weight, bias), args, check)
+
+
+def padded(plan: Plan, mode: str) -> tuple[Plan, Plan]:
+    """A convolution ``plan`` as two: padding its input with ``mode``, then the convolution
+    of the padded input without padding (as PyTorch runs ``padding_mode``)."""
+    pre = pad_plan(plan, mode)
+    zero = ((0, 0),) * plan.call.d
+    call = dataclasses.replace(plan.call, size=pre.call.out, padding=zero)
+    return pre, dataclasses.replace(plan, call=call)
+
+
+def run_conv(plans: Plan | tuple[Plan, Plan], arrays: tuple, path: str | None) -> Any:
+    """Run what :func:`bind` returned on the caller's arrays."""
+    if isinstance(plans, Plan):
+        return run(plans, arrays, path)
+    pre, plan = plans
+    return run(plan, (run(pre, arrays[:1], path),) + tuple(arrays[1:]), path)
 
 
 # -- public ops ------------------------------------------------------------------------------------
@@ -355,6 +383,7 @@ def conv(
     layout: str = "channels_first",
     path: str | None = None,
     strides: Any = None,
+    padding_mode: str = "zeros",
 ) -> Any:
     """Cross-correlation of ``input`` with ``weight`` over 1 to 3 spatial dimensions.
 
@@ -383,6 +412,11 @@ def conv(
         beginning).
     groups : int
         Splits the channels into independent groups (``groups == C_in``: depthwise).
+    padding_mode : str
+        What the padding holds, as PyTorch's ``nn.Conv2d(padding_mode=...)``: ``"zeros"``
+        (default), ``"reflect"`` (mirrored without repeating the edge; each pad smaller than
+        its axis), ``"replicate"`` (the edge repeated) or ``"circular"`` (wrapped around;
+        each pad at most its axis). The input is padded so, then convolved without padding.
     layout : str
         ``"channels_first"`` (default; also "NCW", "NCHW", "NCDHW") or ``"channels_last"``
         ("NWC", "NHWC", "NDHWC").
@@ -418,8 +452,10 @@ def conv(
     (1, 2, 4, 4)
     """
     stride = gluon_alias("stride", stride, "strides", strides, 1)
-    plan = bind(input, weight, bias, stride, padding, dilation, groups, layout, None, False)
-    return run(plan, (input, weight, bias), path)
+    plans = bind(
+        input, weight, bias, stride, padding, dilation, groups, layout, None, False, padding_mode
+    )
+    return run_conv(plans, (input, weight, bias), path)
 
 
 def _fixed(d: int):
@@ -435,10 +471,13 @@ def _fixed(d: int):
         layout: str = "channels_first",
         path: str | None = None,
         strides: Any = None,
+        padding_mode: str = "zeros",
     ) -> Any:
         stride = gluon_alias("stride", stride, "strides", strides, 1)
-        plan = bind(input, weight, bias, stride, padding, dilation, groups, layout, d, False)
-        return run(plan, (input, weight, bias), path)
+        plans = bind(
+            input, weight, bias, stride, padding, dilation, groups, layout, d, False, padding_mode
+        )
+        return run_conv(plans, (input, weight, bias), path)
 
     names = ", ".join(SPATIAL_NAMES[d])
     ks = ", ".join("k" + n for n in SPATIAL_NAMES[d])
@@ -456,6 +495,8 @@ def _fixed(d: int):
     Parameters
     ----------
     input, weight, bias, stride, padding, dilation, groups, layout, path, strides
+        As :func:`conv`.
+    padding_mode
         As :func:`conv`.
 
     Returns
@@ -479,14 +520,22 @@ conv2d = _fixed(2)
 conv3d = _fixed(3)
 
 
-def _single(X: Any, K: Any, names: tuple[str, str], stride, padding, dilation, groups, path, flip):
+def _single(
+    X: Any, K: Any, names: tuple[str, str], stride, padding, dilation, groups, path, flip,
+    padding_mode="zeros",
+):  # fmt: skip
     """A 2-D input ``X`` and a 2-D kernel ``K``: one image, one kernel, one result image."""
     be, xp, (x, k) = prepare(X, K, names=names)
     require_ndim(names[0], x, (2,), "height, width")
     require_ndim(names[1], k, (2,), "kernel height, kernel width")
-    require_float(xp, names[0], x)
-    require_float(xp, names[1], k)
-    same_dtype(names[1], k, x)
+    if flip:  # convolve: floating arrays of one dtype, as conv
+        require_float(xp, names[0], x)
+        require_float(xp, names[1], k)
+        same_dtype(names[1], k, x)
+    else:  # the book's corr2d: integers compute in floats, as its zeros(...) does
+        dtype = book_float(xp, names, [x, k], be.device)
+        x = x if x.dtype == dtype else xp.astype(x, dtype)
+        k = k if k.dtype == dtype else xp.astype(k, dtype)
     call = conv_call(
         (1, 1) + tuple(x.shape),
         (1, 1) + tuple(k.shape),
@@ -501,7 +550,12 @@ def _single(X: Any, K: Any, names: tuple[str, str], stride, padding, dilation, g
     k4 = k[None, None, ...]
     if flip:
         k4 = xp.flip(k4, axis=(2, 3))
-    y = forward(Plan(CONV, be, call), [x[None, None, ...], k4, None], path)
+    plan, x4 = Plan(CONV, be, call), x[None, None, ...]
+    mode = conv_pad_mode(padding_mode)
+    if mode != "constant":
+        pre, plan = padded(plan, mode)
+        x4 = forward(pre, [x4], path)
+    y = forward(plan, [x4, k4, None], path)
     return be.adapter.from_standard(y[0, 0, ...], X)
 
 
@@ -517,6 +571,7 @@ def convolve(
     layout: str = "channels_first",
     path: str | None = None,
     strides: Any = None,
+    padding_mode: str = "zeros",
 ) -> Any:
     """True convolution (5.2.5): :func:`conv` with the kernel flipped along every spatial axis.
 
@@ -528,6 +583,8 @@ def convolve(
     ----------
     input, weight, bias, stride, padding, dilation, groups, layout, path, strides
         As :func:`conv` (or a 2-D image and a 2-D kernel, without ``bias`` and ``groups``).
+    padding_mode
+        As :func:`conv`.
 
     Returns
     -------
@@ -549,9 +606,13 @@ def convolve(
                 f"{type(bias).__name__}"
             )
         names = ("input", "weight")
-        return _single(input, weight, names, stride, padding, dilation, groups, path, True)
-    plan = bind(input, weight, bias, stride, padding, dilation, groups, layout, None, True)
-    return run(plan, (input, weight, bias), path)
+        return _single(
+            input, weight, names, stride, padding, dilation, groups, path, True, padding_mode
+        )
+    plans = bind(
+        input, weight, bias, stride, padding, dilation, groups, layout, None, True, padding_mode
+    )
+    return run_conv(plans, (input, weight, bias), path)
 
 
 def corr2d(X: Any, K: Any) -> Any:
@@ -563,14 +624,18 @@ def corr2d(X: Any, K: Any) -> Any:
     Parameters
     ----------
     X : array
-        A 2-D image ``(height, width)``, real floating.
+        A 2-D image ``(height, width)``, real floating or integer.
     K : array
-        A 2-D kernel ``(h, w)`` of ``X``'s library and dtype, no larger than ``X``.
+        A 2-D kernel ``(h, w)`` of ``X``'s library, no larger than ``X``; real floating (of
+        ``X``'s dtype if that is floating too) or integer.
 
     Returns
     -------
     array
-        ``(height - h + 1, width - w + 1)``, of ``X``'s library and device.
+        ``(height - h + 1, width - w + 1)``, of ``X``'s library and device, in the floating
+        dtype of the inputs, or, for two integer inputs, the library's default floating
+        dtype (float32 on PyTorch and MXNet, float64 on NumPy), as the book's helper, which
+        fills ``zeros(...)``, returns.
 
     Examples
     --------

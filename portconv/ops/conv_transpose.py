@@ -101,7 +101,9 @@ CONV_TRANSPOSE = Op("conv_transpose", _forward, _backward)
 # -- the front end ---------------------------------------------------------------------------------
 
 
-def _check(input, weight, bias, stride, padding, output_padding, groups, dilation, d) -> Plan:
+def _check(
+    input, weight, bias, stride, padding, output_padding, groups, dilation, d, output_size=None
+) -> Plan:
     be, xp, (x, w, b) = prepare(input, weight, bias, names=("input", "weight", "bias"))
     if d is None:
         require_ndim("weight", w, (3, 4, 5), "(C_in, C_out/groups, *kernel)")
@@ -128,6 +130,7 @@ def _check(input, weight, bias, stride, padding, output_padding, groups, dilatio
         dilation,
         dtype=x.dtype,
         device=be.device,
+        output_size=output_size,
     )
     refuse_huge(
         "stride",
@@ -139,13 +142,26 @@ def _check(input, weight, bias, stride, padding, output_padding, groups, dilatio
     return Plan(CONV_TRANSPOSE, be, call, batched)
 
 
-def bind(input, weight, bias, stride, padding, output_padding, groups, dilation, d) -> Plan:
+def bind(
+    input, weight, bias, stride, padding, output_padding, groups, dilation, d, output_size=None
+) -> Plan:
     """The checked :class:`Plan` of a transposed convolution call."""
-    args = ("conv_transpose", stride, padding, output_padding, groups, dilation, d)
+    args = ("conv_transpose", stride, padding, output_padding, groups, dilation, d, output_size)
     return bound(
         (input, weight, bias),
         args,
-        lambda: _check(input, weight, bias, stride, padding, output_padding, groups, dilation, d),
+        lambda: _check(
+            input,
+            weight,
+            bias,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+            d,
+            output_size,
+        ),  # fmt: skip
     )
 
 
@@ -162,6 +178,7 @@ def conv_transpose(
     groups: int = 1,
     dilation: Any = 1,
     *,
+    output_size: Any = None,
     path: str | None = None,
 ) -> Any:
     """Transposed convolution ("deconvolution") over 1 to 3 spatial dimensions.
@@ -178,13 +195,21 @@ def conv_transpose(
     bias : array, optional
         ``(C_out,)``.
     stride, dilation : int or tuple of int
-    padding : int or tuple
+    padding : int, tuple or str
         An int, one int per axis or one (before, after) pair per axis: how much is removed
         from the border of the full result (the padding of the convolution this is the
-        adjoint of).
+        adjoint of). Or ONNX's ``auto_pad``: ``"same"`` (SAME_UPPER) or ``"same_lower"``:
+        the output is ``output_size`` (default ``n * stride``) and the rest of the full
+        result is removed half from each end, the odd one from the end (``"same"``) or the
+        beginning (``"same_lower"``); ``"valid"``: nothing removed.
     output_padding : int or tuple of int
         Positions added at the end of each axis (smaller than the stride or the dilation).
     groups : int
+    output_size : tuple of int, optional
+        ``d`` ints (or a whole shape). With numeric padding, PyTorch's
+        ``ConvTranspose2d(...)(x, output_size)``: it sets ``output_padding`` (the output is
+        between the smallest size and that plus ``stride - 1``); with ``"same"`` or
+        ``"same_lower"``, ONNX's ``output_shape``.
     path : str, optional
         None, "auto", "generic" or "native" (see :func:`portconv.conv`).
 
@@ -202,8 +227,15 @@ def conv_transpose(
            [1., 1., 1., 1.],
            [1., 1., 1., 1.],
            [1., 1., 1., 1.]])
+    >>> x, w = np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3))
+    >>> pc.conv_transpose(x, w, stride=2, padding=1, output_size=(6, 6)).shape
+    (1, 1, 6, 6)
+    >>> pc.conv_transpose(x, w, stride=2, padding="same").shape
+    (1, 1, 6, 6)
     """
-    plan = bind(input, weight, bias, stride, padding, output_padding, groups, dilation, None)
+    plan = bind(
+        input, weight, bias, stride, padding, output_padding, groups, dilation, None, output_size
+    )
     return run(plan, (input, weight, bias), path)
 
 
@@ -218,9 +250,12 @@ def _fixed(d: int):
         groups: int = 1,
         dilation: Any = 1,
         *,
+        output_size: Any = None,
         path: str | None = None,
     ) -> Any:
-        plan = bind(input, weight, bias, stride, padding, output_padding, groups, dilation, d)
+        plan = bind(
+            input, weight, bias, stride, padding, output_padding, groups, dilation, d, output_size
+        )
         return run(plan, (input, weight, bias), path)
 
     names = ", ".join(SPATIAL_NAMES[d])
@@ -236,6 +271,8 @@ def _fixed(d: int):
     Parameters
     ----------
     input, weight, bias, stride, padding, output_padding, groups, dilation, path
+        As :func:`conv_transpose`.
+    output_size
         As :func:`conv_transpose`.
 
     Returns

@@ -79,6 +79,8 @@ from ._args import (
 )
 from ._call import PoolCall, pool_call, pool_mode
 from ._common import Op, Plan, bound, forward, prepare, require_float, require_ndim, run
+from ._dtypes import book_float, is_integer
+from ._indices import run_pair
 
 __all__ = [
     "avg_pool",
@@ -115,7 +117,10 @@ def _axis_counts(n, k, s, dil, before, after, out, count) -> list[int] | None:
 
 def divisor(xp: Any, call: PoolCall) -> Any:
     """Average pooling's divisor: a Python number, or an array of shape ``call.out`` (a window
-    that counts nothing holds only zeros and divides by 1: 0, as MXNet gives)."""
+    that counts nothing holds only zeros and divides by 1: 0, as MXNet gives); PyTorch's
+    ``divisor_override`` where the call has one."""
+    if call.divisor is not None:
+        return float(call.divisor)
     per_axis = [
         _axis_counts(n, k, s, dil, b, a, o, call.count)
         for n, k, s, dil, (b, a), o in zip(
@@ -200,6 +205,86 @@ def _avg_forward(xp: Any, call: PoolCall, x: Any) -> Any:
     return _pool(xp, call, x, lambda acc, w: acc + w)
 
 
+def _forward(xp: Any, call: PoolCall, x: Any) -> Any:
+    """The generic forward of ``call``'s kind (used by the ops built on pooling)."""
+    return (_max_forward if call.kind == "max" else _avg_forward)(xp, call, x)
+
+
+def _plane_positions(xp: Any, call: PoolCall, offset: Sequence[int]) -> Any:
+    """For kernel offset ``offset`` (dilated), the flat index within the input plane of the
+    position each output's window reads there (shape ``call.out``; outside the input where
+    the window reads padding, which never wins)."""
+    d = call.d
+    flat = None
+    for a in range(d):
+        (before, _), s = call.applied[a], call.stride[a]
+        coord = xp.arange(call.out[a], dtype=xp.int64, device=call.device) * s + (
+            offset[a] - before
+        )
+        coord = xp.reshape(coord, (call.out[a],) + (1,) * (d - 1 - a))
+        term = coord * math.prod(call.size[a + 1 :])
+        flat = term if flat is None else flat + term
+    return flat
+
+
+def _first_inside(xp: Any, call: PoolCall) -> Any:
+    """For every output, the flat index of the first input position its window holds along
+    every axis (PyTorch's starting index: where a window of only -inf reports its maximum)."""
+    d = call.d
+    flat = None
+    for a in range(d):
+        (before, _), s, dl = call.applied[a], call.stride[a], call.dilation[a]
+        start = xp.arange(call.out[a], dtype=xp.int64, device=call.device) * s - before
+        skip = xp.floor_divide(-start + (dl - 1), dl)  # taps before the input (start < 0)
+        coord = xp.where(start < 0, start + skip * dl, start)
+        coord = xp.reshape(coord, (call.out[a],) + (1,) * (d - 1 - a))
+        term = coord * math.prod(call.size[a + 1 :])
+        flat = term if flat is None else flat + term
+    return flat
+
+
+def _forward_with_indices(xp: Any, call: PoolCall, x: Any) -> tuple[Any, Any]:
+    """Max pooling and, for every output, the flat index of its maximum within the input
+    plane (PyTorch's ``return_indices``): the first maximum in row-major window order, and
+    the last NaN where the window holds NaN, as PyTorch's kernels choose. Integer inputs pad
+    with the dtype's minimum."""
+    integer = not xp.isdtype(x.dtype, "real floating")
+    low = xp.iinfo(x.dtype).min if integer else float("-inf")
+    offsets = list(_windows.offsets(call.kernel, call.dilation))
+    positions = [_plane_positions(xp, call, o) for o in offsets]
+    start = _first_inside(xp, call)
+
+    def tile(a: int, z: int) -> tuple[Any, Any]:
+        xpad = _windows.pad(xp, x[a:z, ...], call.applied, low, call.device)
+        acc = xp.full((z - a, call.c) + call.out, low, dtype=x.dtype, device=call.device)
+        idx = xp.broadcast_to(start, acc.shape)
+        for o, flat in zip(offsets, positions):
+            w = _windows.window(xpad, o, call.stride, call.out)
+            take = w > acc if integer else xp.logical_or(w > acc, xp.isnan(w))
+            acc = xp.where(take, w, acc)
+            idx = xp.where(take, xp.broadcast_to(flat, acc.shape), idx)
+        return acc, idx
+
+    per_example = call.c * math.prod(call.canvas) * itemsize(xp, x.dtype) * 3
+    parts = [tile(a, z) for a, z in _windows.tiles(call.n, per_example, memory_budget())]
+    if len(parts) == 1:
+        return parts[0]
+    return xp.concat([p[0] for p in parts], axis=0), xp.concat([p[1] for p in parts], axis=0)
+
+
+def _integer_forward(xp: Any, call: PoolCall, x: Any) -> Any:
+    """Max pooling of an integer array: padded with the dtype's minimum (there is no -inf),
+    its dtype kept, as Keras's and TensorFlow's integer max pooling keep it."""
+
+    def tile(a: int, z: int) -> Any:
+        xpad = _windows.pad(xp, x[a:z, ...], call.applied, xp.iinfo(x.dtype).min, call.device)
+        return _windows.reduce(xpad, call.kernel, call.stride, call.dilation, call.out, xp.maximum)
+
+    per_example = call.c * math.prod(call.canvas) * itemsize(xp, x.dtype)
+    y = _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile)
+    return xp.asarray(y, copy=True) if math.prod(call.kernel) == 1 else y
+
+
 # -- the generic backward --------------------------------------------------------------------------
 
 
@@ -269,9 +354,22 @@ def _backward(xp: Any, call: PoolCall, arrays, y, g, needs) -> tuple:
     return (_avg_backward(xp, call, g),)
 
 
+def _backward_with_indices(xp: Any, call: PoolCall, arrays, y, g, needs) -> tuple:
+    # the indices carry no gradient; the values' is max pooling's
+    return _backward(xp, call, arrays, y[0], g, needs)
+
+
+def _no_gradient(xp: Any, call: PoolCall, arrays, y, g, needs) -> tuple:
+    return (None,)  # integer arrays have no gradient
+
+
 #: max and average pooling: the generic forward and its gradient
 MAX_POOL = Op("max_pool", _max_forward, _backward, recorded=_max_forward_recorded)
 AVG_POOL = Op("avg_pool", _avg_forward, _backward)
+#: max pooling that also returns the flat index of every maximum (``return_indices=True``)
+MAX_POOL_WITH_INDICES = Op("max_pool_with_indices", _forward_with_indices, _backward_with_indices)
+#: max pooling of integer arrays (Keras's: the dtype is kept), which has no gradient
+MAX_POOL_INTEGER = Op("max_pool_integer", _integer_forward, _no_gradient)
 
 
 # -- the front end ---------------------------------------------------------------------------------
@@ -302,23 +400,32 @@ def _spatial_dims(kernel_size: Any, x: Any) -> int:
 def batched_cf_shape(shape: tuple, d: int, last: bool) -> tuple[tuple, bool]:
     """The kernels' ``(N, C, *spatial)`` view of a caller's pooling input shape, and whether
     the caller's input is batched."""
+    caller = shape
     batched = len(shape) == d + 2
     if not batched:
         shape = (1,) + shape
     if last:
         shape = (shape[0], shape[-1]) + shape[1:-1]
+    if not batched and shape[1] == 0:
+        raise ArgumentError(
+            f"input: an unbatched input needs at least one channel, got shape {caller}; a "
+            f"batch of inputs is (N, C, *spatial) (PyTorch refuses this too)"
+        )
     return shape, batched
 
 
 def _check(
-    kind, input, kernel_size, stride, padding, dilation, mode, count_include_pad, layout, d
-) -> Plan:
+    kind, input, kernel_size, stride, padding, dilation, mode, count_include_pad, layout, d,
+    divisor_override=None, return_indices=False,
+) -> Plan:  # fmt: skip
     be, xp, (x,) = prepare(input, names=("input",))
     if d is None:
         d = _spatial_dims(kernel_size, x)
     last = channels_last(layout, d, "pooling")
     require_ndim("input", x, (d + 1, d + 2), _shape_text(d, last))
-    require_float(xp, "input", x)
+    integer = kind == "max" and is_integer(xp, x)
+    if not integer:
+        require_float(xp, "input", x)
     shape, batched = batched_cf_shape(tuple(x.shape), d, last)
     call = pool_call(
         kind,
@@ -332,6 +439,9 @@ def _check(
         dtype=x.dtype,
         device=be.device,
         channels_last=last,
+        divisor_override=divisor_override,
+        return_indices=return_indices,
+        integer=integer,
     )
     per_plane = max(call.n * call.c, 1) * itemsize(xp, x.dtype)
     refuse_huge(
@@ -343,25 +453,34 @@ def _check(
         )) * per_plane,
         whole_array_limit(be),
     )  # fmt: skip
-    return Plan(MAX_POOL if kind == "max" else AVG_POOL, be, call, batched, last)
+    op = {"max_pool": MAX_POOL, "avg_pool": AVG_POOL, "max_pool_integer": MAX_POOL_INTEGER,
+          "max_pool_with_indices": MAX_POOL_WITH_INDICES}[call.op]  # fmt: skip
+    return Plan(op, be, call, batched, last)
 
 
 def bind(
     kind, input, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
-    pooling_convention, layout, d,
+    pooling_convention, layout, d, divisor_override=None, return_indices=False,
 ) -> Plan:  # fmt: skip
     """The checked :class:`Plan` of a max (``kind="max"``) or average pooling call."""
     args = (kind, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
-            pooling_convention, layout, d)  # fmt: skip
+            pooling_convention, layout, d, divisor_override, return_indices)  # fmt: skip
 
     def check() -> Plan:
         mode = pool_mode(ceil_mode, pooling_convention)
         return _check(
             kind, input, kernel_size, stride, padding, dilation, mode, count_include_pad,
-            layout, d,
+            layout, d, divisor_override, return_indices,
         )  # fmt: skip
 
     return bound((input,), args, check)
+
+
+def run_max(plan: Plan, input: Any, path: str | None) -> Any:
+    """The result of a bound max pooling: values, or ``(values, indices)``."""
+    if plan.call.indices:
+        return run_pair(plan, (input,), path)
+    return run(plan, (input,), path)
 
 
 def _kernel_arg(op: str, kernel_size: Any, pool_size: Any) -> Any:
@@ -384,6 +503,7 @@ def max_pool(
     padding: Any = 0,
     dilation: Any = 1,
     ceil_mode: bool = False,
+    return_indices: bool = False,
     *,
     pooling_convention: str = "valid",
     layout: str = "channels_first",
@@ -413,6 +533,10 @@ def max_pool(
     dilation : int or tuple of int
     ceil_mode : bool
         PyTorch's rounding up of the output size.
+    return_indices : bool
+        Also return, for every output, the flat index of its maximum within its ``(n, c)``
+        plane of the input (PyTorch's convention, what :func:`max_unpool2d` takes): the first
+        maximum in row-major window order, the last NaN where the window holds NaN.
     pooling_convention : str
         ``"valid"`` or ``"full"``: MXNet's rounding up (it can have one window more than
         ``ceil_mode=True``).
@@ -423,9 +547,11 @@ def max_pool(
 
     Returns
     -------
-    array
+    array or (array, array)
         ``(N, C, *out)``, of the input's library, dtype and device. A window containing NaN
-        gives NaN; a window with no input element gives ``-inf``.
+        gives NaN; a window with no input element gives ``-inf``. An integer input gives
+        its own integer dtype (as Keras's max pooling; the padding is the dtype's minimum).
+        With ``return_indices``, the int64 indices too, of the same shape.
 
     Examples
     --------
@@ -435,15 +561,18 @@ def max_pool(
     array([[[[ 5.,  7.],
              [13., 15.]]]])
     >>> pc.max_pool(x, 3, stride=2, padding=1, ceil_mode=True).shape
-    (1, 1, 2, 2)
+    (1, 1, 3, 3)
+    >>> pc.max_pool(x, 2, return_indices=True)[1]
+    array([[[[ 5,  7],
+             [13, 15]]]])
     """
     kernel_size = _kernel_arg("max_pool", kernel_size, pool_size)
     stride = gluon_alias("stride", stride, "strides", strides)
     plan = bind(
         "max", input, kernel_size, stride, padding, dilation, ceil_mode, True,
-        pooling_convention, layout, None,
+        pooling_convention, layout, None, None, return_indices,
     )  # fmt: skip
-    return run(plan, (input,), path)
+    return run_max(plan, input, path)
 
 
 def avg_pool(
@@ -453,7 +582,9 @@ def avg_pool(
     padding: Any = 0,
     ceil_mode: bool = False,
     count_include_pad: bool = True,
+    divisor_override: int | None = None,
     *,
+    dilation: Any = 1,
     pooling_convention: str = "valid",
     layout: str = "channels_first",
     path: str | None = None,
@@ -463,11 +594,12 @@ def avg_pool(
     """Average pooling over 1 to 3 spatial dimensions.
 
     The sum of the window's input elements (padding adds zeros) divided by a count. Arguments
-    as :func:`max_pool`, without dilation (neither PyTorch nor MXNet offers it).
+    as :func:`max_pool`; ``dilation`` is keyword-only, as ONNX's AveragePool has it and
+    PyTorch and MXNet have not (PyTorch's kernel then does not run: the generic path does).
 
     Parameters
     ----------
-    input, kernel_size, stride, padding, ceil_mode, pooling_convention, layout, path
+    input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, layout, path
         As :func:`max_pool`.
     count_include_pad : bool
         True (default, both frameworks): divide by the window's positions inside the padded
@@ -475,6 +607,9 @@ def avg_pool(
         PyTorch's ``ceil_mode`` and MXNet's ``"full"`` kernels divide); False: by its
         positions inside the input. ``padding="same"`` never counts the padding
         (TensorFlow's rule). A window whose count is zero (only with ``"full"``) gives 0.
+        With dilation, only the window's taps count.
+    divisor_override : int, optional
+        PyTorch's: divide every window's sum by this non-zero int instead of a count.
 
     Returns
     -------
@@ -490,12 +625,14 @@ def avg_pool(
              [10.5, 12.5]]]])
     >>> pc.avg_pool(x, 3, stride=1, padding=1, count_include_pad=False)[0, 0, 0, 0]
     np.float64(2.5)
+    >>> pc.avg_pool(x, 2, divisor_override=1)[0, 0, 0]  # window sums
+    array([10., 18.])
     """
     kernel_size = _kernel_arg("avg_pool", kernel_size, pool_size)
     stride = gluon_alias("stride", stride, "strides", strides)
     plan = bind(
-        "avg", input, kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
-        pooling_convention, layout, None,
+        "avg", input, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad,
+        pooling_convention, layout, None, divisor_override,
     )  # fmt: skip
     return run(plan, (input,), path)
 
@@ -508,6 +645,7 @@ def _fixed_max(d: int):
         padding: Any = 0,
         dilation: Any = 1,
         ceil_mode: bool = False,
+        return_indices: bool = False,
         *,
         pooling_convention: str = "valid",
         layout: str = "channels_first",
@@ -519,9 +657,9 @@ def _fixed_max(d: int):
         stride = gluon_alias("stride", stride, "strides", strides)
         plan = bind(
             "max", input, kernel_size, stride, padding, dilation, ceil_mode, True,
-            pooling_convention, layout, d,
+            pooling_convention, layout, d, None, return_indices,
         )  # fmt: skip
-        return run(plan, (input,), path)
+        return run_max(plan, input, path)
 
     names = ", ".join(SPATIAL_NAMES[d])
     shape = ", ".join(["1", "1"] + ["4"] * d)
@@ -536,12 +674,15 @@ def _fixed_max(d: int):
 
     Parameters
     ----------
-    input, kernel_size, stride, padding, dilation, ceil_mode, pooling_convention, layout, path
+    input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        As :func:`max_pool`.
+    pooling_convention, layout, path
         As :func:`max_pool`.
 
     Returns
     -------
-    array
+    array or (array, array)
+        The result, and with ``return_indices`` the indices of the maxima.
 
     Examples
     --------
@@ -560,7 +701,9 @@ def _fixed_avg(d: int):
         padding: Any = 0,
         ceil_mode: bool = False,
         count_include_pad: bool = True,
+        divisor_override: int | None = None,
         *,
+        dilation: Any = 1,
         pooling_convention: str = "valid",
         layout: str = "channels_first",
         path: str | None = None,
@@ -570,8 +713,8 @@ def _fixed_avg(d: int):
         kernel_size = _kernel_arg(f"avg_pool{d}d", kernel_size, pool_size)
         stride = gluon_alias("stride", stride, "strides", strides)
         plan = bind(
-            "avg", input, kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
-            pooling_convention, layout, d,
+            "avg", input, kernel_size, stride, padding, dilation, ceil_mode,
+            count_include_pad, pooling_convention, layout, d, divisor_override,
         )  # fmt: skip
         return run(plan, (input,), path)
 
@@ -588,9 +731,9 @@ def _fixed_avg(d: int):
 
     Parameters
     ----------
-    input, kernel_size, stride, padding, ceil_mode, count_include_pad
+    input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         As :func:`avg_pool`.
-    pooling_convention, layout, path
+    dilation, pooling_convention, layout, path
         As :func:`avg_pool`.
 
     Returns
@@ -623,7 +766,9 @@ def pool2d(X: Any, pool_size: Any, mode: str = "max") -> Any:
     ----------
     X : array
         A 2-D array, or any array whose last two axes are the image (each leading index is
-        pooled on its own, as the book's pooling layers treat channels).
+        pooled on its own, as the book's pooling layers treat channels). Real floating, or
+        integer: then, as the book's helper (which fills ``zeros(...)``), the result has the
+        library's default floating dtype (float32 on PyTorch and MXNet, float64 on NumPy).
     pool_size : int or tuple of int
         ``(p_h, p_w)``, or one int for both.
     mode : str
@@ -651,7 +796,9 @@ def pool2d(X: Any, pool_size: Any, mode: str = "max") -> Any:
             f"X: expected an array of at least 2 dimensions (..., height, width), got shape "
             f"{tuple(x.shape)}"
         )
-    require_float(xp, "X", x)
+    dtype = book_float(xp, ("X",), [x], be.device)
+    if x.dtype != dtype:  # integers: the book's helper writes them into zeros(...) of floats
+        x = xp.astype(x, dtype)
     kernel = int_tuple("pool_size", pool_size, 2)
     h, w = x.shape[-2], x.shape[-1]
     if h - kernel[0] + 1 < 1 or w - kernel[1] + 1 < 1:
@@ -660,7 +807,7 @@ def pool2d(X: Any, pool_size: Any, mode: str = "max") -> Any:
             f"{(h, w)}; it must fit inside X"
         )
     lead = tuple(x.shape[:-2])
-    x4 = xp.reshape(x, (1, math.prod(lead), h, w))
+    x4 = xp.reshape(x, (math.prod(lead), 1, h, w))  # leading indices as a batch (may be 0)
     call = pool_call(mode, tuple(x4.shape), kernel, 1, dtype=x.dtype, device=be.device)
     y = forward(Plan(MAX_POOL if mode == "max" else AVG_POOL, be, call), [x4], None)
     return be.adapter.from_standard(xp.reshape(y, lead + call.out), X)
