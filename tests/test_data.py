@@ -15,6 +15,7 @@ import urllib.request
 import numpy as np
 import pytest
 
+import portconv as pc
 from portconv import data
 
 FILES = tuple(data.FASHION_MNIST_FILES)
@@ -423,8 +424,12 @@ def test_resize_dtypes_and_errors():
     assert data.resize(img.astype(np.float32), 8).dtype == np.float32
     with pytest.raises(ValueError, match="size"):
         data.resize(img, (0, 3))
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(TypeError, match="size"):
         data.resize(img, "big")
+    with pytest.raises(TypeError, match=r"size: expected ints, got \(2\.5, 3\)"):
+        data.resize(img, (2.5, 3))  # was cut to 2 silently
+    with pytest.raises(TypeError, match="size"):
+        data.resize(img, True)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         data.resize(np.zeros(3), 2)
 
@@ -579,12 +584,107 @@ def test_batches_errors():
         data.batches(X, y, 0)
     with pytest.raises(ValueError, match="expected 10 labels"):
         data.batches(X, y[:3], 2)
-    with pytest.raises(Exception, match="no adapter named 'jax'"):
+    with pytest.raises(ValueError, match="backend: expected one of .*got 'jax'"):
         data.batches(X, y, 2, backend="jax")
     msg = r"dtype: expected 'float32' or 'float64' \(or None\), got 'float16'"
     with pytest.raises(ValueError, match=msg):
         data.batches(X, y, 2, dtype="float16")
     with pytest.raises(ValueError, match="dtype: expected .*, got 'int64'"):
         data.DataLoader(X, y, 2, dtype="int64")
-    with pytest.raises(ValueError, match="X: expected real-valued images to cast"):
+    with pytest.raises(TypeError, match="X: expected real-valued examples, got dtype <U1"):
         data.batches(np.array(["a", "b"]), None, 1, dtype="float32")
+
+
+# -- every argument of a loader is checked when it is made (issue 19, items 1, 11, 12) -----------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"seed": -1}, ValueError, r"seed: expected a non-negative int .* got -1"),
+        ({"seed": 2.5}, TypeError, r"seed: expected a non-negative int, got float: 2\.5"),
+        ({"seed": True}, TypeError, "seed: .*bool"),
+        ({"seed": "0"}, TypeError, "seed: .*str"),
+        ({"batch_size": 0}, ValueError, "batch_size: expected an int of at least 1, got 0"),
+        ({"batch_size": 2.0}, TypeError, "batch_size: .*float"),
+        ({"batch_size": "8"}, TypeError, "batch_size: .*str"),
+        ({"batch_size": True}, TypeError, "batch_size: .*bool"),
+        ({"shuffle": "no"}, TypeError, "shuffle: expected True or False"),
+        ({"drop_last": 1}, TypeError, "drop_last: expected True or False"),
+        ({"backend": None}, ValueError, "backend: expected one of"),
+        ({"backend": ["numpy"]}, ValueError, "backend: expected one of"),
+        ({"device": "bogus"}, ValueError, "device: 'bogus'"),
+        ({"device": "cuda:0"}, ValueError, r"device: 'cuda:0' asked for, but .*CPU only"),
+        ({"resize": 0}, ValueError, "resize: expected positive sizes"),
+        ({"resize": (2.5, 3)}, TypeError, "resize: expected ints"),
+        ({"resize": 100_000}, ValueError, r"resize: a batch of 4 examples resized to 100000x"),
+        ({"num_classes": 0}, ValueError, "num_classes: expected an int of at least 1"),
+        ({"num_classes": 5}, ValueError, r"y: class indices must be in \[0, 5\) .*y\[5\] is 5"),
+    ],
+)
+def test_loader_arguments_are_refused_naming_them(kwargs, error, message):
+    X, y = host_set()
+    args = {"batch_size": 4, **kwargs}
+    with pytest.raises(error, match=message) as info:
+        data.batches(X, y, **args)
+    assert isinstance(info.value, pc.PortconvError)
+
+
+def test_numpy_integer_seeds_and_sizes_are_accepted():
+    X, y = host_set()
+    loader = data.batches(X, y, np.int64(4), seed=np.int32(3), resize=np.int64(8))
+    assert loader.seed == 3 and loader.batch_size == 4
+    assert next(iter(loader))[0].shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.array([0, 1, -1, 2]), r"y: class indices must be in \[0, 10\) .*; y\[2\] is -1"),
+        (np.array([0.0, 1.5, 2.0, 0.0]), r"y: class indices must be whole numbers; y\[1\] is 1.5"),
+        (np.array([0.0, np.nan, 2.0, 0.0]), r"y\[1\] is nan"),
+        (np.array([0, 12, 2, 0]), r"\[0, 10\) \(10 classes\); y\[1\] is 12"),
+        (np.zeros((4, 2), np.int64), r"y: expected class indices of shape \(N,\), got shape"),
+        (np.array([True, False, True, True]), "y: expected integer class indices, got dtype bool"),
+    ],
+)
+def test_labels_that_are_not_class_indices_are_refused(labels, message):
+    X = np.zeros((4, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError if labels.dtype != bool else TypeError, match=message):
+        data.batches(X, labels, 2, num_classes=10)
+    if labels.dtype.kind in "iu" and labels.ndim == 1 and labels.min() < 0:
+        with pytest.raises(ValueError, match=r"y: class indices must be in \[0, inf\)"):
+            data.batches(X, labels, 2)  # integer labels: negatives refused without num_classes
+
+
+def test_loader_check_labels_runs_once_per_number_of_classes():
+    X, y = host_set()
+    loader = data.batches(X, y, 4)
+    loader.check_labels(10)
+    with pytest.raises(ValueError, match=r"y\[9\] is 9"):
+        loader.check_labels(9)
+    loader.y = y - 5  # already checked for 10 classes: not read again
+    loader.check_labels(10)
+    with pytest.raises(ValueError, match="no labels"):
+        data.batches(X, None, 4).check_labels(10)
+
+
+def test_loader_takes_arrays_of_any_backend_and_device_strings(be):
+    X, y = host_set()
+    loader = data.batches(be.asarray(X), be.asarray(y), 4, backend=be.name, device="cpu")
+    if str(be.device) != str(be.adapter.parse_device("cpu")):
+        pytest.skip(f"{be.name}'s default device is not its CPU")
+    xb, yb = next(iter(loader))
+    be.check_array(xb, dtype="float32")
+    be.check_array(yb)
+
+
+def test_data_set_arguments_are_checked():
+    with pytest.raises(ValueError, match="seed"):
+        data.make_synthetic(4, 2, seed=-1)
+    with pytest.raises(TypeError, match="n_train"):
+        data.make_synthetic(4.0, 2)
+    with pytest.raises(ValueError, match="noise"):
+        data.make_synthetic(4, 2, noise=float("nan"))
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.load_digits(8, test_fraction="0.2")

@@ -9,6 +9,7 @@ arrays: images float32 ``(N, 1, H, W)`` scaled to ``[0, 1]`` (or float64, with
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ from ..errors import ArgumentError
 from .download import data_home, fetch
 from .idx import IDXError, read_idx
 from .image import resize as _resize
-from .loader import float_dtype
+from .loader import check_seed, float_dtype, positive_int
 
 __all__ = [
     "FASHION_MNIST_FILES",
@@ -177,7 +178,11 @@ def load_fashion_mnist(
 
 
 def _split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Splits:
-    if not 0.0 < test_fraction < 1.0:
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float, np.floating))
+        or not 0.0 < test_fraction < 1.0
+    ):
         raise ArgumentError(f"test_fraction: expected a number in (0, 1), got {test_fraction!r}")
     order = np.random.default_rng(seed).permutation(X.shape[0])
     n_test = max(1, round(X.shape[0] * test_fraction))
@@ -195,6 +200,7 @@ def load_digits(
     size)``; labels int64. ``test_fraction`` of the images, drawn with ``seed``, form the test
     split. Needs scikit-learn (``pip install "portconv[digits]"``)."""
     dt = float_dtype(dtype, optional=False)
+    seed = check_seed(seed)
     try:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError:
@@ -229,7 +235,13 @@ def make_synthetic(
     ``(N, 1, size, size)`` of ``dtype`` ("float32" or "float64"; the values are drawn in
     float64 and rounded once), int64 labels."""
     dt = float_dtype(dtype, optional=False)
-    rng = np.random.default_rng(seed)
+    n_train = positive_int(n_train, "n_train")
+    n_test = positive_int(n_test, "n_test", minimum=0)
+    size = positive_int(size, "size")
+    classes = positive_int(classes, "classes")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
+        raise ArgumentError(f"noise: expected a finite non-negative number, got {noise!r}")
+    rng = np.random.default_rng(check_seed(seed))
     coarse = (rng.random((classes, 7, 7)) < 0.5).astype(np.float64)
     prototypes = _resize(coarse, size)
 
