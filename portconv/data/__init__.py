@@ -30,7 +30,7 @@ from .download import (
 )
 from .idx import IDXError, idx_bytes, parse_idx, read_idx, write_idx
 from .image import resize
-from .loader import DataLoader, batches, to_backend
+from .loader import DataLoader, batches, check_labels, check_seed, to_backend
 
 __all__ = [
     "FASHION_MNIST_FILES",
@@ -43,6 +43,8 @@ __all__ = [
     "IDXError",
     "Splits",
     "batches",
+    "check_labels",
+    "check_seed",
     "data_home",
     "fashion_mnist_dir",
     "fashion_mnist_labels",
