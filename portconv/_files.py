@@ -487,9 +487,7 @@ class NpzReader:
         except FileFormatError:
             raise
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
-            raise self._error(
-                f"cannot be read ({type(exc).__name__}: {exc})", info.filename
-            ) from None
+            raise self._error(f"is corrupt ({type(exc).__name__}: {exc})", info.filename) from None
         if len(text) < length:
             raise self._error("has a truncated .npy header", info.filename)
         try:
