@@ -9,8 +9,10 @@ import hashlib
 import io
 import os
 import struct
+import tracemalloc
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 import pytest
@@ -688,3 +690,71 @@ def test_data_set_arguments_are_checked():
         data.make_synthetic(4, 2, noise=float("nan"))
     with pytest.raises(ValueError, match="test_fraction"):
         data.load_digits(8, test_fraction="0.2")
+
+
+# -- hostile IDX files (issue 19, item 10) -------------------------------------------------------
+
+
+def _gzip_stream(*parts: bytes) -> bytes:
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(co.compress(p) for p in parts) + co.flush()
+
+
+def test_idx_gzip_bomb_is_refused_after_the_declared_size(tmp_path):
+    """Regression: a header claiming 10 bytes decompressed to 1 GiB before the refusal."""
+    header = struct.pack(">HBB", 0, 8, 1) + struct.pack(">I", 10)
+    zeros = bytes(1 << 24)
+    path = tmp_path / "bomb.idx.gz"
+    path.write_bytes(_gzip_stream(header, *([zeros] * 64)))  # 1 GiB in ~1 MB
+    assert path.stat().st_size < 2**21
+    tracemalloc.start()
+    try:
+        with pytest.raises(data.IDXError, match=r"too long: .* need 10 bytes .*stopped there"):
+            data.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, f"{peak} bytes to refuse a gzip bomb"
+
+
+def test_idx_headers_declaring_more_than_the_file_can_hold(tmp_path):
+    header = struct.pack(">HBB", 0, 8, 2) + struct.pack(">2I", 60000, 60000)
+    (tmp_path / "big.gz").write_bytes(gzip.compress(header + bytes(100)))
+    with pytest.raises(data.IDXError, match="more than a .*-byte gzip stream can hold"):
+        data.read_idx(tmp_path / "big.gz")
+    (tmp_path / "big.idx").write_bytes(header + bytes(100))
+    with pytest.raises(data.IDXError, match="truncated: .*need 3600000000 bytes"):
+        data.read_idx(tmp_path / "big.idx")  # from the header and the file's size, unread
+    huge = struct.pack(">HBB", 0, 0x0E, 3) + struct.pack(">3I", 2**31, 2**31, 2**31)
+    with pytest.raises(data.IDXError, match="memory_budget"):
+        data.parse_idx(huge)
+
+
+def test_idx_files_that_are_not_files(tmp_path):
+    with pytest.raises(pc.errors.FileFormatError, match="is a directory"):
+        data.read_idx(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        data.read_idx(tmp_path / "none.idx")
+    (tmp_path / "empty.idx").write_bytes(b"")
+    with pytest.raises(data.IDXError, match="too short"):
+        data.read_idx(tmp_path / "empty.idx")
+    (tmp_path / "junk.gz").write_bytes(b"\x1f\x8b" + bytes(np.random.default_rng(1).bytes(200)))
+    with pytest.raises(data.IDXError, match="not a valid gzip file"):
+        data.read_idx(tmp_path / "junk.gz")
+    good = data.idx_bytes(np.arange(5, dtype=np.uint8), compress=True)
+    (tmp_path / "trailing.gz").write_bytes(good + b"garbage")
+    with pytest.raises(data.IDXError, match="trailing garbage"):
+        data.read_idx(tmp_path / "trailing.gz")
+    (tmp_path / "two.gz").write_bytes(good[:10] + good[10:])  # one member, in two writes
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "two.gz"), np.arange(5))
+
+
+def test_write_idx_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "a.idx"
+    data.write_idx(path, np.arange(4, dtype=np.uint8))
+    with pytest.raises(data.IDXError, match="compress"):
+        data.write_idx(path, np.arange(4, dtype=np.uint8), compress="yes")
+    with pytest.raises(ValueError, match="is a directory"):
+        data.write_idx(tmp_path, np.arange(4, dtype=np.uint8))
+    assert sorted(os.listdir(tmp_path)) == ["a.idx"]
+    np.testing.assert_array_equal(data.read_idx(path), np.arange(4))
