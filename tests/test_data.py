@@ -160,6 +160,9 @@ class FakeResponse(io.BytesIO):
             n = min(n, self.fail_after - self.tell()) or 1
         return super().read(n)
 
+    def read1(self, n=-1):  # what the downloader calls (one receive, as HTTPResponse's)
+        return self.read(n)
+
 
 class FakeServer:
     """Serves ``files`` under each mirror in ``behaviour``: "ok", "404", "cut" (the connection

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import ArgumentError
-from .download import data_home, fetch
+from .download import check_mirrors, data_home, fetch
 from .idx import IDXError, read_idx
 from .image import resize as _resize
 from .loader import check_seed, float_dtype, positive_int
@@ -26,6 +26,7 @@ __all__ = [
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_LABELS",
     "FASHION_MNIST_MIRRORS",
+    "FASHION_MNIST_SIZES",
     "Splits",
     "fashion_mnist_dir",
     "fashion_mnist_labels",
@@ -62,6 +63,15 @@ FASHION_MNIST_FILES: dict[str, str] = {
     "train-labels-idx1-ubyte.gz": "md5:25c81989df183df01b3e8a0aad5dffbe",
     "t10k-images-idx3-ubyte.gz": "md5:bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "md5:bb300cfdad3c16e7a12a480ee83cd310",
+}
+
+#: The four files' sizes in bytes (a download is refused as soon as a mirror sends more), as
+#: Keras' and torchvision's downloads of the same files report them.
+FASHION_MNIST_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 26421880,
+    "train-labels-idx1-ubyte.gz": 29515,
+    "t10k-images-idx3-ubyte.gz": 4422102,
+    "t10k-labels-idx1-ubyte.gz": 5148,
 }
 
 #: The text labels of classes 0-9 (the book's ``get_fashion_mnist_labels``).
@@ -129,7 +139,9 @@ def load_fashion_mnist(
     *,
     mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] | None = None,
+    sizes: Mapping[str, int] | None = None,
     dtype: Any = "float32",
+    deadline: float | None = None,
 ) -> Splits:
     """Fashion-MNIST (60,000 training and 10,000 test images, 28x28, 10 classes) as
     :class:`Splits`: images ``(N, 1, 28, 28)`` in ``[0, 1]`` of ``dtype`` ("float32" or
@@ -139,10 +151,14 @@ def load_fashion_mnist(
     ``$PORTCONV_DATA``, else ``~/.cache/portconv``; in its ``fashion-mnist`` subdirectory unless
     the files sit in it directly) and verified against their published MD5 checksums; missing
     or corrupt files are downloaded from ``mirrors`` (default :data:`FASHION_MNIST_MIRRORS`,
-    tried in order), unless ``download=False``, which never touches the network and says which
-    files to put where. ``resize`` (an int or ``(h, w)``) resizes every image bilinearly now
-    (60,000 images of 224x224 take 12 GB: prefer ``batches(..., resize=...)``, which resizes
-    batch by batch). ``checksums``: the expected checksum of each file name (a test hook).
+    tried in order; a mirror may also be a local directory holding the files), unless
+    ``download=False``, which never touches the network and says which files to put where.
+    Each download is capped at the file's known size (:data:`FASHION_MNIST_SIZES`) and must
+    end within ``deadline`` seconds (see :func:`portconv.data.fetch`). ``resize`` (an int or
+    ``(h, w)``) resizes every image bilinearly now (60,000 images of 224x224 take 12 GB:
+    prefer ``batches(..., resize=...)``, which resizes batch by batch). ``checksums`` and
+    ``sizes``: the expected checksum and size of each file name (test hooks; with
+    ``checksums`` given, sizes are unknown unless ``sizes`` says them).
     """
     dt = float_dtype(dtype, optional=False)
     files = dict(FASHION_MNIST_FILES if checksums is None else checksums)
@@ -150,11 +166,24 @@ def load_fashion_mnist(
         raise ArgumentError(
             f"checksums: expected one entry for each of {', '.join(FASHION_MNIST_FILES)}"
         )
-    mirrors = tuple(FASHION_MNIST_MIRRORS if mirrors is None else mirrors)
+    if sizes is None:
+        sizes = FASHION_MNIST_SIZES if checksums is None else {}
+    elif not isinstance(sizes, Mapping) or not set(sizes) <= set(files):
+        raise ArgumentError(f"sizes: expected a mapping of {', '.join(files)} to byte counts")
+    mirrors = check_mirrors(FASHION_MNIST_MIRRORS if mirrors is None else mirrors)
     directory = fashion_mnist_dir(root)
     help_text = _missing_help(directory, files, mirrors)
     paths = {
-        name: fetch(name, directory, mirrors, checksum, download=download, missing_help=help_text)
+        name: fetch(
+            name,
+            directory,
+            mirrors,
+            checksum,
+            size=sizes.get(name),
+            download=download,
+            deadline=deadline,
+            missing_help=help_text,
+        )
         for name, checksum in files.items()
     }
     X_train, y_train = _images_labels(
