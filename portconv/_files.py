@@ -128,12 +128,8 @@ def check_readable(path: Any, what: str = "path") -> str:
     return text
 
 
-def check_writable(path: Any, what: str = "path") -> str:
-    """``path`` as an absolute ``str`` after checking that a file can be written there
-    atomically: the path is not a directory, its directory exists, and a temporary file can
-    be created in it (tried, then removed: permission bits alone do not tell, for root or
-    with ACLs). Otherwise a :class:`FileAccessError` or :class:`FileFormatError` naming
-    ``what`` and the path."""
+def _write_target(path: Any, what: str) -> str:
+    """``path`` as an absolute ``str`` whose directory exists and which is not a directory."""
     text = os.path.abspath(os.path.expanduser(path_argument(path, what)))
     if os.path.isdir(text):
         raise FileFormatError(f"{what}: {text} is a directory; give the path of a file in it")
@@ -141,11 +137,21 @@ def check_writable(path: Any, what: str = "path") -> str:
     if not os.path.isdir(directory):
         why = "is not a directory" if os.path.exists(directory) else "does not exist"
         raise FileAccessError(f"{what}: cannot write {text}: the directory {directory} {why}")
+    return text
+
+
+def check_writable(path: Any, what: str = "path") -> str:
+    """``path`` as an absolute ``str`` after checking that a file can be written there
+    atomically: the path is not a directory, its directory exists, and a temporary file can
+    be created in it (tried, then removed: permission bits alone do not tell, for root or
+    with ACLs). Otherwise a :class:`FileAccessError` or :class:`FileFormatError` naming
+    ``what`` and the path."""
+    text = _write_target(path, what)
     try:
         tmp = _create_temporary(text, ".tmp")
     except OSError as exc:
         raise FileAccessError(
-            f"{what}: cannot write in {directory} ({exc.strerror or exc})"
+            f"{what}: cannot write in {os.path.dirname(text)} ({exc.strerror or exc})"
         ) from None
     _unlink_quietly(tmp)
     return text
@@ -281,9 +287,7 @@ def atomic_path(
     >>> open(target, "rb").read()
     b'data'
     """
-    target = os.path.abspath(os.path.expanduser(path_argument(path, what)))
-    if os.path.isdir(target):
-        raise FileFormatError(f"{what}: {target} is a directory; give the path of a file in it")
+    target = _write_target(path, what)
     directory = os.path.dirname(target)
     remove_stale_temporaries(target, suffix)
     try:
