@@ -322,11 +322,13 @@ def test_cli_fashion_mnist_from_a_data_dir(tmp_path, capsys, monkeypatch, tiny_m
         "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 20, dtype=np.uint8),
     }
-    sums = {}
+    sums, sizes = {}, {}
     for name, a in arrays.items():
         data.write_idx(tmp_path / name, a)
         sums[name] = "md5:" + hashlib.md5((tmp_path / name).read_bytes()).hexdigest()
+        sizes[name] = (tmp_path / name).stat().st_size
     monkeypatch.setattr(_datasets, "FASHION_MNIST_FILES", sums)
+    monkeypatch.setattr(_datasets, "FASHION_MNIST_SIZES", sizes)
     argv = [
         "train",
         tiny_model_name,

@@ -24,6 +24,7 @@ __all__ = [
     "DataLoader",
     "batches",
     "check_labels",
+    "check_resize",
     "check_seed",
     "float_dtype",
     "positive_int",
@@ -112,6 +113,29 @@ def check_labels(y: Any, num_classes: int | None = None, name: str = "y") -> Non
         raise ArgumentError(
             f"{name}: class indices must be in {span}; {name}[{i}] is {y[i].item()!r}"
         )
+
+
+def check_resize(
+    resize: Any, name: str = "resize", *, batch_size: int, example: tuple[int, ...]
+) -> tuple[int, int]:
+    """``resize`` (an int or an (h, w) pair of positive ints) as ``(h, w)``, refused (naming
+    ``name``) when a batch of ``batch_size`` examples of shape ``example`` (..., H, W),
+    resized in float64, would exceed 64 times ``portconv.config(memory_budget=...)``: such
+    sizes are typos, refused before anything is allocated."""
+    from .._config import memory_budget
+    from ..ops._args import HUGE_FACTOR
+
+    h, w = _image_size(resize, name)
+    nbytes = batch_size * math.prod(example[:-2]) * h * w * 8
+    limit = HUGE_FACTOR * memory_budget()
+    if nbytes > limit:
+        raise ArgumentError(
+            f"{name}: a batch of {batch_size} examples resized to {h}x{w} would need {nbytes} "
+            f"bytes, more than {HUGE_FACTOR} times the memory budget of {memory_budget()} "
+            f"bytes; check the size, use smaller batches, or raise the budget with "
+            f"portconv.config(memory_budget=...)"
+        )
+    return h, w
 
 
 def _host_array(a: Any, name: str) -> np.ndarray:
@@ -250,24 +274,16 @@ class DataLoader:
         self._labels_checked: set = set()
 
     def _check_resize(self, resize: Any) -> Any:
-        h, w = _image_size(resize, "resize")
         if self.X.ndim < 3:
             raise ArgumentError(
                 f"resize: needs images (N, ..., H, W), but X has shape {self.X.shape}"
             )
-        from .._config import memory_budget
-        from ..ops._args import HUGE_FACTOR
-
-        rows = min(self.batch_size, self.num_examples) or 1
-        nbytes = rows * math.prod(self.X.shape[1:-2]) * h * w * 8  # resized in float64
-        limit = HUGE_FACTOR * memory_budget()
-        if nbytes > limit:
-            raise ArgumentError(
-                f"resize: a batch of {rows} examples resized to {h}x{w} would need {nbytes} "
-                f"bytes, more than {HUGE_FACTOR} times the memory budget of {memory_budget()} "
-                f"bytes; check the size, use smaller batches, or raise the budget with "
-                f"portconv.config(memory_budget=...)"
-            )
+        check_resize(
+            resize,
+            "resize",
+            batch_size=min(self.batch_size, self.num_examples) or 1,
+            example=self.X.shape[1:],
+        )
         return resize
 
     def check_labels(self, num_classes: int) -> None:
