@@ -74,6 +74,18 @@ _BOMB_RATIO = 100
 #: the largest ``.npy`` header portconv reads (NumPy writes at most a few hundred bytes)
 _MAX_NPY_HEADER = 1 << 16
 _NPY_MAGIC = b"\x93NUMPY"
+#: what zipfile raises for a damaged archive (NotImplementedError: an unknown zip version or
+#: method; RuntimeError: an encrypted member)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
 _CHUNK = 1 << 20
 
 
@@ -393,7 +405,7 @@ class NpzReader:
             )
         try:
             self._zip = zipfile.ZipFile(self.path)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             raise self._error(
                 f"is truncated or corrupt: not a readable zip archive ({type(exc).__name__}: {exc})"
             ) from None
@@ -490,7 +502,7 @@ class NpzReader:
                 text = f.read(length)
         except FileFormatError:
             raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             raise self._error(f"is corrupt ({type(exc).__name__}: {exc})", info.filename) from None
         if len(text) < length:
             raise self._error("has a truncated .npy header", info.filename)
@@ -538,7 +550,7 @@ class NpzReader:
                     raise self._error("holds more data than it declares", info.filename)
         except FileFormatError:
             raise
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        except _ZIP_ERRORS as exc:
             raise self._error(f"is corrupt ({type(exc).__name__}: {exc})", info.filename) from None
         array = np.frombuffer(buf, dtype=dtype) if nbytes else np.empty(0, dtype=dtype)
         return array.reshape(shape, order="F" if fortran else "C")

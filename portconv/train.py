@@ -662,6 +662,14 @@ def fit(
         raise ArrayTypeError(
             f"callback: expected a function or None, got {describe_type(callback)}"
         )
+    if init is not None and not (
+        isinstance(init, str)
+        or (isinstance(init, tuple) and len(init) == 2 and all(map(callable, init)))
+    ):
+        raise ArrayTypeError(
+            f"init: expected None, a preset name such as 'xavier', or a (weight, bias) pair of "
+            f"initialisers, got {describe_type(init)}: {init!r}"
+        )
     if resume and checkpoint is None:
         raise ArgumentError("resume: needs checkpoint= (the file to resume from)")
     if checkpoint is not None:

@@ -194,18 +194,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     file's size is checked against its header before the body is read; a compressed one is
     decompressed no further than its header declares."""
     path = check_readable(path, "path")
+    what = f"path: {path}"
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         head = f.read(_MAX_HEADER)
         if head[:2] != _GZIP_MAGIC:
-            shape, dtype, header = _header(head, path)
-            if size != _declared(shape, dtype, header, path):
-                raise _body_error(shape, dtype, header, size, path)
+            shape, dtype, header = _header(head, what)
+            if size != _declared(shape, dtype, header, what):
+                raise _body_error(shape, dtype, header, size, what)
         elif size > _limit():
-            raise IDXError(f"{path}: a {size}-byte gzip file is beyond the memory limit")
+            raise IDXError(f"{what}: a {size}-byte gzip file is beyond the memory limit")
         f.seek(0)
         raw = f.read()
-    return parse_idx(raw, what=path)
+    return parse_idx(raw, what=what)
 
 
 def idx_bytes(array: np.ndarray, compress: bool = False) -> bytes:
