@@ -144,6 +144,7 @@ def test_the_defaults_on_the_digits(capsys, monkeypatch):
     """The default run is the book's train_ch6 adapted to the small digits set: Xavier init,
     the model's learning rate, batches of 32 (the measured run reaches ~0.97: see the README
     and test_default_digits_run_learns)."""
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn, not installed")
     called = {}
 
     def fake_fit(model, train_iter, test_iter, **kw):
@@ -164,6 +165,7 @@ def test_the_defaults_on_the_digits(capsys, monkeypatch):
     reason="trains modern LeNet for 10 epochs (a minute or two); set PORTCONV_SLOW=1 to run",
 )
 def test_default_digits_run_learns(capsys):
+    pytest.importorskip("sklearn", reason="the digits come with scikit-learn, not installed")
     assert cli.main(BASE + ["--no-progress"]) == 0
     last = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")][-1]
     assert float(last.split("test acc ")[1].split(",")[0]) >= 0.95, last

@@ -624,6 +624,8 @@ def test_batches_errors():
         ({"resize": (2.5, 3)}, TypeError, "resize: expected ints"),
         ({"resize": 100_000}, ValueError, r"resize: a batch of 4 examples resized to 100000x"),
         ({"num_classes": 0}, ValueError, "num_classes: expected an int of at least 1"),
+        ({"dtype": "0:"}, ValueError, "dtype: expected 'float32' or 'float64'"),  # fuzz found
+        ({"dtype": "01"}, ValueError, "dtype: expected 'float32' or 'float64'"),
         ({"num_classes": 5}, ValueError, r"y: class indices must be in \[0, 5\) .*y\[5\] is 5"),
     ],
 )
@@ -691,6 +693,7 @@ def test_data_set_arguments_are_checked():
         data.make_synthetic(4.0, 2)
     with pytest.raises(ValueError, match="noise"):
         data.make_synthetic(4, 2, noise=float("nan"))
+    pytest.importorskip("sklearn", reason="scikit-learn not installed")
     with pytest.raises(ValueError, match="test_fraction"):
         data.load_digits(8, test_fraction="0.2")
 

@@ -180,7 +180,7 @@ def float_dtype(dtype: Any, name: str = "dtype", *, optional: bool = True) -> np
         return None
     try:
         dt = np.dtype(dtype) if isinstance(dtype, (str, type, np.dtype)) else None
-    except TypeError:
+    except Exception:  # NumPy raises TypeError, ValueError or SyntaxError for odd strings
         dt = None
     if dt is None or dt.name not in DTYPES:
         allowed = " or ".join(map(repr, DTYPES)) + (" (or None)" if optional else "")
