@@ -387,8 +387,14 @@ def _check_model(reader: NpzReader, meta: dict, model: Module) -> None:
         mine = _kind(value.dtype)
         if _kind(dtype) != mine:
             raise ArgumentError(f"{where}: {name!r} is {dtype} there, {mine} in the model")
+    # parameters a lazy layer has declared but not created yet: their shapes are checked by
+    # load_state_dict against the declared ones
+    declared = model._slots() if hasattr(model, "_slots") else {}
+    for name in declared:
+        if name not in state and name not in stored:
+            raise ArgumentError(f"{where} has no entry for the model's {name!r}")
     for name in stored:
-        if name not in state:
+        if name not in state and name not in declared:
             raise ArgumentError(f"{where} holds {name!r}, which the model does not have")
 
 
@@ -647,6 +653,32 @@ def fit(
     ~1e-14 (kernels differ only in the order of their float64 roundings); in float32 the
     curves drift apart within some dozens or hundreds of steps, as rounding differences
     flip near-ties of max pooling (see ``benchmarks/train_digits.py``).
+
+    Everything is checked before the first step: the arguments (``epochs`` a non-negative
+    int, ``lr`` positive and finite, ``batch_size`` a positive int, ``seed`` a non-negative
+    int, ``resume`` and ``progress`` bools, ``device`` one the backend has here); the labels
+    of both data sets, once, on the host, against the model's number of outputs (class
+    indices in ``[0, C)``); that ``checkpoint`` can be written (a directory, a missing folder
+    or no permission is found now, not after the first epoch); and with ``resume`` the
+    checkpoint itself, against the model and the optimiser (see :func:`load_checkpoint`).
+    ``resume=True`` without a checkpoint file yet starts from epoch 1, as Keras'
+    ``BackupAndRestore`` does, so one call serves the first run and every restart.
+
+    Raises
+    ------
+    ArgumentError, ArrayTypeError
+        A refused argument or label, named in the message.
+    FileFormatError, FileAccessError
+        With ``resume``, a damaged checkpoint; a checkpoint path that cannot be written.
+
+    Examples
+    --------
+    >>> from portconv import data, nn, train
+    >>> splits = data.make_synthetic(16, 8, 12, seed=0)
+    >>> model = nn.Sequential(nn.Conv2D(4, 3), nn.ReLU(), nn.Dense(10))
+    >>> history = train.fit(model, splits, epochs=2, lr=0.05, batch_size=8, init="xavier")
+    >>> [row["epoch"] for row in history]
+    [1, 2]
     """
     if not isinstance(model, Module):
         raise ArrayTypeError(f"model: expected a portconv.nn.Module, got {describe_type(model)}")

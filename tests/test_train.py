@@ -806,3 +806,13 @@ def test_an_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
         train.fit(tiny_cnn(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
     monkeypatch.undo()
     assert os.listdir(tmp_path) == ["ck.npz"] and path.read_bytes() == before
+
+
+def test_load_checkpoint_into_a_model_not_called_yet(tmp_path):
+    """Lazy layers create their parameters from the checkpoint, as load_state_dict does."""
+    path = _checkpoint(tmp_path)
+    fresh = tiny_cnn()
+    meta = train.load_checkpoint(path, fresh)
+    assert meta["epoch"] == 1 and list(fresh.state_dict())[0] == "0.weight"
+    with pytest.raises(ValueError, match=r"has no entry for the model's '7\.weight'"):
+        train.load_checkpoint(path, nn.Sequential(*list(tiny_cnn()), nn.Dense(10)))
