@@ -29,7 +29,7 @@ import numpy as np
 
 from . import autograd as ag
 from . import optim as _optim
-from ._files import NpzReader, check_writable, path_argument
+from ._files import NpzReader, check_writable, path_argument, remove_stale_temporaries
 from .autograd import Variable, no_grad
 from .data.loader import DataLoader, check_seed, float_dtype, positive_int
 from .errors import ArgumentError, ArrayTypeError, FileFormatError, describe_type
@@ -707,6 +707,7 @@ def fit(
     if checkpoint is not None:
         # found now, not after the first epoch: a directory, a missing folder, no permission
         checkpoint = check_writable(checkpoint, "checkpoint")
+        remove_stale_temporaries(checkpoint)  # of runs killed while they wrote it
     dt = float_dtype(dtype)
     if hasattr(train_data, "X_test") and hasattr(train_data, "X_train"):
         if test_data is None:
