@@ -362,6 +362,9 @@ def _check_options(args: argparse.Namespace) -> _Plan:
     device = parse_device(args.backend, args.device)
     if args.data not in DATA and args.data != "synthetic":
         raise PortconvError(f"--data: expected one of {', '.join(DATA)}, got {args.data!r}")
+    data_dir = args.data_dir
+    if data_dir is not None and os.path.exists(data_dir) and not os.path.isdir(data_dir):
+        raise PortconvError(f"--data-dir: {data_dir} is not a directory")
     if args.mirror is not None:
         if args.data != "fashion-mnist":
             raise PortconvError("--mirror: only --data fashion-mnist is downloaded")

@@ -68,6 +68,7 @@ BASE = ["train", "lenet-modern", "--data", "digits"]
         (["--checkpoint", "/nonexistent-dir/ck.npz"], "--checkpoint: cannot write"),
         (["--mirror", "http://example.org/"], "--mirror: only --data fashion-mnist"),
         (["--resume"], "--resume needs --checkpoint PATH"),
+        (["--data-dir", "/etc/hostname"], "--data-dir: /etc/hostname is not a directory"),
     ],
 )
 def test_options_are_refused_before_any_work(capsys, no_work, options, message):
