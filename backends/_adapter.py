@@ -52,10 +52,35 @@ against them (``tests/test_native.py``), on every argument combination the forwa
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+from ..errors import ArgumentError
+
+_DEVICE_TEXT = re.compile(r"^([a-z][a-z0-9_]*?)(?::(\d+)|\((\d+)\))?$")
+
+
+def split_device(text: str) -> tuple[str, int | None]:
+    """A device string's kind and index: ``"cuda:1"`` -> ``("cuda", 1)``, ``"cpu"`` ->
+    ``("cpu", None)``; MXNet's spelling ``"gpu(0)"`` is read too. Anything else is an
+    :class:`~portconv.ArgumentError` naming the argument ``device``.
+
+    Examples
+    --------
+    >>> from portconv.backends._adapter import split_device
+    >>> split_device("cuda:1"), split_device(" CPU "), split_device("gpu(0)")
+    (('cuda', 1), ('cpu', None), ('gpu', 0))
+    """
+    m = _DEVICE_TEXT.match(text.strip().lower())
+    if m is None:
+        raise ArgumentError(
+            f"device: expected a device such as 'cpu', 'cuda', 'cuda:1' or 'gpu:0', got {text!r}"
+        )
+    index = m.group(2) or m.group(3)
+    return m.group(1), None if index is None else int(index)
 
 
 @dataclass(frozen=True)
@@ -158,6 +183,67 @@ class Adapter:
     def default_device(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def parse_device(self, device: Any) -> Any:
+        """This library's device for ``device``, checked to exist here.
+
+        The one place a device string is read (the command line's ``--device``,
+        :func:`portconv.convert`, the data loaders): adapters of libraries with accelerators
+        override it. This base version serves libraries that run on the CPU: ``"cpu"`` (or
+        ``"cpu:0"``) is the default device, and a device's own name (``"device1"`` for
+        array-api-strict's ``Device('device1')``) is that device.
+
+        Parameters
+        ----------
+        device : None, str or a device object of this library
+            None means the library's default device and is returned as None.
+
+        Returns
+        -------
+        object or None
+            The library's device object.
+
+        Raises
+        ------
+        ArgumentError
+            Naming ``device``: a string that names no device, an accelerator this build or
+            machine does not have, or an object that is not one of this library's devices.
+
+        Examples
+        --------
+        >>> import portconv as pc
+        >>> pc.get_adapter("numpy").parse_device("cpu")
+        'cpu'
+        """
+        if device is None:
+            return None
+        known = self.devices()
+        if not isinstance(device, str):
+            for d in known:
+                if d is device or _same_device(d, device):
+                    return d
+            raise ArgumentError(
+                f"device: {device!r} is not one of {self.name}'s devices here "
+                f"({self._device_list(known)})"
+            )
+        wanted = device.strip().lower()
+        for d in known:
+            if wanted in (str(d).lower(), *(q.lower() for q in re.findall(r"'([^']*)'", str(d)))):
+                return d
+        kind, index = split_device(device)
+        if kind == "cpu" and not index:
+            return self.default_device()
+        if kind in ("cuda", "gpu"):
+            raise ArgumentError(
+                f"device: {device!r} asked for, but the {self.name} backend runs on the CPU "
+                f"only ({self._device_list(known)})"
+            )
+        raise ArgumentError(
+            f"device: {device!r} is not a device of {self.name} here ({self._device_list(known)})"
+        )
+
+    def _device_list(self, known: list[Any]) -> str:
+        return "its devices: " + ", ".join(map(str, known))
+
     # -- moving data -----------------------------------------------------------------------
     def to_numpy(self, x: Any):
         import numpy as np
@@ -218,3 +304,10 @@ class Adapter:
 
     def __repr__(self) -> str:
         return f"<portconv adapter {self.name!r}>"
+
+
+def _same_device(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # a device type whose == refuses strangers
+        return False

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._adapter import Adapter
+from ..errors import ArgumentError, describe_type
+from ._adapter import Adapter, split_device
 
 
 class CuPyAdapter(Adapter):
@@ -56,6 +57,32 @@ class CuPyAdapter(Adapter):
         import cupy
 
         return [cupy.cuda.Device(i) for i in range(cupy.cuda.runtime.getDeviceCount())]
+
+    def parse_device(self, device: Any) -> Any:
+        """A ``cupy.cuda.Device`` for ``"cuda"``, ``"cuda:N"``/``"gpu:N"`` or a Device,
+        checked to exist (CuPy arrays live on CUDA devices only)."""
+        import cupy
+
+        if device is None:
+            return None
+        if isinstance(device, cupy.cuda.Device):
+            index = device.id
+        elif isinstance(device, str):
+            kind, index = split_device(device)
+            if kind not in ("cuda", "gpu"):
+                raise ArgumentError(f"device: {device!r}: CuPy arrays live on CUDA devices only")
+        else:
+            raise ArgumentError(
+                f"device: expected a device string such as 'cuda:0' or a cupy.cuda.Device, got "
+                f"{describe_type(device)}: {device!r}"
+            )
+        try:
+            count = cupy.cuda.runtime.getDeviceCount()
+        except Exception:
+            count = 0
+        if (index or 0) >= count:
+            raise ArgumentError(f"device: {device!r} asked for, but CuPy sees {count} device(s)")
+        return cupy.cuda.Device(index or 0)
 
     def to_numpy(self, x: Any):
         return x.get()

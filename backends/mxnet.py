@@ -13,8 +13,8 @@ import math
 import sys
 from typing import Any
 
-from ..errors import ArrayTypeError
-from ._adapter import Adapter
+from ..errors import ArgumentError, ArrayTypeError, describe_type
+from ._adapter import Adapter, split_device
 
 
 def _mx():
@@ -115,6 +115,42 @@ class MXNetAdapter(Adapter):
     def devices(self) -> list[Any]:
         mx = _mx()
         return [mx.cpu()] + [mx.gpu(i) for i in range(mx.context.num_gpus())]
+
+    def parse_device(self, device: Any) -> Any:
+        """An MXNet context for ``"cpu"``, ``"gpu:N"`` / ``"gpu(N)"`` (``"cuda:N"`` is read as
+        ``"gpu:N"``) or a ``mx.Context``, checked to exist here (see
+        :meth:`Adapter.parse_device`)."""
+        mx = _mx()
+        if device is None:
+            return None
+        if isinstance(device, mx.Context):
+            kind, index, text = device.device_type, device.device_id, device
+        elif isinstance(device, str):
+            (kind, index), text = split_device(device), device
+        else:
+            raise ArgumentError(
+                f"device: expected a device string such as 'gpu:0' or an mx.Context, got "
+                f"{describe_type(device)}: {device!r}"
+            )
+        if kind.startswith("cpu"):
+            return device if isinstance(device, mx.Context) else mx.cpu()
+        if kind not in ("gpu", "cuda"):
+            raise ArgumentError(f"device: {text!r} is not an MXNet device (expected cpu or gpu:N)")
+        try:
+            count = mx.context.num_gpus()
+        except Exception:  # a build without CUDA may raise instead of answering 0
+            count = 0
+        if count == 0:
+            raise ArgumentError(
+                f"device: {text!r} asked for, but MXNet sees no GPU (a CPU build of mxnet, or "
+                f"no device or driver); use 'cpu'"
+            )
+        if (index or 0) >= count:
+            raise ArgumentError(
+                f"device: {text!r} asked for, but MXNet sees {count} GPU(s) (gpu:0 to "
+                f"gpu:{count - 1})"
+            )
+        return mx.gpu(index or 0)
 
     def run_context(self) -> Any:
         """NumPy shape semantics (what the book's ``npx.set_np()`` turns on): without them

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ._adapter import Adapter
+from ..errors import ArgumentError, ArrayTypeError, describe_type
+from ._adapter import Adapter, split_device
 
 
 class TorchAdapter(Adapter):
@@ -25,6 +26,9 @@ class TorchAdapter(Adapter):
     targets = ("torch",)
 
     def dlpack_source(self, x: Any) -> Any:
+        # a lazily conjugated or negated view holds other values than its memory: copied
+        if x.is_conj() or x.is_neg():
+            return None
         # a tensor that requires grad is shared through a detached view of the same memory
         return x.detach()
 
@@ -62,8 +66,80 @@ class TorchAdapter(Adapter):
             devs += [torch.device("cuda", i) for i in range(torch.cuda.device_count())]
         return devs
 
+    def parse_device(self, device: Any) -> Any:
+        """A ``torch.device`` for ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (``"gpu:N"`` is read as
+        ``"cuda:N"``), ``"mps"``, ... or a ``torch.device``, checked to exist in this build on
+        this machine (see :meth:`Adapter.parse_device`)."""
+        import torch
+
+        if device is None:
+            return None
+        if isinstance(device, str):
+            kind, index = split_device(device)
+            kind = "cuda" if kind == "gpu" else kind
+            try:
+                dev = torch.device(kind if index is None else f"{kind}:{index}")
+            except (RuntimeError, ValueError):
+                raise ArgumentError(
+                    f"device: {device!r} is not a PyTorch device (expected cpu, cuda, cuda:N, "
+                    f"mps, ...)"
+                ) from None
+        elif isinstance(device, torch.device):
+            dev = device
+        else:
+            raise ArgumentError(
+                f"device: expected a device string such as 'cuda:0' or a torch.device, got "
+                f"{describe_type(device)}: {device!r}"
+            )
+        if dev.type == "cpu":
+            return dev
+        if dev.type == "meta":
+            raise ArgumentError(f"device: {device!r}: a meta device holds no values")
+        if dev.type == "cuda":
+            if not torch.cuda.is_available():
+                if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+                    why = (
+                        f"this PyTorch build ({torch.__version__}) has no CUDA support; install "
+                        f"a CUDA build of PyTorch, or use 'cpu'"
+                    )
+                else:
+                    why = (
+                        "no CUDA device is visible (no GPU, no driver, or CUDA_VISIBLE_DEVICES "
+                        "hides them); use 'cpu'"
+                    )
+                raise ArgumentError(f"device: {device!r} asked for, but {why}")
+            count = torch.cuda.device_count()
+            if dev.index is not None and dev.index >= count:
+                raise ArgumentError(
+                    f"device: {device!r} asked for, but PyTorch sees {count} CUDA device(s) "
+                    f"(cuda:0 to cuda:{count - 1})"
+                )
+            return dev
+        backend = getattr(torch.backends, dev.type, None) or getattr(torch, dev.type, None)
+        available = getattr(backend, "is_available", None)
+        if available is None or not available():
+            raise ArgumentError(
+                f"device: {device!r} asked for, but this PyTorch build or machine has no "
+                f"{dev.type} device; use 'cpu'"
+            )
+        return dev
+
     def to_numpy(self, x: Any):
-        return x.detach().cpu().numpy()
+        import torch
+
+        if x.is_meta:
+            raise ArrayTypeError("a tensor on the meta device holds no values")
+        if x.is_nested:
+            raise ArrayTypeError(
+                "a nested tensor has no single shape; convert its components (x.unbind())"
+            )
+        if x.layout != torch.strided:
+            raise ArrayTypeError(f"a {x.layout} tensor is not dense; call x.to_dense() first")
+        if x.is_quantized:
+            raise ArrayTypeError("a quantized tensor; call x.dequantize() first")
+        if x.dtype == torch.bfloat16:
+            raise ArrayTypeError("NumPy has no bfloat16; cast first (x.float())")
+        return x.detach().resolve_conj().resolve_neg().cpu().numpy()
 
     def from_numpy(self, a: Any, device: Any = None, like: Any = None) -> Any:
         import numpy as np

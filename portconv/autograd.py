@@ -691,31 +691,71 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
     """Softmax cross-entropy (``torch.nn.functional.cross_entropy``; Gluon's
     ``SoftmaxCrossEntropyLoss``): logits ``(N, C)``, target ``(N,)`` integer class indices
     (or ``(N, C)`` class probabilities), ``-sum(target_onehot * log_softmax(logits))`` per
-    example, then the mean (default), the sum or none."""
+    example, then the mean (default), the sum or none.
+
+    Class indices must be whole numbers in ``[0, C)`` (floats that are whole numbers are
+    read as indices, as Gluon does): anything else is an ``ArgumentError`` naming ``target``,
+    the first offending position and its value, as PyTorch refuses them. That check reads one
+    reduction back from the device; on lazy, chunked arrays (Dask), where that would compute
+    the batch early, an invalid index makes its example's loss NaN instead
+    (:func:`portconv.train.fit` checks the labels of a whole data set once, on the host).
+    """
+    from .errors import ArrayTypeError, describe_type  # here: the module's imports are moving
+
     logits = _as_var(logits)
     if logits.ndim != 2:
         raise ArgumentError(f"logits: expected shape (N, C), got {logits.shape}")
     t = target.data if isinstance(target, Variable) else target
-    be, xp, (ts,) = prepare(t)
+    try:
+        be, xp, (ts,) = prepare(t)
+    except TypeError:
+        raise ArrayTypeError(
+            f"target: expected an array of class indices or probabilities, got {describe_type(t)}"
+        ) from None
     n, classes = logits.shape
-    if ts.ndim == 1 and xp.isdtype(ts.dtype, "real floating"):
-        # class indices stored as floats (MXNet's nd.array([0, 2, 1]) is float32, and Gluon's
-        # SoftmaxCrossEntropyLoss takes them): they must be whole numbers
-        as_int = xp.astype(ts, xp.int64)
-        if not bool(xp.all(xp.astype(as_int, ts.dtype) == ts)):
+    floating = xp.isdtype(ts.dtype, "real floating")
+    if not (floating or xp.isdtype(ts.dtype, "integral")):
+        raise ArrayTypeError(
+            f"target: expected integer class indices (N,) or floating class probabilities "
+            f"(N, C), got dtype {ts.dtype}"
+        )
+    if floating and ts.ndim == 2:
+        if tuple(ts.shape) != (n, classes):
             raise ArgumentError(
-                "target: a 1-D floating target holds class indices and must be whole numbers; "
-                "give integer class indices of shape (N,) or class probabilities of shape (N, C)"
+                f"target: class probabilities must have the logits' shape ({n}, {classes}), "
+                f"got shape {tuple(ts.shape)}"
             )
-        ts = as_int
-    if xp.isdtype(ts.dtype, "integral"):
-        if tuple(ts.shape) != (n,):
+    elif tuple(ts.shape) != (n,):
+        raise ArgumentError(
+            f"target: expected {n} class indices (shape ({n},)) or class probabilities of "
+            f"shape ({n}, {classes}), got shape {tuple(ts.shape)}"
+        )
+    else:
+        if floating:
+            # class indices stored as floats (MXNet's nd.array([0, 2, 1]) is float32, and
+            # Gluon's SoftmaxCrossEntropyLoss takes them): whole numbers (NaN is not)
+            valid = (xp.floor(ts) == ts) & (ts >= 0) & (ts < classes)
+        else:
+            valid = (ts >= 0) & (ts < classes)
+        lazy = getattr(be.adapter, "chunked", False) and not floating
+        if not lazy and not bool(xp.all(valid)):  # one reduction read back
+            import numpy as np
+
+            host = np.asarray(be.adapter.to_numpy(t)).reshape(-1).astype(np.float64)
+            bad = ~((host == np.floor(host)) & (host >= 0) & (host < classes))
+            i = int(np.argmax(bad))
+            value = host[i].item()
+            value = int(value) if float(value).is_integer() else value
             raise ArgumentError(
-                f"target: expected {n} class indices (shape ({n},)), got shape {tuple(ts.shape)}"
+                f"target: class indices must be whole numbers in [0, {classes}) for {classes} "
+                f"classes; target[{i}] is {value!r}"
             )
+        as_int = xp.astype(ts, xp.int64) if floating else ts  # after the check: no NaN
         _, _, (z,) = prepare(logits.data)
         iota = xp.reshape(xp.arange(classes, device=be.device), (1, classes))
-        onehot = xp.astype(xp.reshape(ts, (n, 1)) == iota, z.dtype)
+        onehot = xp.astype(xp.reshape(as_int, (n, 1)) == iota, z.dtype)
+        if lazy:  # no read back: an invalid index poisons its example's loss
+            onehot = xp.where(xp.reshape(valid, (n, 1)), onehot, xp.full_like(onehot, math.nan))
         target = be.adapter.from_standard(onehot, logits.data)
     per_example = negative(sum(multiply(log_softmax(logits, axis=1), target), axis=1))
     return _reduce(per_example, reduction)

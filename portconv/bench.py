@@ -1380,7 +1380,42 @@ def format_side_by_side(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def read_merge_file(path: str) -> dict:
+    """The results of an earlier ``--json`` run for ``--merge``, checked before the benchmark
+    starts: a JSON object whose ``rows`` are rows of this command (workload, backend, path
+    and status strings, a device, and a median time for rows that ran). Errors name the file
+    and what is wrong."""
+    from ._files import check_readable
+    from .errors import FileFormatError
+
+    path = check_readable(path, "--merge")
+    try:
+        with open(path, encoding="utf-8") as f:
+            other = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FileFormatError(f"--merge: {path} is not a JSON file ({exc})") from None
+    rows = other.get("rows") if isinstance(other, dict) else None
+    if not isinstance(rows, list):
+        raise FileFormatError(
+            f"--merge: {path} holds no list of rows; expected the file an earlier "
+            f"'portconv bench --json' wrote"
+        )
+    for i, row in enumerate(rows):
+        ok = isinstance(row, dict) and all(
+            isinstance(row.get(key), str) for key in ("workload", "backend", "path", "status")
+        )
+        ok = ok and (row.get("device") is None or isinstance(row.get("device"), str))
+        if ok and row["status"] == "ok":
+            median = row.get("median_s")
+            ok = isinstance(median, (int, float)) and not isinstance(median, bool)
+            ok = ok and median > 0 and math.isfinite(median)
+        if not ok:
+            raise FileFormatError(f"--merge: {path}: rows[{i}] is not a benchmark row: {row!r}")
+    return other
+
+
 def main(args: argparse.Namespace) -> int:
+    other = read_merge_file(args.merge) if args.merge else None  # checked before any timing
     only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
     backends = [s.strip() for s in args.backends.split(",")] if args.backends else None
     results = []
@@ -1395,9 +1430,7 @@ def main(args: argparse.Namespace) -> int:
             epoch_batches=args.epoch_batches,
             threads=threads,
         )
-        if args.merge:
-            with open(args.merge, encoding="utf-8") as f:
-                other = json.load(f)
+        if other is not None:
             result["rows"] += other["rows"]
             result["merged_machine"] = other.get("machine")
             result["ratios"] = ratios(result["rows"])

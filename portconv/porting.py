@@ -43,7 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentError, ArrayTypeError, PortconvError, describe_type
+from ._files import atomic_path, check_readable
+from .errors import ArgumentError, ArrayTypeError, FileFormatError, PortconvError, describe_type
 from .nn import layers as _layers
 from .nn.module import Module, Sequential
 
@@ -299,12 +300,17 @@ def _gluon_arrays(params: Any) -> OrderedDict:
     """name -> NumPy array from a ``.params`` path, a Gluon Block, a ParameterDict or a
     mapping of arrays."""
     if isinstance(params, (str, os.PathLike)):
-        path = os.fspath(params)
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"{path}: no such .params file")
+        path = check_readable(params, "params")
         import mxnet as mx
 
-        loaded = mx.nd.load(path)
+        try:
+            loaded = mx.nd.load(path)
+        except mx.base.MXNetError as exc:  # a truncated, corrupt or foreign file
+            lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+            first = lines[-1].strip() if lines else type(exc).__name__  # MXNet's own words
+            raise FileFormatError(
+                f"params: {path} is not a readable MXNet .params file ({first})"
+            ) from None
         if not isinstance(loaded, dict):
             raise ArgumentError(
                 f"{path}: holds a list of {len(loaded)} unnamed arrays; a Gluon .params file "
@@ -475,5 +481,6 @@ def export_gluon_params(model: Module, path: str | os.PathLike, net: Any = None)
     if missing:
         raise ArgumentError(f"no Gluon name for {', '.join(missing)}")
     out = OrderedDict((names[n], mx.nd.array(a, dtype=a.dtype)) for n, a in host.items())
-    mx.nd.save(os.fspath(path), out)
+    with atomic_path(path, what="path") as tmp:  # fsync-ed and renamed: never half a file
+        mx.nd.save(tmp, out)
     return out

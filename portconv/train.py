@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import sys
 import time
@@ -28,16 +29,18 @@ import numpy as np
 
 from . import autograd as ag
 from . import optim as _optim
+from ._files import NpzReader, check_writable, path_argument, remove_stale_temporaries
 from .autograd import Variable, no_grad
-from .data.loader import DataLoader, float_dtype
-from .errors import ArgumentError
+from .data.loader import DataLoader, check_seed, float_dtype, positive_int
+from .errors import ArgumentError, ArrayTypeError, FileFormatError, describe_type
 from .nn import init as _init
-from .nn.module import Module, _host_to, load_npz, save_npz
+from .nn.module import Module, _host_to, save_npz
 from .ops._common import prepare
 
 __all__ = [
     "History",
     "accuracy",
+    "checkpoint_info",
     "correct",
     "evaluate_accuracy",
     "fit",
@@ -148,7 +151,46 @@ def save_checkpoint(
 ) -> None:
     """Save the model's state dict, the optimiser's state, the random generator's state, the
     number of finished epochs and the history to one ``.npz`` file, atomically, without
-    pickle (metadata is JSON in a string array)."""
+    pickle (metadata is JSON in a string array).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; written through a temporary file beside it, ``fsync``-ed and renamed
+        (see :mod:`portconv._files`), so a reader never sees half a checkpoint.
+    model : Module
+        Its parameters and buffers, and its class name (checked on resume).
+    optimizer : Optimizer, optional
+        Its kind, learning rate, the shape of every parameter it steps, and its state.
+    epoch : int
+        The number of finished epochs.
+    history : list of dict, optional
+        :class:`History` rows (JSON-serialisable).
+    extra : dict, optional
+        Anything else JSON-serialisable.
+
+    Raises
+    ------
+    ArgumentError, ArrayTypeError
+        A bad argument (named), or history/extra that JSON cannot hold.
+    FileAccessError
+        The file cannot be written.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from portconv import nn, train
+    >>> model = nn.Linear(3, 2)
+    >>> _ = model(np.zeros((1, 3), np.float32))
+    >>> path = os.path.join(tempfile.mkdtemp(), "ck.npz")
+    >>> train.save_checkpoint(path, model, epoch=1)
+    >>> train.checkpoint_info(path)["epoch"]
+    1
+    """
+    path = path_argument(path, "path")
+    if not isinstance(model, Module):
+        raise ArrayTypeError(f"model: expected a portconv.nn.Module, got {describe_type(model)}")
+    epoch = positive_int(epoch, "epoch", minimum=0)
     arrays: dict[str, np.ndarray] = {}
     for name, value in model.state_dict().items():
         arrays[f"model.{name}"] = _host(value)
@@ -167,19 +209,241 @@ def save_checkpoint(
                     if ad is None:
                         ad = prepare(optimizer.params[i].data)[0].adapter
                     arrays[f"optimizer.{name}"] = np.asarray(ad.to_numpy(value))
-        opt_meta = {"kind": type(optimizer).__name__, "lr": optimizer.lr, "scalars": scalars}
+        opt_meta = {
+            "kind": type(optimizer).__name__,
+            "lr": optimizer.lr,
+            "params": [list(p.data.shape) for p in optimizer.params],
+            "scalars": scalars,
+        }
     meta = {
         "format": _FORMAT,
         "version": _VERSION,
-        "epoch": int(epoch),
+        "epoch": epoch,
         "model": type(model).__name__,
         "optimizer": opt_meta,
         "rng": _init.generator().bit_generator.state,
         "history": list(history or []),
         "extra": extra or {},
     }
-    arrays["__meta__"] = np.array(json.dumps(meta))
+    try:
+        text = json.dumps(meta)
+    except (TypeError, ValueError) as exc:
+        raise ArgumentError(f"history, extra: must be JSON-serialisable ({exc})") from None
+    arrays["__meta__"] = np.array(text)
     save_npz(path, arrays)
+
+
+# -- reading a checkpoint: everything checked before anything is loaded ----------------------
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+#: what each History row holds (the points are checked apart)
+_ROW_NUMBERS = ("loss", "train_acc", "examples_per_sec")
+
+
+def _check_meta(meta: Any, bad: Callable[[str], FileFormatError]) -> dict:
+    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
+        raise bad("is not a portconv checkpoint (its metadata names no portconv format)")
+    version = meta.get("version")
+    if not _whole(version) or version < 1:
+        raise bad(f"has a format version of {version!r}, not a positive int")
+    if version > _VERSION:
+        raise bad(
+            f"was written by a newer portconv (format version {version}; this one reads {_VERSION})"
+        )
+    epoch = meta.get("epoch")
+    if not _whole(epoch) or epoch < 0:
+        raise bad(f"records epoch {epoch!r}, not a non-negative int")
+    if not isinstance(meta.get("model"), str):
+        raise bad(f"records the model {meta.get('model')!r}, not a class name")
+    history = meta.get("history", [])
+    if not isinstance(history, list):
+        raise bad(f"holds a history of type {type(history).__name__}, not a list")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or not _whole(row.get("epoch")):
+            raise bad(f"holds history[{i}] = {row!r}, not an epoch's record")
+        for key in _ROW_NUMBERS:
+            if not _number(row.get(key)):
+                raise bad(f"holds history[{i}][{key!r}] = {row.get(key)!r}, not a number")
+        if row.get("test_acc") is not None and not _number(row["test_acc"]):
+            raise bad(f"holds history[{i}]['test_acc'] = {row['test_acc']!r}, not a number")
+        points = row.get("points", [])
+        if not isinstance(points, list) or not all(
+            isinstance(p, list) and len(p) == 3 and all(_number(v) for v in p) for p in points
+        ):
+            raise bad(f"holds history[{i}]['points'] that are not [epoch, loss, acc] triples")
+    opt = meta.get("optimizer")
+    if opt is not None:
+        if not isinstance(opt, dict) or not isinstance(opt.get("kind"), str):
+            raise bad("holds optimiser metadata without the optimiser's kind")
+        scalars = opt.get("scalars", {})
+        if not isinstance(scalars, dict):
+            raise bad("holds optimiser scalars that are not a mapping")
+        for name, value in scalars.items():
+            i, _, key = name.partition(".")
+            if not (i.isdigit() and key) or not (value is None or isinstance(value, (int, float))):
+                raise bad(f"holds an optimiser scalar {name!r} = {value!r} it cannot use")
+        shapes = opt.get("params")
+        if shapes is not None and not (
+            isinstance(shapes, list)
+            and all(isinstance(sh, list) and all(_whole(d) and d >= 0 for d in sh) for sh in shapes)
+        ):
+            raise bad("holds optimiser parameter shapes that are not lists of sizes")
+    rng = meta.get("rng")
+    if rng is not None:
+        try:
+            probe = np.random.default_rng()
+            probe.bit_generator.state = rng
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise bad(
+                f"holds a random generator state NumPy refuses ({type(exc).__name__}: {exc})"
+            ) from None
+    if not isinstance(meta.get("extra", {}), dict):
+        raise bad("holds extra metadata that is not a mapping")
+    return meta
+
+
+def _open_checkpoint(path: Any) -> tuple[NpzReader, dict]:
+    """The reader of a checkpoint and its checked metadata (no array read yet)."""
+    reader = NpzReader(path, what="checkpoint")
+    try:
+
+        def bad(message: str) -> FileFormatError:
+            return FileFormatError(f"checkpoint: {reader.path} {message}")
+
+        if "__meta__" not in reader.members:
+            raise bad("is not a portconv checkpoint (it has no __meta__ entry)")
+        shape, dtype = reader.members["__meta__"]
+        if shape != () or dtype.kind != "U":
+            raise bad(f"has a __meta__ entry of {dtype} {shape}, not one JSON string")
+        try:
+            meta = json.loads(str(reader.read("__meta__")[()]))
+        except json.JSONDecodeError as exc:
+            raise bad(f"has metadata that is not JSON ({exc})") from None
+        meta = _check_meta(meta, bad)
+        for name in reader.members:
+            if name != "__meta__" and not name.startswith(("model.", "optimizer.")):
+                raise bad(f"holds an entry {name!r} that no checkpoint has")
+    except BaseException:
+        reader.close()
+        raise
+    return reader, meta
+
+
+def checkpoint_info(path: str | os.PathLike) -> dict:
+    """The metadata of a checkpoint (``epoch``, ``model``, ``optimizer``, ``history``, ...),
+    after checking the file and the metadata; no array is read.
+
+    Raises
+    ------
+    MissingFileError, FileAccessError
+        The file does not exist or cannot be read.
+    FileFormatError
+        The file is no portconv checkpoint, or a damaged one (the message says how).
+
+    Examples
+    --------
+    See :func:`save_checkpoint`.
+    """
+    reader, meta = _open_checkpoint(path)
+    reader.close()
+    return meta
+
+
+def _kind(dtype: Any) -> str:
+    """ "floating", "complex", "bool" or "integer": what a checkpoint's dtype must share with
+    the model's (any library's dtype object, bfloat16 included)."""
+    name = _dtype_name(dtype)
+    for kind in ("float", "complex", "bool"):
+        if kind in name:
+            return {"float": "floating"}.get(kind, kind)
+    return "integer"
+
+
+def _check_model(reader: NpzReader, meta: dict, model: Module) -> None:
+    where = f"checkpoint: {reader.path}"
+    if meta["model"] != type(model).__name__:
+        raise ArgumentError(
+            f"{where} was written by a {meta['model']} model, not a {type(model).__name__}; "
+            f"resume with the model that wrote it"
+        )
+    stored = {k[len("model.") :]: v for k, v in reader.members.items() if k.startswith("model.")}
+    state = model.state_dict()
+    for name, value in state.items():
+        if name not in stored:
+            raise ArgumentError(f"{where} has no entry for the model's {name!r}")
+        shape, dtype = stored[name]
+        if tuple(value.shape) != shape:
+            raise ArgumentError(
+                f"{where}: {name!r} has shape {shape} there, {tuple(value.shape)} in the model"
+            )
+        mine = _kind(value.dtype)
+        if _kind(dtype) != mine:
+            raise ArgumentError(f"{where}: {name!r} is {dtype} there, {mine} in the model")
+    # parameters a lazy layer has declared but not created yet: their shapes are checked by
+    # load_state_dict against the declared ones
+    declared = model._slots() if hasattr(model, "_slots") else {}
+    for name in declared:
+        if name not in state and name not in stored:
+            raise ArgumentError(f"{where} has no entry for the model's {name!r}")
+    for name in stored:
+        if name not in state and name not in declared:
+            raise ArgumentError(f"{where} holds {name!r}, which the model does not have")
+
+
+def _check_optimizer(reader: NpzReader, meta: dict, optimizer: Any) -> None:
+    where = f"checkpoint: {reader.path}"
+    saved = meta.get("optimizer") or {}
+    kind = type(optimizer).__name__
+    if saved.get("kind") != kind:
+        raise ArgumentError(
+            f"{where} holds the state of a {saved.get('kind')} optimiser, not of {kind}; resume "
+            f"with the same optimiser"
+        )
+    params = optimizer.params
+    shapes = saved.get("params")
+    if shapes is not None:
+        if len(shapes) != len(params):
+            raise ArgumentError(
+                f"{where}: its optimiser stepped {len(shapes)} parameters, this one steps "
+                f"{len(params)}"
+            )
+        for i, (sh, p) in enumerate(zip(shapes, params)):
+            if tuple(sh) != tuple(p.data.shape):
+                raise ArgumentError(
+                    f"{where}: optimiser parameter {i} has shape {tuple(sh)} there, "
+                    f"{tuple(p.data.shape)} here"
+                )
+    for name in saved.get("scalars") or {}:
+        i = int(name.partition(".")[0])
+        if i >= len(params):
+            raise ArgumentError(
+                f"{where}: optimiser state for parameter {i}, the optimiser has {len(params)}"
+            )
+    for name, (shape, dtype) in reader.members.items():
+        if not name.startswith("optimizer."):
+            continue
+        i, _, key = name[len("optimizer.") :].partition(".")
+        if not (i.isdigit() and key):
+            raise FileFormatError(f"{where} holds an entry {name!r} that no checkpoint has")
+        if int(i) >= len(params):
+            raise ArgumentError(
+                f"{where}: optimiser state for parameter {i}, the optimiser has {len(params)}"
+            )
+        want = tuple(params[int(i)].data.shape)
+        if shape != want:
+            raise ArgumentError(
+                f"{where}: optimiser state {i}.{key} has shape {shape}, its parameter {want}"
+            )
+        if dtype.kind != "f":
+            raise ArgumentError(f"{where}: optimiser state {i}.{key} is {dtype}, not floating")
 
 
 def load_checkpoint(
@@ -189,27 +453,44 @@ def load_checkpoint(
     *,
     restore_rng: bool = True,
 ) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint`: load the model's state (its
-    parameters must exist: call the model once first) and the optimiser's state into the
-    objects given, restore the random generator, and return the metadata (``epoch``,
-    ``history``, ...)."""
-    stored = load_npz(path)
-    if "__meta__" not in stored:
-        raise ArgumentError(f"checkpoint: {os.fspath(path)!r} is not a portconv checkpoint")
-    meta = json.loads(str(stored["__meta__"][()]))
-    if meta.get("format") != _FORMAT:
-        raise ArgumentError(f"checkpoint: {os.fspath(path)!r} is not a portconv checkpoint")
+    """Read a checkpoint written by :func:`save_checkpoint` into ``model`` and ``optimizer``,
+    restore the random generator, and return the metadata (``epoch``, ``history``, ...).
+
+    Everything is checked before anything is loaded, and from the archive's headers before
+    an array is read: the file (see :class:`portconv._files.NpzReader`), the metadata (JSON,
+    an int epoch, a history of numbers, a generator state NumPy accepts), the model (its
+    class is the one that wrote the checkpoint; every parameter and buffer name, shape and
+    kind of dtype matches; floating-point precision may differ and is cast, as PyTorch's
+    ``load_state_dict`` does) and the optimiser (the same kind, the same number and shapes of
+    parameters, state of each parameter's shape). The first mismatch is an error naming it.
+    The model's parameters must exist: call it once first.
+
+    Raises
+    ------
+    MissingFileError, FileAccessError
+        The file does not exist or cannot be read.
+    FileFormatError
+        The file is no portconv checkpoint, or a damaged one.
+    ArgumentError
+        The checkpoint does not fit ``model`` or ``optimizer`` (the message names the first
+        mismatch).
+    """
+    reader, meta = _open_checkpoint(path)
+    with reader:
+        if model is not None:
+            if not isinstance(model, Module):
+                raise ArrayTypeError(
+                    f"model: expected a portconv.nn.Module, got {describe_type(model)}"
+                )
+            _check_model(reader, meta, model)
+        if optimizer is not None:
+            _check_optimizer(reader, meta, optimizer)
+        stored = reader.read_all()
     if model is not None:
         state = {k[6:]: v for k, v in stored.items() if k.startswith("model.")}
         model.load_state_dict(state)
     if optimizer is not None:
         saved = meta.get("optimizer") or {}
-        kind = type(optimizer).__name__
-        if saved.get("kind") != kind:
-            raise ArgumentError(
-                f"checkpoint: {os.fspath(path)!r} holds the state of a {saved.get('kind')} "
-                f"optimiser, not of {kind}; resume with the same optimiser"
-            )
         new_state: dict[int, dict[str, Any]] = {}
         for name, value in (saved.get("scalars") or {}).items():
             i, key = name.split(".", 1)
@@ -218,17 +499,11 @@ def load_checkpoint(
             if not name.startswith("optimizer."):
                 continue
             i, key = name[len("optimizer.") :].split(".", 1)
-            i = int(i)
-            if i >= len(optimizer.params):
-                raise ArgumentError(
-                    f"checkpoint: optimiser state for parameter {i}, the model has "
-                    f"{len(optimizer.params)}"
-                )
-            like = optimizer.params[i].data
+            like = optimizer.params[int(i)].data
             be, _, _ = prepare(like)
             # in the parameter's dtype (a float32 checkpoint resumed in float64 trains in it)
             value = be.adapter.to_standard(_host_to(host, like))
-            new_state.setdefault(i, {})[key] = value
+            new_state.setdefault(int(i), {})[key] = value
         optimizer.state = new_state
     if restore_rng and meta.get("rng"):
         _init.generator().bit_generator.state = meta["rng"]
@@ -265,6 +540,12 @@ def _loader(
         f"data: expected (X, y) host arrays, a portconv.data.DataLoader or Splits, got "
         f"{type(data).__name__}"
     )
+
+
+def _learning_rate(lr: Any) -> float:
+    if not _number(lr) or not math.isfinite(lr) or lr <= 0:
+        raise ArgumentError(f"lr: expected a positive finite number, got {lr!r}")
+    return float(lr)
 
 
 def _make_optimizer(optimizer: Any, params: list, lr: float) -> _optim.Optimizer:
@@ -372,11 +653,61 @@ def fit(
     ~1e-14 (kernels differ only in the order of their float64 roundings); in float32 the
     curves drift apart within some dozens or hundreds of steps, as rounding differences
     flip near-ties of max pooling (see ``benchmarks/train_digits.py``).
+
+    Everything is checked before the first step: the arguments (``epochs`` a non-negative
+    int, ``lr`` positive and finite, ``batch_size`` a positive int, ``seed`` a non-negative
+    int, ``resume`` and ``progress`` bools, ``device`` one the backend has here); the labels
+    of both data sets, once, on the host, against the model's number of outputs (class
+    indices in ``[0, C)``); that ``checkpoint`` can be written (a directory, a missing folder
+    or no permission is found now, not after the first epoch); and with ``resume`` the
+    checkpoint itself, against the model and the optimiser (see :func:`load_checkpoint`).
+    ``resume=True`` without a checkpoint file yet starts from epoch 1, as Keras'
+    ``BackupAndRestore`` does, so one call serves the first run and every restart.
+
+    Raises
+    ------
+    ArgumentError, ArrayTypeError
+        A refused argument or label, named in the message.
+    FileFormatError, FileAccessError
+        With ``resume``, a damaged checkpoint; a checkpoint path that cannot be written.
+
+    Examples
+    --------
+    >>> from portconv import data, nn, train
+    >>> splits = data.make_synthetic(16, 8, 12, seed=0)
+    >>> model = nn.Sequential(nn.Conv2D(4, 3), nn.ReLU(), nn.Dense(10))
+    >>> history = train.fit(model, splits, epochs=2, lr=0.05, batch_size=8, init="xavier")
+    >>> [row["epoch"] for row in history]
+    [1, 2]
     """
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
-        raise ArgumentError(f"epochs: expected a non-negative int, got {epochs!r}")
+    if not isinstance(model, Module):
+        raise ArrayTypeError(f"model: expected a portconv.nn.Module, got {describe_type(model)}")
+    epochs = positive_int(epochs, "epochs", minimum=0)
+    lr = _learning_rate(lr)
+    batch_size = positive_int(batch_size, "batch_size")
+    seed = check_seed(seed)
+    if not isinstance(resume, bool):
+        raise ArrayTypeError(f"resume: expected True or False, got {describe_type(resume)}")
+    if not isinstance(progress, bool):
+        raise ArrayTypeError(f"progress: expected True or False, got {describe_type(progress)}")
+    if callback is not None and not callable(callback):
+        raise ArrayTypeError(
+            f"callback: expected a function or None, got {describe_type(callback)}"
+        )
+    if init is not None and not (
+        isinstance(init, str)
+        or (isinstance(init, tuple) and len(init) == 2 and all(map(callable, init)))
+    ):
+        raise ArrayTypeError(
+            f"init: expected None, a preset name such as 'xavier', or a (weight, bias) pair of "
+            f"initialisers, got {describe_type(init)}: {init!r}"
+        )
     if resume and checkpoint is None:
         raise ArgumentError("resume: needs checkpoint= (the file to resume from)")
+    if checkpoint is not None:
+        # found now, not after the first epoch: a directory, a missing folder, no permission
+        checkpoint = check_writable(checkpoint, "checkpoint")
+        remove_stale_temporaries(checkpoint)  # of runs killed while they wrote it
     dt = float_dtype(dtype)
     if hasattr(train_data, "X_test") and hasattr(train_data, "X_train"):
         if test_data is None:
@@ -387,6 +718,8 @@ def fit(
     loss_fn = _loss_fn(loss)
     if train_iter is None or train_iter.num_examples == 0:
         raise ArgumentError("train_data: expected at least one training example")
+    if resume and os.path.exists(checkpoint):
+        checkpoint_info(checkpoint)  # a damaged file is refused before any work
 
     _init.manual_seed(seed)
     if init is not None:
@@ -401,7 +734,7 @@ def fit(
             loss_fn,
             optimizer,
             lr,
-            int(epochs),
+            epochs,
             checkpoint,
             resume,
             callback,
@@ -458,8 +791,12 @@ def _fit(
     was_training = model.training
     model.eval()
     with no_grad():
-        model(sample)
+        out = _data(model(sample))
     model.train(was_training)
+    if getattr(out, "ndim", None) == 2:  # scores (N, C): labels are classes 0..C-1
+        for it in (train_iter, test_iter):
+            if it is not None:
+                it.check_labels(int(out.shape[1]))  # once per data set, on the host
     opt = _make_optimizer(optimizer, model.parameters(), lr)
 
     history = History()

@@ -151,12 +151,20 @@ def pytest_report_header(config):
 
 # -- counts for the end of the session: fuzzed argument sets and hypothesis examples ------------
 
-#: ``fuzz``: argument sets tried per backend by tests/test_fuzz.py; ``fuzz_bad``: how many of
-#: them raised anything but portconv's own errors; ``fuzz_results``: how many returned a
-#: result (of the right shape); ``property``: hypothesis examples run by
-#: every other test (counted by wrapping each ``@given`` test's inner function, so the tests
-#: themselves need not know)
-COUNTS: dict[str, Any] = {"fuzz": {}, "fuzz_bad": 0, "fuzz_results": 0, "property": 0}
+#: ``fuzz``: argument sets tried per backend by tests/test_fuzz.py and
+#: tests/test_fuzz_boundaries.py; ``fuzz_targets``: those of the second file per target (fit,
+#: batches, files, convert; the rest are the ops'); ``fuzz_bad``: how many of them raised
+#: anything but portconv's own errors; ``fuzz_results``: how many returned a result (of the
+#: right shape); ``property``: hypothesis examples run by every other test (counted by
+#: wrapping each ``@given`` test's inner function, so the tests themselves need not know)
+COUNTS: dict[str, Any] = {
+    "fuzz": {},
+    "fuzz_targets": {},
+    "fuzz_bad": 0,
+    "fuzz_results": 0,
+    "property": 0,
+}
+FUZZ_FILES = ("test_fuzz.py", "test_fuzz_boundaries.py")
 
 
 @pytest.fixture(scope="session")
@@ -179,7 +187,7 @@ def _counting(inner):
 def pytest_collection_modifyitems(items):
     for item in items:
         hyp = getattr(getattr(item, "obj", None), "hypothesis", None)
-        if hyp is None or item.path.name == "test_fuzz.py":
+        if hyp is None or item.path.name in FUZZ_FILES:
             continue
         if not getattr(hyp.inner_test, "_portconv_counted", False):
             hyp.inner_test = _counting(hyp.inner_test)
@@ -188,11 +196,18 @@ def pytest_collection_modifyitems(items):
 def pytest_terminal_summary(terminalreporter):
     per_backend = COUNTS["fuzz"]
     if per_backend:
+        total = sum(per_backend.values())
         detail = ", ".join(f"{name} {n}" for name, n in per_backend.items())
+        targets = COUNTS["fuzz_targets"]
+        by_target = ""
+        if targets:
+            ops = total - sum(targets.values())
+            parts = ([f"ops {ops}"] if ops else []) + [f"{t} {n}" for t, n in targets.items()]
+            by_target = f"; by target: {', '.join(parts)}"
         terminalreporter.write_line(
-            f"fuzz: {sum(per_backend.values())} argument sets tried ({detail}), "
+            f"fuzz: {total} argument sets tried ({detail}), "
             f"{COUNTS['fuzz_bad']} non-portconv errors ({COUNTS['fuzz_results']} valid by "
-            f"chance, each of the right shape)"
+            f"chance, each of the right shape){by_target}"
         )
     if COUNTS["property"]:
         terminalreporter.write_line(f"property: {COUNTS['property']} configurations checked")

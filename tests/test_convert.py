@@ -104,3 +104,78 @@ def test_non_contiguous_and_bool_arrays_convert_to_the_right_values(to):
         got = pc.backend_of(y).adapter.to_numpy(y)
         np.testing.assert_array_equal(got, source)
         assert got.dtype == source.dtype
+
+
+# -- devices and tensors whose values cannot be handed over (issue 19, item 11) ------------------
+
+
+def test_device_strings_are_read_by_the_adapter(be):
+    ad = be.adapter
+    assert ad.parse_device(None) is None
+    assert str(ad.parse_device(be.device)) == str(be.device)  # a device object of its own
+    for text in ("bogus", "cuda:x", "", "cpu:0:1"):
+        with pytest.raises(pc.ArgumentError, match=r"^device: ") as info:
+            ad.parse_device(text)
+        assert repr(text) in str(info.value)
+    with pytest.raises(pc.ArgumentError, match="cuda:99"):
+        ad.parse_device("cuda:99")  # no machine here has a hundred GPUs
+    with pytest.raises(pc.ArgumentError, match=r"^device: .*3\.5"):
+        ad.parse_device(3.5)
+
+
+def test_convert_to_a_bogus_or_missing_device_is_refused(be):
+    x = be.asarray(np.ones(3))
+    with pytest.raises(pc.ArgumentError, match=r"device: 'bogus'"):
+        pc.convert(x, "numpy", device="bogus")
+    with pytest.raises(pc.ArgumentError, match=r"device: 'cuda:0' asked for, but"):
+        pc.convert(x, "numpy", device="cuda:0")
+    with pytest.raises(pc.ArgumentError, match="device"):
+        pc.convert(x, "numpy", device=object())
+
+
+def test_convert_to_cuda_on_a_torch_build_without_it():
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device: the error cannot happen here")
+    with pytest.raises(pc.ArgumentError, match=r"device: 'cuda' asked for, but .*use 'cpu'"):
+        pc.convert(np.ones(2), "torch", device="cuda")
+    with pytest.raises(pc.ArgumentError, match="asked for"):
+        pc.convert(np.ones(2), "torch", device=torch.device("cuda", 0))
+    y = pc.convert(np.ones(2), "torch", device="cpu")
+    assert y.device == torch.device("cpu")
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_torch_tensors_without_plain_values_get_clear_errors():
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    cases = {
+        "meta": (torch.empty(3, device="meta"), "meta device holds no values"),
+        "sparse": (torch.eye(3).to_sparse(), r"not dense; call x.to_dense\(\)"),
+        "nested": (torch.nested.nested_tensor([torch.zeros(2), torch.zeros(3)]), "unbind"),
+        "bfloat16": (torch.zeros(2, dtype=torch.bfloat16), "NumPy has no bfloat16"),
+    }
+    for name, (x, message) in cases.items():
+        for to in ("numpy", "torch", "array_api_strict"):
+            if name == "bfloat16" and to == "torch":
+                continue  # torch to torch keeps bfloat16
+            with pytest.raises(pc.ArrayTypeError, match=f"^x: .*{message}"):
+                pc.convert(x, to)
+
+
+def test_torch_conjugate_and_negative_views_convert_to_their_values():
+    """Regression: a negated view (``conj().imag``) was shared through DLPack with its
+    memory's values, the sign lost."""
+    torch = pytest.importorskip("torch", reason="torch not installed")
+    z = torch.tensor([1 + 2j, 3 - 1j])
+    for to in ("numpy", "torch"):
+        conj = pc.convert(z.conj(), to)
+        np.testing.assert_array_equal(np.asarray(conj), [1 - 2j, 3 + 1j])
+        neg = pc.convert(z.conj().imag, to)
+        np.testing.assert_array_equal(np.asarray(neg), [-2.0, 1.0])
+
+
+def test_convert_names_the_argument_it_refuses():
+    with pytest.raises(pc.ArrayTypeError, match=r"^x: expected an array"):
+        pc.convert([1.0, 2.0], "numpy")
+    with pytest.raises(pc.ArgumentError, match=r"^to: expected one of .* got list"):
+        pc.convert(np.ones(2), ["numpy"])

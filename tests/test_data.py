@@ -9,12 +9,15 @@ import hashlib
 import io
 import os
 import struct
+import tracemalloc
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 import pytest
 
+import portconv as pc
 from portconv import data
 
 FILES = tuple(data.FASHION_MNIST_FILES)
@@ -156,6 +159,9 @@ class FakeResponse(io.BytesIO):
         if self.fail_after is not None and n is not None and n > 0:
             n = min(n, self.fail_after - self.tell()) or 1
         return super().read(n)
+
+    def read1(self, n=-1):  # what the downloader calls (one receive, as HTTPResponse's)
+        return self.read(n)
 
 
 class FakeServer:
@@ -423,8 +429,12 @@ def test_resize_dtypes_and_errors():
     assert data.resize(img.astype(np.float32), 8).dtype == np.float32
     with pytest.raises(ValueError, match="size"):
         data.resize(img, (0, 3))
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(TypeError, match="size"):
         data.resize(img, "big")
+    with pytest.raises(TypeError, match=r"size: expected ints, got \(2\.5, 3\)"):
+        data.resize(img, (2.5, 3))  # was cut to 2 silently
+    with pytest.raises(TypeError, match="size"):
+        data.resize(img, True)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         data.resize(np.zeros(3), 2)
 
@@ -579,12 +589,178 @@ def test_batches_errors():
         data.batches(X, y, 0)
     with pytest.raises(ValueError, match="expected 10 labels"):
         data.batches(X, y[:3], 2)
-    with pytest.raises(Exception, match="no adapter named 'jax'"):
+    with pytest.raises(ValueError, match="backend: expected one of .*got 'jax'"):
         data.batches(X, y, 2, backend="jax")
     msg = r"dtype: expected 'float32' or 'float64' \(or None\), got 'float16'"
     with pytest.raises(ValueError, match=msg):
         data.batches(X, y, 2, dtype="float16")
     with pytest.raises(ValueError, match="dtype: expected .*, got 'int64'"):
         data.DataLoader(X, y, 2, dtype="int64")
-    with pytest.raises(ValueError, match="X: expected real-valued images to cast"):
+    with pytest.raises(TypeError, match="X: expected real-valued examples, got dtype <U1"):
         data.batches(np.array(["a", "b"]), None, 1, dtype="float32")
+
+
+# -- every argument of a loader is checked when it is made (issue 19, items 1, 11, 12) -----------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"seed": -1}, ValueError, r"seed: expected a non-negative int .* got -1"),
+        ({"seed": 2.5}, TypeError, r"seed: expected a non-negative int, got float: 2\.5"),
+        ({"seed": True}, TypeError, "seed: .*bool"),
+        ({"seed": "0"}, TypeError, "seed: .*str"),
+        ({"batch_size": 0}, ValueError, "batch_size: expected an int of at least 1, got 0"),
+        ({"batch_size": 2.0}, TypeError, "batch_size: .*float"),
+        ({"batch_size": "8"}, TypeError, "batch_size: .*str"),
+        ({"batch_size": True}, TypeError, "batch_size: .*bool"),
+        ({"shuffle": "no"}, TypeError, "shuffle: expected True or False"),
+        ({"drop_last": 1}, TypeError, "drop_last: expected True or False"),
+        ({"backend": None}, ValueError, "backend: expected one of"),
+        ({"backend": ["numpy"]}, ValueError, "backend: expected one of"),
+        ({"device": "bogus"}, ValueError, "device: 'bogus'"),
+        ({"device": "cuda:0"}, ValueError, r"device: 'cuda:0' asked for, but .*CPU only"),
+        ({"resize": 0}, ValueError, "resize: expected positive sizes"),
+        ({"resize": (2.5, 3)}, TypeError, "resize: expected ints"),
+        ({"resize": 100_000}, ValueError, r"resize: a batch of 4 examples resized to 100000x"),
+        ({"num_classes": 0}, ValueError, "num_classes: expected an int of at least 1"),
+        ({"dtype": "0:"}, ValueError, "dtype: expected 'float32' or 'float64'"),  # fuzz found
+        ({"dtype": "01"}, ValueError, "dtype: expected 'float32' or 'float64'"),
+        ({"num_classes": 5}, ValueError, r"y: class indices must be in \[0, 5\) .*y\[5\] is 5"),
+    ],
+)
+def test_loader_arguments_are_refused_naming_them(kwargs, error, message):
+    X, y = host_set()
+    args = {"batch_size": 4, **kwargs}
+    with pytest.raises(error, match=message) as info:
+        data.batches(X, y, **args)
+    assert isinstance(info.value, pc.PortconvError)
+
+
+def test_numpy_integer_seeds_and_sizes_are_accepted():
+    X, y = host_set()
+    loader = data.batches(X, y, np.int64(4), seed=np.int32(3), resize=np.int64(8))
+    assert loader.seed == 3 and loader.batch_size == 4
+    assert next(iter(loader))[0].shape == (4, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.array([0, 1, -1, 2]), r"y: class indices must be in \[0, 10\) .*; y\[2\] is -1"),
+        (np.array([0.0, 1.5, 2.0, 0.0]), r"y: class indices must be whole numbers; y\[1\] is 1.5"),
+        (np.array([0.0, np.nan, 2.0, 0.0]), r"y\[1\] is nan"),
+        (np.array([0, 12, 2, 0]), r"\[0, 10\) \(10 classes\); y\[1\] is 12"),
+        (np.zeros((4, 2), np.int64), r"y: expected class indices of shape \(N,\), got shape"),
+        (np.array([True, False, True, True]), "y: expected integer class indices, got dtype bool"),
+    ],
+)
+def test_labels_that_are_not_class_indices_are_refused(labels, message):
+    X = np.zeros((4, 1, 3, 3), np.float32)
+    with pytest.raises(ValueError if labels.dtype != bool else TypeError, match=message):
+        data.batches(X, labels, 2, num_classes=10)
+    if labels.dtype.kind in "iu" and labels.ndim == 1 and labels.min() < 0:
+        with pytest.raises(ValueError, match=r"y: class indices must be in \[0, inf\)"):
+            data.batches(X, labels, 2)  # integer labels: negatives refused without num_classes
+
+
+def test_loader_check_labels_runs_once_per_number_of_classes():
+    X, y = host_set()
+    loader = data.batches(X, y, 4)
+    loader.check_labels(10)
+    with pytest.raises(ValueError, match=r"y\[9\] is 9"):
+        loader.check_labels(9)
+    loader.y = y - 5  # already checked for 10 classes: not read again
+    loader.check_labels(10)
+    with pytest.raises(ValueError, match="no labels"):
+        data.batches(X, None, 4).check_labels(10)
+
+
+def test_loader_takes_arrays_of_any_backend_and_device_strings(be):
+    X, y = host_set()
+    loader = data.batches(be.asarray(X), be.asarray(y), 4, backend=be.name, device="cpu")
+    if str(be.device) != str(be.adapter.parse_device("cpu")):
+        pytest.skip(f"{be.name}'s default device is not its CPU")
+    xb, yb = next(iter(loader))
+    be.check_array(xb, dtype="float32")
+    be.check_array(yb)
+
+
+def test_data_set_arguments_are_checked():
+    with pytest.raises(ValueError, match="seed"):
+        data.make_synthetic(4, 2, seed=-1)
+    with pytest.raises(TypeError, match="n_train"):
+        data.make_synthetic(4.0, 2)
+    with pytest.raises(ValueError, match="noise"):
+        data.make_synthetic(4, 2, noise=float("nan"))
+    pytest.importorskip("sklearn", reason="scikit-learn not installed")
+    with pytest.raises(ValueError, match="test_fraction"):
+        data.load_digits(8, test_fraction="0.2")
+
+
+# -- hostile IDX files (issue 19, item 10) -------------------------------------------------------
+
+
+def _gzip_stream(*parts: bytes) -> bytes:
+    co = zlib.compressobj(9, zlib.DEFLATED, 31)
+    return b"".join(co.compress(p) for p in parts) + co.flush()
+
+
+def test_idx_gzip_bomb_is_refused_after_the_declared_size(tmp_path):
+    """Regression: a header claiming 10 bytes decompressed to 1 GiB before the refusal."""
+    header = struct.pack(">HBB", 0, 8, 1) + struct.pack(">I", 10)
+    zeros = bytes(1 << 24)
+    path = tmp_path / "bomb.idx.gz"
+    path.write_bytes(_gzip_stream(header, *([zeros] * 64)))  # 1 GiB in ~1 MB
+    assert path.stat().st_size < 2**21
+    tracemalloc.start()
+    try:
+        with pytest.raises(data.IDXError, match=r"too long: .* need 10 bytes .*stopped there"):
+            data.read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 2**20, f"{peak} bytes to refuse a gzip bomb"
+
+
+def test_idx_headers_declaring_more_than_the_file_can_hold(tmp_path):
+    header = struct.pack(">HBB", 0, 8, 2) + struct.pack(">2I", 60000, 60000)
+    (tmp_path / "big.gz").write_bytes(gzip.compress(header + bytes(100)))
+    with pytest.raises(data.IDXError, match="more than a .*-byte gzip stream can hold"):
+        data.read_idx(tmp_path / "big.gz")
+    (tmp_path / "big.idx").write_bytes(header + bytes(100))
+    with pytest.raises(data.IDXError, match="truncated: .*need 3600000000 bytes"):
+        data.read_idx(tmp_path / "big.idx")  # from the header and the file's size, unread
+    huge = struct.pack(">HBB", 0, 0x0E, 3) + struct.pack(">3I", 2**31, 2**31, 2**31)
+    with pytest.raises(data.IDXError, match="memory_budget"):
+        data.parse_idx(huge)
+
+
+def test_idx_files_that_are_not_files(tmp_path):
+    with pytest.raises(pc.errors.FileFormatError, match="is a directory"):
+        data.read_idx(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        data.read_idx(tmp_path / "none.idx")
+    (tmp_path / "empty.idx").write_bytes(b"")
+    with pytest.raises(data.IDXError, match="too short"):
+        data.read_idx(tmp_path / "empty.idx")
+    (tmp_path / "junk.gz").write_bytes(b"\x1f\x8b" + bytes(np.random.default_rng(1).bytes(200)))
+    with pytest.raises(data.IDXError, match="not a valid gzip file"):
+        data.read_idx(tmp_path / "junk.gz")
+    good = data.idx_bytes(np.arange(5, dtype=np.uint8), compress=True)
+    (tmp_path / "trailing.gz").write_bytes(good + b"garbage")
+    with pytest.raises(data.IDXError, match="trailing garbage"):
+        data.read_idx(tmp_path / "trailing.gz")
+    (tmp_path / "two.gz").write_bytes(good[:10] + good[10:])  # one member, in two writes
+    np.testing.assert_array_equal(data.read_idx(tmp_path / "two.gz"), np.arange(5))
+
+
+def test_write_idx_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "a.idx"
+    data.write_idx(path, np.arange(4, dtype=np.uint8))
+    with pytest.raises(data.IDXError, match="compress"):
+        data.write_idx(path, np.arange(4, dtype=np.uint8), compress="yes")
+    with pytest.raises(ValueError, match="is a directory"):
+        data.write_idx(tmp_path, np.arange(4, dtype=np.uint8))
+    assert sorted(os.listdir(tmp_path)) == ["a.idx"]
+    np.testing.assert_array_equal(data.read_idx(path), np.arange(4))

@@ -5,16 +5,25 @@ on synthetic data or generated IDX files; never the network)."""
 from __future__ import annotations
 
 import hashlib
+import io
+import json
+import math
 import os
 import re
+import stat
 import subprocess
 import sys
+import time
+import tracemalloc
 import urllib.request
+import zipfile
 
 import numpy as np
 import pytest
 
+from portconv import _files as pc_files
 from portconv import cli, data, nn, optim, train
+from portconv import errors as pc_errors
 from portconv.data import datasets as _datasets
 
 
@@ -313,11 +322,13 @@ def test_cli_fashion_mnist_from_a_data_dir(tmp_path, capsys, monkeypatch, tiny_m
         "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
         "t10k-labels-idx1-ubyte.gz": rng.integers(0, 10, 20, dtype=np.uint8),
     }
-    sums = {}
+    sums, sizes = {}, {}
     for name, a in arrays.items():
         data.write_idx(tmp_path / name, a)
         sums[name] = "md5:" + hashlib.md5((tmp_path / name).read_bytes()).hexdigest()
+        sizes[name] = (tmp_path / name).stat().st_size
     monkeypatch.setattr(_datasets, "FASHION_MNIST_FILES", sums)
+    monkeypatch.setattr(_datasets, "FASHION_MNIST_SIZES", sizes)
     argv = [
         "train",
         tiny_model_name,
@@ -440,3 +451,368 @@ def test_python_dash_m_portconv():
     )
     assert out.returncode == 0, out.stderr
     assert "--batch-size" in out.stdout and "--checkpoint" in out.stdout
+
+
+# -- labels (issue 19, item 1) --------------------------------------------------------------------
+
+LOGITS = np.random.default_rng(5).standard_normal((3, 10)).astype(np.float32)
+
+
+@pytest.mark.parametrize("labels, shown", [([1, 12, 3], "12"), ([-1, 2, 3], "-1")])
+def test_cross_entropy_refuses_class_indices_out_of_range(be, labels, shown):
+    """Regression: such an example counted as 0 in the loss (1.5351 = 2/3 ln 10)."""
+    import portconv.autograd as ag
+
+    logits = be.asarray(LOGITS)
+    with be.run_context():
+        target = be.asarray(np.array(labels, dtype=np.int64))
+        if getattr(be.adapter, "chunked", False):
+            # lazy arrays: no value is read back per step; the example's loss is NaN instead
+            assert np.isnan(_host(ag.cross_entropy(logits, target).data))
+        else:
+            i = labels.index(int(shown))
+            message = (
+                r"target: class indices must be whole numbers in \[0, 10\) for 10 classes; "
+                rf"target\[{i}\] is {shown}$"
+            )
+            with pytest.raises(ag.ArgumentError, match=message):
+                ag.cross_entropy(logits, target)
+        good = ag.cross_entropy(logits, be.asarray(np.array([1, 2, 3], dtype=np.int64)))
+        assert np.isfinite(_host(good.data))
+
+
+def test_cross_entropy_refuses_non_whole_float_indices_and_wrong_shapes(be):
+    import portconv.autograd as ag
+
+    logits = be.asarray(LOGITS)
+    with be.run_context():
+        for labels, message in [
+            ([1.0, 2.5, 3.0], r"target\[1\] is 2\.5"),
+            ([1.0, np.nan, 3.0], r"target\[1\] is nan"),
+            ([1.0, 10.0, 3.0], r"target\[1\] is 10"),
+        ]:
+            with pytest.raises(ag.ArgumentError, match=message):
+                ag.cross_entropy(logits, be.asarray(np.array(labels, dtype=np.float32)))
+        whole = ag.cross_entropy(logits, be.asarray(np.array([1.0, 2.0, 3.0], np.float32)))
+        ints = ag.cross_entropy(logits, be.asarray(np.array([1, 2, 3], np.int64)))
+        np.testing.assert_allclose(_host(whole.data), _host(ints.data), rtol=1e-6)
+        with pytest.raises(
+            ag.ArgumentError, match=r"target: expected 3 class indices .*shape \(4,\)"
+        ):
+            ag.cross_entropy(logits, be.asarray(np.zeros(4, np.int64)))
+        with pytest.raises(ag.ArgumentError, match=r"target: class probabilities .*\(3, 10\)"):
+            ag.cross_entropy(logits, be.asarray(np.zeros((3, 4), np.float32)))
+
+
+def _bad_labels(value, position):
+    y = SPLITS.y_train.astype(np.asarray(value).dtype)
+    y[position] = value
+    return y
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (_bad_labels(12, 5), r"y: class indices must be in \[0, 10\) \(10 classes\); y\[5\] is 12"),
+        (_bad_labels(-1, 5), r"y: class indices must be in \[0, inf\); y\[5\] is -1"),
+        (_bad_labels(2.5, 7), r"y: class indices must be whole numbers; y\[7\] is 2\.5"),
+    ],
+)
+def test_fit_refuses_bad_labels_before_training(labels, message):
+    """Regression: fit trained to the end on labels out of range."""
+    epochs_run = []
+    with pytest.raises(ValueError, match=message):
+        train.fit(tiny_cnn(), (SPLITS.X_train, labels), epochs=1, callback=epochs_run.append, **FIT)
+    assert epochs_run == []
+
+
+def test_fit_checks_test_labels_against_the_model_too():
+    y_test = SPLITS.y_test.copy()
+    y_test[3] = 10
+    with pytest.raises(ValueError, match=r"y\[3\] is 10"):
+        train.fit(tiny_cnn(), SPLITS, (SPLITS.X_test, y_test), epochs=1, **FIT)
+
+
+# -- arguments of fit (issue 19, items 11, 12) ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"seed": -1}, ValueError, "seed: expected a non-negative int"),
+        ({"seed": 2.5}, TypeError, "seed: .*float"),
+        ({"lr": float("inf")}, ValueError, "lr: expected a positive finite number, got inf"),
+        ({"lr": float("nan")}, ValueError, "lr: expected a positive finite number, got nan"),
+        ({"lr": 0}, ValueError, "lr: expected a positive"),
+        ({"lr": "0.1"}, ValueError, "lr: "),
+        ({"lr": True}, ValueError, "lr: "),
+        ({"batch_size": 0}, ValueError, "batch_size: expected an int of at least 1"),
+        ({"epochs": "abc"}, TypeError, "epochs: "),
+        ({"epochs": 1.5}, TypeError, "epochs: "),
+        ({"resume": 1, "checkpoint": "x.npz"}, TypeError, "resume: expected True or False"),
+        ({"callback": 3}, TypeError, "callback: expected a function"),
+        ({"device": "cuda:0"}, ValueError, r"device: 'cuda:0' asked for"),
+        ({"model": "LeNet"}, TypeError, "model: expected a portconv.nn.Module"),
+    ],
+)
+def test_fit_refuses_bad_arguments_naming_them(kwargs, error, message):
+    args = {**FIT, "epochs": 1, **kwargs}
+    model = args.pop("model", None) or tiny_cnn()
+    with pytest.raises(error, match=message):
+        train.fit(model, SPLITS, **args)
+
+
+def test_a_bad_checkpoint_path_is_found_before_the_first_epoch(tmp_path):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    epochs_run = []
+    for path, error, message in [
+        (tmp_path / "missing" / "ck.npz", OSError, "does not exist"),
+        (a_file / "ck.npz", OSError, "is not a directory"),
+        (tmp_path, ValueError, "is a directory"),
+    ]:
+        with pytest.raises(error, match=f"checkpoint: .*{message}"):
+            train.fit(
+                tiny_cnn(), SPLITS, epochs=1, checkpoint=path, callback=epochs_run.append, **FIT
+            )
+    assert epochs_run == []
+
+
+# -- checkpoints checked against the model and optimiser (issue 19, items 3, 10) ------------------
+
+
+def _checkpoint(tmp_path, model_factory=tiny_cnn, name="ck.npz", **kw):
+    path = tmp_path / name
+    train.fit(model_factory(), SPLITS, epochs=1, checkpoint=path, **{**FIT, **kw})
+    return path
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
+    """Regression: LeNet resumed silently from LeNetModern's checkpoint (the same shapes)."""
+    models = pytest.importorskip("portconv.models", reason="portconv.models not written yet")
+    path = _checkpoint(tmp_path, models.LeNetModern)
+    with pytest.raises(ValueError, match=r"was written by a LeNetModern model, not a LeNet;"):
+        train.fit(models.LeNet(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+
+
+def test_resume_refuses_other_shapes_names_and_optimiser_state(tmp_path):
+    path = _checkpoint(tmp_path)
+    wider = lambda: nn.Sequential(nn.Conv2D(6, 5, padding=2), *list(tiny_cnn())[1:])  # noqa: E731
+    with pytest.raises(
+        ValueError, match=r"'0\.weight' has shape \(4, 1, 5, 5\) there, \(6, 1, 5, 5\)"
+    ):
+        train.fit(wider(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+    deeper = lambda: nn.Sequential(*list(tiny_cnn()), nn.Dense(10))  # noqa: E731
+    with pytest.raises(ValueError, match=r"has no entry for the model's '7\.weight'"):
+        train.fit(deeper(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+    # optimiser state of the wrong shape (regression: it loaded)
+    stored = dict(np.load(path, allow_pickle=False))
+    moment = next(k for k in stored if k.startswith("optimizer.0.") and stored[k].ndim == 4)
+    stored[moment] = stored[moment][:2]
+    np.savez(path, **stored)
+    with pytest.raises(
+        ValueError,
+        match=rf"optimiser state 0\.{moment.split('.')[-1]} has shape \(2, 1, 5, 5\), its "
+        r"parameter \(4, 1, 5, 5\)",
+    ):
+        train.fit(tiny_cnn(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+
+
+def test_resume_refuses_an_optimiser_of_other_parameters(tmp_path):
+    path = _checkpoint(tmp_path)
+    model = tiny_cnn()
+    model(SPLITS.X_train[:1])
+    opt = optim.Adam(model.parameters()[:-1], lr=0.01)
+    with pytest.raises(ValueError, match="its optimiser stepped 8 parameters, this one steps 7"):
+        train.load_checkpoint(path, model, opt)
+
+
+def _meta_of(path):
+    stored = dict(np.load(path, allow_pickle=False))
+    return stored, json.loads(str(stored["__meta__"][()]))
+
+
+def _rewrite(path, stored, meta=None, raw=None):
+    stored = dict(stored)
+    stored["__meta__"] = np.array(raw if raw is not None else json.dumps(meta))
+    np.savez(path, **stored)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.update(epoch="abc"), "records epoch 'abc', not a non-negative int"),
+        (lambda m: m.update(epoch=-2), "records epoch -2"),
+        (lambda m: m.update(epoch=True), "records epoch True"),
+        (lambda m: m.update(version=99), "was written by a newer portconv"),
+        (lambda m: m.update(format="other"), "is not a portconv checkpoint"),
+        (lambda m: m.update(history={"a": 1}), "holds a history of type dict"),
+        (lambda m: m["history"][0].update(loss="low"), r"holds history\[0\]\['loss'\] = 'low'"),
+        (
+            lambda m: m.update(rng={"bit_generator": "nope"}),
+            "holds a random generator state NumPy refuses",
+        ),
+        (lambda m: m.update(model=3), "records the model 3"),
+        (lambda m: m["optimizer"]["scalars"].update({"x.t": 1}), "holds an optimiser scalar 'x.t'"),
+    ],
+)
+def test_checkpoint_metadata_is_checked(tmp_path, change, message):
+    path = _checkpoint(tmp_path)
+    stored, meta = _meta_of(path)
+    change(meta)
+    _rewrite(path, stored, meta)
+    with pytest.raises(
+        pc_errors.FileFormatError, match=f"checkpoint: {re.escape(str(path))} {message}"
+    ):
+        train.checkpoint_info(path)
+    with pytest.raises(pc_errors.FileFormatError, match=message):
+        train.fit(tiny_cnn(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+
+
+def test_damaged_checkpoint_files_are_refused_naming_them(tmp_path):
+    path = _checkpoint(tmp_path)
+    raw = path.read_bytes()
+    stored, _ = _meta_of(path)
+    cases = {
+        "truncated.npz": (raw[: len(raw) // 2], "is truncated or corrupt"),
+        "empty.npz": (b"", r"is empty \(0 bytes\)"),
+        "random.npz": (np.random.default_rng(0).bytes(300), "is not a .npz archive"),
+        "flipped.npz": (raw[:400] + bytes([raw[400] ^ 0xFF]) + raw[401:], "corrupt"),
+    }
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(pc_errors.FileFormatError, match=message) as info:
+            train.load_checkpoint(tmp_path / name, tiny_cnn())
+        assert str(tmp_path / name) in str(info.value)
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(pc_errors.FileFormatError, match=r"is a \.npy file"):
+        train.checkpoint_info(tmp_path / "one.npy")
+    with pytest.raises(pc_errors.FileFormatError, match="is a directory"):
+        train.checkpoint_info(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        train.checkpoint_info(tmp_path / "none.npz")
+    _rewrite(tmp_path / "notjson.npz", stored, raw="{epoch: 1")
+    with pytest.raises(pc_errors.FileFormatError, match="has metadata that is not JSON"):
+        train.checkpoint_info(tmp_path / "notjson.npz")
+    numeric = dict(stored, __meta__=np.arange(3))
+    np.savez(tmp_path / "numeric.npz", **numeric)
+    with pytest.raises(pc_errors.FileFormatError, match="not one JSON string"):
+        train.checkpoint_info(tmp_path / "numeric.npz")
+    np.savez(tmp_path / "extra.npz", **dict(stored, surprise=np.zeros(2)))
+    with pytest.raises(pc_errors.FileFormatError, match="holds an entry 'surprise'"):
+        train.checkpoint_info(tmp_path / "extra.npz")
+
+
+def _bomb(path, name, shape, stored_meta):
+    """A deflated archive whose member ``name`` declares ``shape`` of float64 zeros."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": shape}
+    )
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("__meta__.npy", _npy_bytes(stored_meta))
+        with z.open(f"{name}.npy", "w", force_zip64=True) as f:
+            f.write(header.getvalue())
+            chunk = bytes(1 << 22)
+            for _ in range(math.prod(shape) * 8 // len(chunk)):
+                f.write(chunk)
+
+
+def _npy_bytes(a):
+    out = io.BytesIO()
+    np.save(out, a)
+    return out.getvalue()
+
+
+def test_zip_bombs_are_refused_before_reading(tmp_path):
+    """Regression: a 1 MB archive made portconv allocate 1 GiB before the shape check."""
+    path = _checkpoint(tmp_path)
+    stored, _ = _meta_of(path)
+    bomb = tmp_path / "bomb.npz"
+    _bomb(bomb, "model.0.weight", (2**27,), stored["__meta__"])  # 1 GiB of zeros in ~1 MB
+    assert bomb.stat().st_size < 2**21
+    tracemalloc.start()
+    try:
+        with pytest.raises(pc_errors.FileFormatError, match="zip bomb"):
+            train.load_checkpoint(bomb, tiny_cnn())
+        with pytest.raises(pc_errors.FileFormatError, match="zip bomb"):
+            nn.load_npz(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20, f"{peak} bytes allocated to refuse a zip bomb"
+    # within deflate's ratio but of another shape than the model's: refused from the headers
+    small = tmp_path / "small.npz"
+    _bomb(small, "model.0.weight", (2**20,), stored["__meta__"])
+    model = tiny_cnn()
+    model(SPLITS.X_train[:1])
+    with pytest.raises(ValueError, match=r"'0\.weight' has shape \(1048576,\) there"):
+        train.load_checkpoint(small, model)
+
+
+# -- writes (issue 19, item 9) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_checkpoints_get_the_umask_mode(tmp_path, umask):
+    """Regression: checkpoints were written with mode 0600 whatever the umask."""
+    old = os.umask(umask)
+    try:
+        path = _checkpoint(tmp_path)
+        model = tiny_cnn()
+        model(SPLITS.X_train[:1])
+        model.save(tmp_path / "weights.npz")
+        data.write_idx(tmp_path / "labels.idx", np.arange(3, dtype=np.uint8))
+    finally:
+        os.umask(old)
+    for name in (path.name, "weights.npz", "labels.idx"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_stale_temporary_files_of_killed_runs_are_removed(tmp_path):
+    path = _checkpoint(tmp_path)
+    host = pc_files._host()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)  # a process that has exited
+    stale = tmp_path / f".ck.npz.{host}-{dead_pid}.0123abcd.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    live = tmp_path / f".ck.npz.{host}-{os.getpid()}.89abcdef.tmp"  # a live writer's
+    live.write_bytes(b"being written")
+    legacy = tmp_path / ".portconv-abc123.npz"  # an earlier version's, an hour old
+    legacy.write_bytes(b"old")
+    os.utime(legacy, (time.time() - 7200, time.time() - 7200))
+    other = tmp_path / f".other.npz.{host}-{dead_pid}.0123abcd.tmp"  # another target's
+    other.write_bytes(b"x")
+    train.fit(tiny_cnn(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+    left = sorted(os.listdir(tmp_path))
+    assert left == sorted(["ck.npz", live.name, other.name]), left
+
+
+def test_an_interrupted_write_leaves_the_old_checkpoint(tmp_path, monkeypatch):
+    path = _checkpoint(tmp_path)
+    before = path.read_bytes()
+
+    def interrupted(file, **arrays):
+        file.write(b"PK\x03\x04 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(tiny_cnn(), SPLITS, epochs=2, checkpoint=path, resume=True, **FIT)
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == ["ck.npz"] and path.read_bytes() == before
+
+
+def test_load_checkpoint_into_a_model_not_called_yet(tmp_path):
+    """Lazy layers create their parameters from the checkpoint, as load_state_dict does."""
+    path = _checkpoint(tmp_path)
+    fresh = tiny_cnn()
+    meta = train.load_checkpoint(path, fresh)
+    assert meta["epoch"] == 1 and list(fresh.state_dict())[0] == "0.weight"
+    with pytest.raises(ValueError, match=r"has no entry for the model's '7\.weight'"):
+        train.load_checkpoint(path, nn.Sequential(*list(tiny_cnn()), nn.Dense(10)))

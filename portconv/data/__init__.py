@@ -12,6 +12,7 @@ from .datasets import (
     FASHION_MNIST_FILES,
     FASHION_MNIST_LABELS,
     FASHION_MNIST_MIRRORS,
+    FASHION_MNIST_SIZES,
     Splits,
     fashion_mnist_dir,
     fashion_mnist_labels,
@@ -23,6 +24,7 @@ from .download import (
     ChecksumError,
     DataNotFoundError,
     DownloadError,
+    check_mirrors,
     data_home,
     fetch,
     file_checksum,
@@ -30,12 +32,13 @@ from .download import (
 )
 from .idx import IDXError, idx_bytes, parse_idx, read_idx, write_idx
 from .image import resize
-from .loader import DataLoader, batches, to_backend
+from .loader import DataLoader, batches, check_labels, check_seed, to_backend
 
 __all__ = [
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_LABELS",
     "FASHION_MNIST_MIRRORS",
+    "FASHION_MNIST_SIZES",
     "ChecksumError",
     "DataLoader",
     "DataNotFoundError",
@@ -43,6 +46,9 @@ __all__ = [
     "IDXError",
     "Splits",
     "batches",
+    "check_labels",
+    "check_mirrors",
+    "check_seed",
     "data_home",
     "fashion_mnist_dir",
     "fashion_mnist_labels",

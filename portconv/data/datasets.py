@@ -9,6 +9,7 @@ arrays: images float32 ``(N, 1, H, W)`` scaled to ``[0, 1]`` (or float64, with
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
@@ -16,15 +17,16 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import ArgumentError
-from .download import data_home, fetch
+from .download import check_mirrors, data_home, fetch
 from .idx import IDXError, read_idx
 from .image import resize as _resize
-from .loader import float_dtype
+from .loader import check_seed, float_dtype, positive_int
 
 __all__ = [
     "FASHION_MNIST_FILES",
     "FASHION_MNIST_LABELS",
     "FASHION_MNIST_MIRRORS",
+    "FASHION_MNIST_SIZES",
     "Splits",
     "fashion_mnist_dir",
     "fashion_mnist_labels",
@@ -61,6 +63,15 @@ FASHION_MNIST_FILES: dict[str, str] = {
     "train-labels-idx1-ubyte.gz": "md5:25c81989df183df01b3e8a0aad5dffbe",
     "t10k-images-idx3-ubyte.gz": "md5:bef4ecab320f06d8554ea6380940ec79",
     "t10k-labels-idx1-ubyte.gz": "md5:bb300cfdad3c16e7a12a480ee83cd310",
+}
+
+#: The four files' sizes in bytes (a download is refused as soon as a mirror sends more), as
+#: Keras' and torchvision's downloads of the same files report them.
+FASHION_MNIST_SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte.gz": 26421880,
+    "train-labels-idx1-ubyte.gz": 29515,
+    "t10k-images-idx3-ubyte.gz": 4422102,
+    "t10k-labels-idx1-ubyte.gz": 5148,
 }
 
 #: The text labels of classes 0-9 (the book's ``get_fashion_mnist_labels``).
@@ -128,7 +139,9 @@ def load_fashion_mnist(
     *,
     mirrors: Sequence[str] | None = None,
     checksums: Mapping[str, str] | None = None,
+    sizes: Mapping[str, int] | None = None,
     dtype: Any = "float32",
+    deadline: float | None = None,
 ) -> Splits:
     """Fashion-MNIST (60,000 training and 10,000 test images, 28x28, 10 classes) as
     :class:`Splits`: images ``(N, 1, 28, 28)`` in ``[0, 1]`` of ``dtype`` ("float32" or
@@ -138,10 +151,14 @@ def load_fashion_mnist(
     ``$PORTCONV_DATA``, else ``~/.cache/portconv``; in its ``fashion-mnist`` subdirectory unless
     the files sit in it directly) and verified against their published MD5 checksums; missing
     or corrupt files are downloaded from ``mirrors`` (default :data:`FASHION_MNIST_MIRRORS`,
-    tried in order), unless ``download=False``, which never touches the network and says which
-    files to put where. ``resize`` (an int or ``(h, w)``) resizes every image bilinearly now
-    (60,000 images of 224x224 take 12 GB: prefer ``batches(..., resize=...)``, which resizes
-    batch by batch). ``checksums``: the expected checksum of each file name (a test hook).
+    tried in order; a mirror may also be a local directory holding the files), unless
+    ``download=False``, which never touches the network and says which files to put where.
+    Each download is capped at the file's known size (:data:`FASHION_MNIST_SIZES`) and must
+    end within ``deadline`` seconds (see :func:`portconv.data.fetch`). ``resize`` (an int or
+    ``(h, w)``) resizes every image bilinearly now (60,000 images of 224x224 take 12 GB:
+    prefer ``batches(..., resize=...)``, which resizes batch by batch). ``checksums`` and
+    ``sizes``: the expected checksum and size of each file name (test hooks; with
+    ``checksums`` given, sizes are unknown unless ``sizes`` says them).
     """
     dt = float_dtype(dtype, optional=False)
     files = dict(FASHION_MNIST_FILES if checksums is None else checksums)
@@ -149,11 +166,24 @@ def load_fashion_mnist(
         raise ArgumentError(
             f"checksums: expected one entry for each of {', '.join(FASHION_MNIST_FILES)}"
         )
-    mirrors = tuple(FASHION_MNIST_MIRRORS if mirrors is None else mirrors)
+    if sizes is None:
+        sizes = FASHION_MNIST_SIZES if checksums is None else {}
+    elif not isinstance(sizes, Mapping) or not set(sizes) <= set(files):
+        raise ArgumentError(f"sizes: expected a mapping of {', '.join(files)} to byte counts")
+    mirrors = check_mirrors(FASHION_MNIST_MIRRORS if mirrors is None else mirrors)
     directory = fashion_mnist_dir(root)
     help_text = _missing_help(directory, files, mirrors)
     paths = {
-        name: fetch(name, directory, mirrors, checksum, download=download, missing_help=help_text)
+        name: fetch(
+            name,
+            directory,
+            mirrors,
+            checksum,
+            size=sizes.get(name),
+            download=download,
+            deadline=deadline,
+            missing_help=help_text,
+        )
         for name, checksum in files.items()
     }
     X_train, y_train = _images_labels(
@@ -177,7 +207,11 @@ def load_fashion_mnist(
 
 
 def _split(X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> Splits:
-    if not 0.0 < test_fraction < 1.0:
+    if (
+        isinstance(test_fraction, bool)
+        or not isinstance(test_fraction, (int, float, np.floating))
+        or not 0.0 < test_fraction < 1.0
+    ):
         raise ArgumentError(f"test_fraction: expected a number in (0, 1), got {test_fraction!r}")
     order = np.random.default_rng(seed).permutation(X.shape[0])
     n_test = max(1, round(X.shape[0] * test_fraction))
@@ -195,6 +229,7 @@ def load_digits(
     size)``; labels int64. ``test_fraction`` of the images, drawn with ``seed``, form the test
     split. Needs scikit-learn (``pip install "portconv[digits]"``)."""
     dt = float_dtype(dtype, optional=False)
+    seed = check_seed(seed)
     try:
         from sklearn.datasets import load_digits as _sk_digits
     except ImportError:
@@ -229,7 +264,13 @@ def make_synthetic(
     ``(N, 1, size, size)`` of ``dtype`` ("float32" or "float64"; the values are drawn in
     float64 and rounded once), int64 labels."""
     dt = float_dtype(dtype, optional=False)
-    rng = np.random.default_rng(seed)
+    n_train = positive_int(n_train, "n_train")
+    n_test = positive_int(n_test, "n_test", minimum=0)
+    size = positive_int(size, "size")
+    classes = positive_int(classes, "classes")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise < math.inf:
+        raise ArgumentError(f"noise: expected a finite non-negative number, got {noise!r}")
+    rng = np.random.default_rng(check_seed(seed))
     coarse = (rng.random((classes, 7, 7)) < 0.5).astype(np.float64)
     prototypes = _resize(coarse, size)
 

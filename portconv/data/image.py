@@ -3,26 +3,36 @@ VGG and NiN, 96x96 GoogLeNet and ResNet inputs)."""
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..errors import ArgumentError
+from ..errors import ArgumentError, ArrayTypeError, describe_type
 
 __all__ = ["resize"]
 
 
-def _size(size: Any) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+def _size(size: Any, name: str = "size") -> tuple[int, int]:
+    """``size`` (a positive int, or a pair of them) as ``(height, width)``, or an error
+    naming ``name``: never a bool or a float (``2.5`` would be cut to 2 silently)."""
+
+    def whole(v: Any) -> bool:
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    if whole(size):
         size = (int(size), int(size))
-    try:
-        h, w = (int(s) for s in size)
-    except (TypeError, ValueError):
-        raise ArgumentError(
-            f"size: expected an int or an (height, width) pair, got {size!r}"
-        ) from None
+    elif isinstance(size, (str, bytes)) or not isinstance(size, Sequence) or len(size) != 2:
+        raise ArrayTypeError(
+            f"{name}: expected an int or a (height, width) pair of ints, got "
+            f"{describe_type(size)}: {size!r}"
+        )
+    if not all(whole(v) for v in size):
+        raise ArrayTypeError(f"{name}: expected ints, got {size!r}")
+    h, w = (int(v) for v in size)
     if h < 1 or w < 1:
-        raise ArgumentError(f"size: expected positive sizes, got {size!r}")
+        raise ArgumentError(f"{name}: expected positive sizes, got {size!r}")
     return h, w
 
 

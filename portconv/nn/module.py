@@ -30,7 +30,6 @@ threads that make the first call of a model at once all get the seeded parameter
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 import zlib
 from collections import OrderedDict
@@ -41,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from .. import _dispatch
+from .._files import read_npz, write_npz
 from ..autograd import Variable, no_grad
 from ..errors import ArgumentError, ArrayTypeError, PortconvError, describe_type
 from . import init as _init
@@ -852,30 +852,14 @@ def _host_to(host: np.ndarray, like: Any) -> Any:
 
 
 def save_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to a temporary file beside ``path``, then an atomic rename."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".portconv-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """``np.savez`` written atomically (see :mod:`portconv._files`, the one home of writes)."""
+    write_npz(path, arrays)
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """The arrays of a ``.npz`` file; object arrays (which would need unpickling) are
-    refused."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {name: data[name] for name in data.files}
-    except ValueError as exc:
-        raise ArgumentError(
-            f"path: {os.fspath(path)!r} holds object arrays, which portconv never unpickles ({exc})"
-        ) from None
+    """The arrays of a ``.npz`` file, checked before reading (see :mod:`portconv._files`);
+    object arrays (which would need unpickling) are refused."""
+    return read_npz(path)
 
 
 class Sequential(Module):
