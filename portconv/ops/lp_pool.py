@@ -40,7 +40,13 @@ from ..errors import ArgumentError
 from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_limit
 from ._call import LP_CONVENTIONS, LpPoolCall, lp_norm, pool_call, pool_mode
 from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run
-from .pool import _avg_backward, _forward, _max_backward, batched_cf_shape
+from .pool import (
+    _avg_backward,
+    _forward,
+    _max_backward,
+    _max_forward_recorded,
+    batched_cf_shape,
+)
 
 __all__ = ["lp_pool1d", "lp_pool2d", "lp_pool3d"]
 
@@ -58,12 +64,17 @@ def _power(xp: Any, call: LpPoolCall, x: Any) -> Any:
     return xp.pow(x if call.convention == "torch" else xp.abs(x), call.p)
 
 
-def _forward_lp(xp: Any, call: LpPoolCall, x: Any) -> Any:
+def _forward_lp(xp: Any, call: LpPoolCall, x: Any, maximum: Any = _forward) -> Any:
     if math.isinf(call.p):  # the maximum (or minimum) of |x|
         a = xp.abs(x)
-        return _forward(xp, call.pool, a) if call.p > 0 else -_forward(xp, call.pool, -a)
+        return maximum(xp, call.pool, a) if call.p > 0 else -maximum(xp, call.pool, -a)
     s = _forward(xp, call.pool, _power(xp, call, x)) * _scale(call)
     return xp.pow(s, 1.0 / call.p)
+
+
+def _forward_lp_recorded(xp: Any, call: LpPoolCall, x: Any) -> Any:
+    # p = +-inf under a framework's autograd: the maximum that routes ties to one element
+    return _forward_lp(xp, call, x, _max_forward_recorded)
 
 
 def _backward_lp(xp: Any, call: LpPoolCall, arrays, y, g, needs) -> tuple:
@@ -72,7 +83,8 @@ def _backward_lp(xp: Any, call: LpPoolCall, arrays, y, g, needs) -> tuple:
     x = arrays[0]
     if math.isinf(call.p):
         a = xp.abs(x) if call.p > 0 else -xp.abs(x)
-        return (_max_backward(xp, call.pool, a, g) * xp.sign(x),)
+        m = _forward(xp, call.pool, a)
+        return (_max_backward(xp, call.pool, a, m, g) * xp.sign(x),)
     p, scale = call.p, _scale(call)
     s = _forward(xp, call.pool, _power(xp, call, x)) * scale
     nonzero = s != 0
@@ -85,7 +97,7 @@ def _backward_lp(xp: Any, call: LpPoolCall, arrays, y, g, needs) -> tuple:
 
 
 #: power-average pooling: the generic forward and its gradient
-LP_POOL = Op("lp_pool", _forward_lp, _backward_lp)
+LP_POOL = Op("lp_pool", _forward_lp, _backward_lp, recorded=_forward_lp_recorded)
 
 
 # -- the front end ---------------------------------------------------------------------------------
