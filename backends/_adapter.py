@@ -165,6 +165,13 @@ class Adapter:
     #: the names ``portconv.convert(x, to=...)`` accepts for this library
     targets: ClassVar[tuple[str, ...]] = ()
 
+    #: False for libraries whose arrays are immutable (JAX): their memory is shared only with
+    #: importers whose views are read-only (``dlpack_views_read_only``), else copied
+    dlpack_writable: ClassVar[bool] = True
+    #: True where the views :meth:`import_dlpack` makes of read-only memory are read-only
+    #: (NumPy from 2.1, which honours DLPack's read-only flag)
+    dlpack_views_read_only: ClassVar[bool] = False
+
     def dlpack_source(self, x: Any) -> Any:
         """``x`` as an object with ``__dlpack__``/``__dlpack_device__`` that another library
         can import without a copy, or None when this library cannot share it."""

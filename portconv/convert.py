@@ -6,6 +6,7 @@ copy is made when
 
 * the target is on another device than the source (``device=`` differs, or GPU <-> CPU);
 * the source cannot be shared: a read-only NumPy array (DLPack would make it writable), a
+  JAX array with a target whose views would be writable (PyTorch, CuPy, MXNet), a
   library or dtype that one side's DLPack does not support (bool before NumPy 1.25 / in MXNet
   1.9.1, bfloat16 into NumPy is impossible: an error);
 * ``copy=True`` asks for one.
@@ -32,8 +33,8 @@ def _target(to: str):
 
 def convert(x: Any, to: str, device: Any = None, *, copy: bool | None = None) -> Any:
     """``x`` as an array of library ``to`` ("numpy", "torch", "mxnet", "mxnet.nd", "cupy",
-    "array_api_strict"), on ``device`` (default: where ``x`` is, if the target library has
-    that device), sharing memory where possible (see the module docstring)."""
+    "array_api_strict", "dask", "jax"), on ``device`` (default: where ``x`` is, if the target
+    library has that device), sharing memory where possible (see the module docstring)."""
     if copy not in (None, True, False):
         raise ArgumentError(f"copy: expected None, True or False, got {copy!r}")
     src = backend_of(x)
@@ -41,6 +42,8 @@ def convert(x: Any, to: str, device: Any = None, *, copy: bool | None = None) ->
     if not copy:
         try:
             source = src.adapter.dlpack_source(x)
+            if not (src.adapter.dlpack_writable or dst.dlpack_views_read_only):
+                source = None  # an immutable array (JAX) must not get a writable view
             if source is not None:
                 out = dst.import_dlpack(source, to)
                 if device is None or str(dst.device(out)) == str(device):

@@ -21,6 +21,9 @@ import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="mxnet")
 os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")  # errors raised where they occur
+# the suite compares with float64 references: JAX's 64-bit mode on, as a JAX user turns it on
+# (tests/test_jax.py checks the default 32-bit mode too)
+os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
