@@ -678,18 +678,28 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
     """Softmax cross-entropy (``torch.nn.functional.cross_entropy``; Gluon's
     ``SoftmaxCrossEntropyLoss``): logits ``(N, C)``, target ``(N,)`` integer class indices
     (or ``(N, C)`` class probabilities), ``-sum(target_onehot * log_softmax(logits))`` per
-    example, then the mean (default), the sum or none."""
+    example, then the mean (default), the sum or none.
+
+    A 1-D floating target holds class indices and must be whole numbers (an error otherwise);
+    inside a JAX trace (``jax.jit``), where its values cannot be read, such a target gives
+    NaN losses instead."""
     logits = _as_var(logits)
     if logits.ndim != 2:
         raise ArgumentError(f"logits: expected shape (N, C), got {logits.shape}")
     t = target.data if isinstance(target, Variable) else target
     be, xp, (ts,) = prepare(t)
     n, classes = logits.shape
+    traced_whole = None  # the whole-number test of a traced target, which has no value yet
     if ts.ndim == 1 and xp.isdtype(ts.dtype, "real floating"):
         # class indices stored as floats (MXNet's nd.array([0, 2, 1]) is float32, and Gluon's
         # SoftmaxCrossEntropyLoss takes them): they must be whole numbers
         as_int = xp.astype(ts, xp.int64)
-        if not bool(xp.all(xp.astype(as_int, ts.dtype) == ts)):
+        whole = xp.all(xp.astype(as_int, ts.dtype) == ts)
+        try:
+            is_whole = bool(whole)
+        except TypeError:  # a traced target (inside jax.jit): tested with where, below
+            traced_whole, is_whole = whole, True
+        if not is_whole:
             raise ArgumentError(
                 "target: a 1-D floating target holds class indices and must be whole numbers; "
                 "give integer class indices of shape (N,) or class probabilities of shape (N, C)"
@@ -705,6 +715,13 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
         onehot = xp.astype(xp.reshape(ts, (n, 1)) == iota, z.dtype)
         target = be.adapter.from_standard(onehot, logits.data)
     per_example = negative(sum(multiply(log_softmax(logits, axis=1), target), axis=1))
+    if traced_whole is not None:
+        # no error can be raised from inside a trace: targets that are not whole numbers give
+        # NaN losses (and gradients) instead of a wrong loss
+        _, _, (z,) = prepare(logits.data)
+        one, nan = xp.ones((), dtype=z.dtype), xp.full((), float("nan"), dtype=z.dtype)
+        guard = be.adapter.from_standard(xp.where(traced_whole, one, nan), logits.data)
+        per_example = multiply(per_example, guard)
     return _reduce(per_example, reduction)
 
 
