@@ -181,6 +181,13 @@ class Module:
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    def functional(self, *, state: bool = False, example: Any = None) -> tuple:
+        """This model as a pure function and its parameters as a dict (``jax.jit`` and
+        ``jax.grad`` transform it): :func:`portconv.nn.functional.to_functional`."""
+        from .functional import to_functional
+
+        return to_functional(self, state=state, example=example)
+
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
         for name, b in self._buffers.items():
             if b is not None:
