@@ -187,6 +187,14 @@ class Adapter:
         return self.from_numpy(a, device=device)
 
     # -- whole programs ----------------------------------------------------------------------
+    def compiled(self, fn: Callable[..., Any], static: tuple[int, ...]) -> Callable[..., Any]:
+        """A generic kernel ``fn`` (an op's forward or backward) as this library runs it:
+        ``fn`` itself, op by op, for most libraries. A library that compiles whole programs
+        (JAX) returns it compiled, once per value of the arguments at positions ``static``
+        (the namespace, the call description, which gradients are needed) and of the memory
+        budget in force; the arrays are its arguments."""
+        return fn
+
     def settle(self, arrays: list[Any]) -> list[Any]:
         """The arrays, computed where the library is lazy: training calls this on what it
         keeps from one step to the next (a loss and the gradients after ``backward``, the

@@ -77,6 +77,7 @@ class JaxAdapter(Adapter):
 
     def __init__(self) -> None:
         super().__init__()
+        self._compiled: dict = {}  # generic kernel -> its jax.jit (see compiled())
         self.native.update(native_conv_paths())
         self.native.update(native_pool_paths())
         self.native.update(native_activation_paths())
@@ -131,6 +132,28 @@ class JaxAdapter(Adapter):
 
     def import_dlpack(self, obj: Any, target: str) -> Any:
         return _jax().dlpack.from_dlpack(obj)
+
+    # -- whole programs
+    def compiled(self, fn: Any, static: tuple[int, ...]) -> Any:
+        """The generic kernel ``fn`` compiled by ``jax.jit`` as one XLA program (op by op,
+        JAX would compile and dispatch each of the dozens of slices, concatenations and
+        products on its own): compiled once per value of the ``static`` arguments and of the
+        memory budget in force (which decides the kernel's tiles), inlined into the
+        caller's program under an outer ``jax.jit``."""
+        key = (fn, static)
+        jitted = self._compiled.get(key)
+        if jitted is None:
+            from portconv._config import config
+
+            def within(budget: int, *args: Any) -> Any:
+                with config(memory_budget=budget):
+                    return fn(*args)
+
+            jitted = _jax().jit(within, static_argnums=(0,) + tuple(i + 1 for i in static))
+            self._compiled[key] = jitted
+        from portconv._config import memory_budget
+
+        return lambda *args: jitted(memory_budget(), *args)
 
 
 # -- native kernels: jax.lax, and jax.vjp for their backward ---------------------------------------

@@ -209,6 +209,21 @@ def test_vmap_over_the_batch_axis_sees_unbatched_inputs(jax, be, op):
     be.check(jax.vmap(fn)(x), be.to_numpy(fn(x)), rtol=1e-12, atol=1e-12)
 
 
+def test_the_generic_path_runs_compiled_under_each_memory_budget(jax, be):
+    """Eagerly, the generic kernels run as one compiled program per call and budget: a budget
+    small enough to tile the work gives the same result through its own program."""
+    x = be.asarray(_distinct(1, (3, 2, 9, 9)))
+    w = be.asarray(_weights(2, (4, 2, 3, 3)))
+    whole = pc.conv2d(x, w, padding=1, path="generic")
+    with pc.config(memory_budget=2048):  # a few output rows per tile
+        tiled = pc.conv2d(x, w, padding=1, path="generic")
+        pooled = pc.max_pool2d(x, 3, 1, 1, path="generic")
+    be.check(tiled, be.to_numpy(whole), rtol=1e-12, atol=1e-12)
+    be.check(pooled, np.asarray(pc.max_pool2d(be.to_numpy(x), 3, 1, 1)), rtol=0, atol=0)
+    programs = [k for k in be.adapter._compiled if k[0].__module__ == "portconv.ops.conv"]
+    assert programs, "the generic convolution ran op by op"
+
+
 def test_a_traced_float_target_gives_nan_where_it_cannot_raise(jax, be):
     logits = be.asarray(_distinct(0, (3, 4)))
     whole = be.asarray(np.array([0.0, 3.0, 1.0]))

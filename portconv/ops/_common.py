@@ -148,7 +148,7 @@ def forward(plan: Plan, arrays: list[Any], path: str | None) -> Any:
     native = choose(be, call, path)
     if native is not None:
         return native.run(call, *arrays)
-    return plan.op.forward(be.adapter.namespace(), call, *arrays)
+    return be.adapter.compiled(plan.op.forward, (0, 1))(be.adapter.namespace(), call, *arrays)
 
 
 def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None):
@@ -168,8 +168,13 @@ def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None
     native = choose(be, call, path)
     if native is not None and native.vjp is not None:
         return native.vjp(call, arrays, needs)
-    y = native.run(call, *arrays) if native is not None else plan.op.forward(xp, call, *arrays)
-    return y, lambda g: plan.op.backward(xp, call, arrays, y, g, needs)
+    ad = be.adapter
+    if native is not None:
+        y = native.run(call, *arrays)
+    else:
+        y = ad.compiled(plan.op.forward, (0, 1))(xp, call, *arrays)
+    backward = ad.compiled(plan.op.backward, (0, 1, 5))
+    return y, lambda g: backward(xp, call, arrays, y, g, needs)
 
 
 # -- binding the caller's arrays -------------------------------------------------------------------
