@@ -411,6 +411,28 @@ def test_a_jitted_training_step_follows_portconv_autograd(jax, be):
         be.check(params[name], be.to_numpy(p.data), rtol=1e-9, atol=1e-12)
 
 
+def test_bench_plain_jax_lenet_trains_as_portconvs(jax, be):
+    """E1's two jitted JAX steps (through portconv, and the network written in plain JAX) are
+    the same network: equal losses and parameters after a few SGD steps (float64)."""
+    from portconv import bench
+
+    rng = np.random.default_rng(2)
+    sample = rng.standard_normal((6, 1, 28, 28))
+    labels = be.asarray(rng.integers(0, 10, 6))
+    model = bench._portconv_model("lenet", sample)
+    state = {k: np.asarray(v) for k, v in model.state_dict().items()}
+    steps = bench.jax_lenet_steps(jax, state, sample)
+    (ours, p_ours), (theirs, p_theirs) = steps["portconv"], steps["direct"]
+    X = be.asarray(sample)
+    for _ in range(3):
+        loss_ours, p_ours = ours(p_ours, X, labels)
+        loss_theirs, p_theirs = theirs(p_theirs, X, labels)
+        be.check(loss_ours, be.to_numpy(loss_theirs), rtol=1e-10, atol=1e-12)
+    flat = [a for pair in p_theirs for a in pair]
+    for name, other in zip(state, flat):  # (jax.tree_util returns dicts sorted by key)
+        be.check(p_ours[name], be.to_numpy(other), rtol=1e-9, atol=1e-12)
+
+
 def test_float64_curve_equals_numpys_to_1e10(jax, be):
     """The same seed gives the same float64 training curve as NumPy's (tests/test_curves.py
     checks it within float32 tolerance on every backend; JAX meets 1e-10)."""
