@@ -146,6 +146,11 @@ class Adapter:
     def default_device(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def named_device(self, kind: str, index: int) -> Any:
+        """The device the command line's ``--device`` names (``kind`` "cpu" or "gpu", and its
+        number), or None: the library's default (raise where there is no such device)."""
+        return None
+
     # -- moving data -----------------------------------------------------------------------
     def to_numpy(self, x: Any):
         import numpy as np

@@ -107,6 +107,19 @@ class JaxAdapter(Adapter):
             return jax.devices()[0]
         return jax.devices(chosen)[0] if isinstance(chosen, str) else chosen
 
+    def named_device(self, kind: str, index: int) -> Any:
+        jax = _jax()
+        try:
+            found = jax.devices(kind)
+        except RuntimeError:  # no backend of that platform here
+            found = []
+        if index >= len(found):
+            from ..errors import ArgumentError
+
+            have = ", ".join(str(d) for d in self.devices())
+            raise ArgumentError(f"--device: JAX has no {kind} device {index} here (it has {have})")
+        return found[index]
+
     def devices(self) -> list[Any]:
         jax = _jax()
         devs = list(jax.devices())

@@ -23,7 +23,7 @@ from .errors import PortconvError
 
 __all__ = ["COMMANDS", "MODELS", "ModelSpec", "build_parser", "main", "register_command"]
 
-BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "cupy", "array_api_strict", "dask")
+BACKENDS = ("numpy", "torch", "mxnet", "mxnet.nd", "cupy", "array_api_strict", "dask", "jax")
 DATA = ("digits", "fashion-mnist")  # and the hidden "synthetic" (tests, smoke runs)
 
 
@@ -211,6 +211,11 @@ def parse_device(backend: str, text: str | None) -> Any:
         if not gpu:
             raise PortconvError("--device: CuPy arrays live on CUDA devices only")
         return cupy.cuda.Device(i)
+    from ._dispatch import resolve
+
+    named = resolve(backend)[0].named_device("gpu" if gpu else "cpu", i)
+    if named is not None:  # the adapter knows its devices (JAX)
+        return named
     if gpu:
         raise PortconvError(f"--device: the {backend} backend runs on the CPU only")
     return None

@@ -580,28 +580,22 @@ def _flax_layers(variables: Any) -> list[tuple[str, str, dict[str, Any]]]:
     return out
 
 
-def _flatten_spatial(model: Module, layers: list, flatten_shape: Any) -> dict[str, tuple]:
+def _flatten_spatial(layers: list, shape_of: Any, flatten_shape: Any) -> dict[str, tuple]:
     """portconv prefix of the first dense layer after a convolution -> (C, *spatial): the
-    array Flax flattens channels last and portconv channels first."""
-    out: dict[str, tuple] = {}
-    channels = None
-    d = 2
+    array Flax flattens channels last and portconv channels first. ``shape_of(prefix, m)``
+    gives a layer's weight shape in portconv's layout (from the model, or from the Flax
+    layer paired with it when the model has not run yet)."""
+    channels, d = None, 2
     for prefix, kind, m in layers:
         if kind == "conv":
-            w = m._params.get("weight")
-            if w is None:
-                raise ArgumentError(
-                    f"{type(model).__name__} has no parameters yet: call it once on an input "
-                    f"so that its lazy layers create them"
-                )
-            channels, d = int(w.shape[0]), w.ndim - 2
+            shape = shape_of(prefix, m)
+            channels, d = int(shape[0]), len(shape) - 2
             continue
         if kind != "dense" or channels is None:
             continue
-        w = m._params.get("weight")
-        in_features = int(w.shape[1])
+        in_features = int(shape_of(prefix, m)[1])
         if flatten_shape is not None:
-            shape = tuple(int(v) for v in flatten_shape)
+            flat = tuple(int(v) for v in flatten_shape)
         else:
             per_channel, rest = divmod(in_features, channels)
             side = round(per_channel ** (1.0 / d)) if not rest else 0
@@ -611,15 +605,14 @@ def _flatten_spatial(model: Module, layers: list, flatten_shape: Any) -> dict[st
                     f"square {d}-D map; give flatten_shape=(C, *spatial), the shape portconv "
                     f"flattens before this layer"
                 )
-            shape = (channels,) + (side,) * d
-        if math.prod(shape) != in_features:
+            flat = (channels,) + (side,) * d
+        if math.prod(flat) != in_features:
             raise ArgumentError(
-                f"flatten_shape: {shape} holds {math.prod(shape)} values, but {prefix}weight "
+                f"flatten_shape: {flat} holds {math.prod(flat)} values, but {prefix}weight "
                 f"takes {in_features} inputs"
             )
-        out[prefix] = shape
-        break
-    return out
+        return {prefix: flat}
+    return {}
 
 
 def _flax_to_ours(kind: str, local: str, value: np.ndarray, flat: tuple | None) -> np.ndarray:
@@ -667,7 +660,7 @@ def flax_to_state_dict(model: Module, variables: Any, *, flatten_shape: Any = No
     Parameters
     ----------
     model : Module
-        A portconv model whose parameters exist (call it once on an input).
+        A portconv model of the same structure (its parameters may not exist yet).
     variables : dict
         Flax's ``{"params": ..., "batch_stats": ...}`` (what ``flax_model.init`` returns), or
         the params tree alone; leaves are arrays of any library.
@@ -690,9 +683,18 @@ def flax_to_state_dict(model: Module, variables: Any, *, flatten_shape: Any = No
     _require_module(model)
     ours = _our_layers(model, "Flax")
     _transposed(ours)
-    flat = _flatten_spatial(model, ours, flatten_shape)
+    pairs = _pair(ours, _flax_layers(variables), "Flax")
+    kernels = {prefix: leaves.get("kernel") for (prefix, _, _), (_, _, leaves) in pairs}
+
+    def shape_of(prefix: str, m: Module) -> tuple:
+        k = np.shape(kernels[prefix])  # Flax's (*kernel, C_in/g, C_out) or (in, out)
+        return (k[-1], k[-2]) + tuple(k[:-2]) if len(k) > 2 else (k[1], k[0])
+
+    flat: dict = {}
     state: OrderedDict = OrderedDict()
-    for (prefix, kind, m), (path, _, leaves) in _pair(ours, _flax_layers(variables), "Flax"):
+    for (prefix, kind, m), (path, _, leaves) in pairs:  # convolutions first, then the rest
+        if kind != "conv" and not flat:  # the convolutions' shapes are checked by now
+            flat = _flatten_spatial(ours, shape_of, flatten_shape) or {None: ()}
         names = _FLAX_LEAVES[kind]
         mine = {local: leaf for leaf, local in names.items() if leaf in leaves}
         missing = [n for n in list(m._params) + list(m._buffers) if n not in mine]
@@ -737,7 +739,9 @@ def load_flax_params(model: Module, variables: Any, *, flatten_shape: Any = None
     Parameters
     ----------
     model : Module
-        A portconv model of the same structure whose parameters exist.
+        A portconv model of the same structure; parameters it has not created yet (lazy
+        layers before a first call) are created from the values, as with
+        :meth:`~portconv.nn.Module.load_state_dict`.
     variables : dict
         As :func:`flax_to_state_dict`.
     flatten_shape : tuple of int, optional
@@ -758,7 +762,11 @@ def load_flax_params(model: Module, variables: Any, *, flatten_shape: Any = None
     >>> flax = porting.export_flax_params(model)
     >>> flax["params"]["layers_0"]["kernel"].shape  # HWIO
     (3, 3, 1, 2)
-    >>> _ = porting.load_flax_params(model, flax)
+    >>> fresh = porting.load_flax_params(
+    ...     nn.Sequential(nn.LazyConv2d(2, 3), nn.Flatten(), nn.LazyLinear(4)), flax
+    ... )
+    >>> bool(np.allclose(fresh(x).data, model(x).data))
+    True
     """
     model.load_state_dict(
         flax_to_state_dict(model, variables, flatten_shape=flatten_shape), strict=True
@@ -831,7 +839,7 @@ def export_flax_params(
     host = OrderedDict((n, np.asarray(backend_of(v).adapter.to_numpy(v))) for n, v in state.items())
     ours = _our_layers(model, "Flax")
     _transposed(ours)
-    flat = _flatten_spatial(model, ours, flatten_shape)
+    flat = _flatten_spatial(ours, lambda prefix, m: host[prefix + "weight"].shape, flatten_shape)
     kinds = {prefix: kind for prefix, kind, _ in ours}
     where: OrderedDict = OrderedDict()  # portconv name -> (collection, path, leaf)
     if like is None:

@@ -261,7 +261,13 @@ def test_tracers_are_jax_arrays_without_a_device(jax, be):
 
 
 def test_devices_and_copies(jax, be):
+    from portconv import cli
+
     assert be.adapter.default_device() in be.adapter.devices()
+    assert cli.parse_device("jax", "cpu") == jax.devices("cpu")[0]
+    if not [d for d in jax.devices() if d.platform == "gpu"]:
+        with pytest.raises(pc.ArgumentError, match="--device: JAX has no gpu device 0 here"):
+            cli.parse_device("jax", "cuda")
     host = np.arange(6.0).reshape(2, 3)
     y = be.adapter.from_numpy(host)
     host[0, 0] = 99.0  # a copy: the JAX array keeps its value
