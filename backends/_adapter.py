@@ -36,6 +36,10 @@ An entry ``NativePath(can_run, run, vjp=None)``:
 
 The generic kernels are the reference: every native path and native backward is tested
 against them (``tests/test_native.py``), on every argument combination the forward accepts.
+
+A library that compiles whole programs may run the generic kernels compiled:
+:meth:`Adapter.compiled` receives each op's generic forward or backward and returns it as the
+library runs it (``jax.jit`` of it on JAX, the kernel itself elsewhere).
 """
 
 from __future__ import annotations
