@@ -182,8 +182,20 @@ class Module:
         return [p for _, p in self.named_parameters()]
 
     def functional(self, *, state: bool = False, example: Any = None) -> tuple:
-        """This model as a pure function and its parameters as a dict (``jax.jit`` and
-        ``jax.grad`` transform it): :func:`portconv.nn.functional.to_functional`."""
+        """This model as a pure function and its parameters as a dict (a pytree that
+        ``jax.jit`` and ``jax.grad`` transform).
+
+        Parameters
+        ----------
+        state, example
+            As :func:`portconv.nn.to_functional`.
+
+        Returns
+        -------
+        tuple
+            ``(apply, params)``, or ``(apply, params, state)`` with ``state=True``: see
+            :func:`portconv.nn.to_functional`.
+        """
         from .functional import to_functional
 
         return to_functional(self, state=state, example=example)
