@@ -135,6 +135,16 @@ def be(request) -> BackendUnderTest:
     return _make(request.param)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """JAX keeps every program it compiles (a few MB each, and the suite's random calls
+    compile thousands): released after each test module, so memory stays bounded."""
+    yield
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.clear_caches()
+
+
 def pytest_report_header(config):
     lines = [f"portconv backends under test: {', '.join(BACKENDS)}"]
     for name in BACKENDS:
