@@ -10,6 +10,7 @@ The pieces, in the order a call meets them::
                               kernels' batched, channels-first arrays
     FastLane                  a call that repeats an earlier one reuses its Plan
     forward(plan, ...)        native kernel where NativePath.can_run(call) is True, else generic
+                              (as the adapter runs generic kernels: Adapter.compiled)
     vjp(plan, ...)            the same, plus a pullback: the native backward where the adapter
                               offers one (NativePath.vjp), else the op's generic rule
 
