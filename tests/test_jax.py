@@ -552,3 +552,56 @@ def test_flax_errors_name_both_sides(be):
     )
     for k, v in odd.state_dict().items():
         np.testing.assert_array_equal(state[k], be.to_numpy(v))
+
+
+def test_real_flax_models_load_and_export(jax, be):
+    """The JAX edition's BN-LeNet written with Flax (setup style: ``self.net =
+    nn.Sequential([...])``, batch norms with statistics): loaded into portconv's BNLeNet it
+    computes Flax's logits, and exported without a template it is Flax's own tree."""
+    linen = pytest.importorskip("flax.linen", reason="checks against Flax itself; pip install flax")
+
+    class FlaxBNLeNet(linen.Module):
+        def setup(self):
+            def bn():
+                return linen.BatchNorm(use_running_average=True)
+
+            def pool(x):
+                return linen.avg_pool(x, (2, 2), strides=(2, 2))
+
+            self.net = linen.Sequential(
+                [
+                    linen.Conv(6, kernel_size=(5, 5), padding="VALID"),
+                    bn(),
+                    linen.sigmoid,
+                    pool,
+                    linen.Conv(16, kernel_size=(5, 5), padding="VALID"),
+                    bn(),
+                    linen.sigmoid,
+                    pool,
+                    lambda x: x.reshape((x.shape[0], -1)),
+                    linen.Dense(120),
+                    bn(),
+                    linen.sigmoid,
+                    linen.Dense(84),
+                    bn(),
+                    linen.sigmoid,
+                    linen.Dense(10),
+                ]
+            )
+
+        def __call__(self, x):
+            return self.net(x)
+
+    flax_net = FlaxBNLeNet()
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)  # Flax's dtype
+    variables = flax_net.init(jax.random.PRNGKey(0), x)
+    moved = jax.tree_util.tree_map(lambda a: a + 0.25, variables["batch_stats"])
+    variables = {"params": variables["params"], "batch_stats": moved}
+    theirs = np.asarray(flax_net.apply(variables, x))
+    model = pc.models.BNLeNet().eval()
+    porting.load_flax_params(model, variables)
+    ours = be.to_numpy(model(be.asarray(x.transpose(0, 3, 1, 2))).data)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    exported = porting.export_flax_params(model, backend="jax")
+    assert jax.tree_util.tree_structure(exported) == jax.tree_util.tree_structure(variables)
+    np.testing.assert_array_equal(np.asarray(flax_net.apply(exported, x)), theirs)
