@@ -8,7 +8,9 @@
 
 The cupy sessions skip, printing why, where no CUDA device is visible. The dask sessions run
 portconv on Dask arrays (every array cut into chunks) with NumPy chunks, and start a local
-``dask.distributed`` cluster of worker processes.
+``dask.distributed`` cluster of worker processes. The jax sessions run JAX's CPU build
+(PORTCONV_JAX, default ``jax[cpu]==0.10.2``) and Flax in JAX's 64-bit mode
+(``JAX_ENABLE_X64=1``); tests/test_jax.py checks the default 32-bit mode too.
 
 Each session installs portconv from the checkout into its own virtual environment with the
 one array library it tests, and sets PORTCONV_BACKENDS so the whole pytest suite runs on that
@@ -31,6 +33,8 @@ nox.options.sessions = ["conformance"]
 TORCH = os.environ.get("PORTCONV_TORCH", "torch==2.13.0")
 MXNET = ["mxnet==1.9.1", "numpy<1.24"]  # the last MXNet release needs NumPy < 1.24
 CUPY = os.environ.get("PORTCONV_CUPY", "cupy-cuda12x")
+JAX = os.environ.get("PORTCONV_JAX", "jax[cpu]==0.10.2")
+FLAX = "flax==0.12.8"  # tests/test_jax.py checks the Flax weight converters against Flax itself
 
 # backend name -> (packages to install, PORTCONV_BACKENDS value)
 BACKENDS = {
@@ -41,7 +45,14 @@ BACKENDS = {
     "cupy": ([CUPY], "cupy"),
     # Dask arrays chunk by chunk, and a dask.distributed cluster for tests/test_dask.py
     "dask": (["dask[array,distributed]>=2024.1"], "dask"),
+    # JAX's CPU build (PORTCONV_JAX: the requirement of another build, e.g. "jax[cuda12]"),
+    # and Flax
+    "jax": ([JAX, FLAX], "jax"),
 }
+
+# environment a backend's sessions need: the suite and the book's float64 cases need JAX's
+# 64-bit mode (off by default: JAX would store float64 data as float32)
+BACKEND_ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
 
 
 def cuda_device_reason() -> str:
@@ -88,6 +99,7 @@ def tests(session: nox.Session, backend: str) -> None:
         "MXNET_ENGINE_TYPE": "NaiveEngine",  # MXNet errors raise where they occur
         "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
         "PYTHONWARNINGS": "ignore::DeprecationWarning:mxnet",
+        **BACKEND_ENV.get(backend, {}),
     }
     session.run("pytest", *session.posargs, env=env)
 
@@ -152,7 +164,11 @@ def conformance(session: nox.Session, backend: str) -> None:
         )
         session.skip(f"cupy session skipped: {reason}")
     names = install_backend(session, backend, extras="")
-    env = {"MXNET_ENGINE_TYPE": "NaiveEngine", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env = {
+        "MXNET_ENGINE_TYPE": "NaiveEngine",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+        **BACKEND_ENV.get(backend, {}),
+    }
     # runs the cases, then merges what every backend's session has written so far into the
     # matrix (the last session prints the whole of it); fails when a case fails here
     session.run("python", "-m", "conformance.run", "--backend", names, "--report", env=env)

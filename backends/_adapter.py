@@ -48,6 +48,10 @@ An entry ``NativePath(can_run, run, vjp=None)``:
 
 The generic kernels are the reference: every native path and native backward is tested
 against them (``tests/test_native.py``), on every argument combination the forward accepts.
+
+A library that compiles whole programs may run the generic kernels compiled:
+:meth:`Adapter.compiled` receives each op's generic forward or backward and returns it as the
+library runs it (``jax.jit`` of it on JAX, the kernel itself elsewhere).
 """
 
 from __future__ import annotations
@@ -263,6 +267,13 @@ class Adapter:
     #: the names ``portconv.convert(x, to=...)`` accepts for this library
     targets: ClassVar[tuple[str, ...]] = ()
 
+    #: False for libraries whose arrays are immutable (JAX): their memory is shared only with
+    #: importers whose views are read-only (``dlpack_views_read_only``), else copied
+    dlpack_writable: ClassVar[bool] = True
+    #: True where the views :meth:`import_dlpack` makes of read-only memory are read-only
+    #: (NumPy from 2.1, which honours DLPack's read-only flag)
+    dlpack_views_read_only: ClassVar[bool] = False
+
     def dlpack_source(self, x: Any) -> Any:
         """``x`` as an object with ``__dlpack__``/``__dlpack_device__`` that another library
         can import without a copy, or None when this library cannot share it."""
@@ -286,6 +297,14 @@ class Adapter:
         return False
 
     # -- whole programs ----------------------------------------------------------------------
+    def compiled(self, fn: Callable[..., Any], static: tuple[int, ...]) -> Callable[..., Any]:
+        """A generic kernel ``fn`` (an op's forward or backward) as this library runs it:
+        ``fn`` itself, op by op, for most libraries. A library that compiles whole programs
+        (JAX) returns it compiled, once per value of the arguments at positions ``static``
+        (the namespace, the call description, which gradients are needed) and of the memory
+        budget in force; the arrays are its arguments."""
+        return fn
+
     def settle(self, arrays: list[Any]) -> list[Any]:
         """The arrays, computed where the library is lazy: training calls this on what it
         keeps from one step to the next (a loss and the gradients after ``backward``, the

@@ -15,6 +15,12 @@ class ArrayAPIStrictAdapter(Adapter):
 
     targets = ("array_api_strict",)
 
+    @property
+    def dlpack_views_read_only(self) -> bool:  # it imports through NumPy
+        from .numpy import NumPyAdapter
+
+        return NumPyAdapter.dlpack_views_read_only
+
     def dlpack_source(self, x: Any) -> Any:
         from .numpy import shareable
 

@@ -16,6 +16,9 @@ class NumPyAdapter(Adapter):
 
     targets = ("numpy",)
 
+    #: NumPy 2.1 and later import read-only DLPack memory as read-only arrays
+    dlpack_views_read_only = np.lib.NumpyVersion(np.__version__) >= "2.1.0"
+
     def dlpack_source(self, x: Any) -> Any:
         return x if shareable(x) else None
 

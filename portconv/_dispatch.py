@@ -23,6 +23,7 @@ _BUILTIN = {
     "cupy": "portconv.backends.cupy:CuPyAdapter",
     "array_api_strict": "portconv.backends.array_api_strict:ArrayAPIStrictAdapter",
     "dask": "portconv.backends.dask:DaskAdapter",
+    "jax": "portconv.backends.jax:JaxAdapter",
 }
 
 _lock = threading.RLock()
@@ -162,7 +163,9 @@ def backend_of(*arrays: Any) -> Backend:
     naming both, unless one library absorbs the other (a Dask input with NumPy weights is a
     Dask call; see ``Adapter.absorbs``); arrays of one library on two devices raise
     ``ValueError`` naming both devices; an object that is no array of a registered library
-    raises ``TypeError`` naming its type.
+    raises ``TypeError`` naming its type. An array whose adapter gives no device (a JAX
+    tracer, placed by its transformation) goes with any device; the device is then that of
+    the concrete arrays, or None when every array is traced.
     """
     owner: Adapter | None = None
     first: Any = None
@@ -190,7 +193,11 @@ def backend_of(*arrays: Any) -> Backend:
             )
         else:
             other = ad.device(x)
-            if other is not device and str(other) != str(device):
+            if other is None:  # a traced array (JAX): its transformation places it
+                continue
+            if device is None:
+                device = other
+            elif other is not device and str(other) != str(device):
                 raise ArgumentError(
                     f"arrays on two devices in one call: {device} and {other} ({owner.name}); "
                     f"move them to one device first"

@@ -697,8 +697,9 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
     read as indices, as Gluon does): anything else is an ``ArgumentError`` naming ``target``,
     the first offending position and its value, as PyTorch refuses them. That check reads one
     reduction back from the device; on lazy, chunked arrays (Dask), where that would compute
-    the batch early, an invalid index makes its example's loss NaN instead
-    (:func:`portconv.train.fit` checks the labels of a whole data set once, on the host).
+    the batch early, and inside a JAX trace (``jax.jit``), where no value can be read, an
+    invalid index makes its example's loss NaN instead (:func:`portconv.train.fit` checks the
+    labels of a whole data set once, on the host).
     """
     from .errors import ArrayTypeError, describe_type  # here: the module's imports are moving
 
@@ -738,7 +739,13 @@ def cross_entropy(logits: Any, target: Any, reduction: str = "mean") -> Variable
         else:
             valid = (ts >= 0) & (ts < classes)
         lazy = getattr(be.adapter, "chunked", False) and not floating
-        if not lazy and not bool(xp.all(valid)):  # one reduction read back
+        ok = True
+        if not lazy:
+            try:
+                ok = bool(xp.all(valid))  # one reduction read back
+            except TypeError:  # a traced target (inside jax.jit) has no value to read
+                lazy = True
+        if not ok:
             import numpy as np
 
             host = np.asarray(be.adapter.to_numpy(t)).reshape(-1).astype(np.float64)

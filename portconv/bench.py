@@ -180,6 +180,21 @@ def _libs() -> list[Lib]:
     except ImportError as exc:
         reason = _cuda_reason() or f"not installed ({exc})"
         libs.append(Lib("cupy", "cuda", reason=reason))
+    try:
+        import jax
+
+        def jsync(y: Any) -> None:
+            jax.block_until_ready(y)  # JAX dispatches asynchronously
+
+        def on(device: Any) -> Any:
+            return lambda a: jax.device_put(a, device)
+
+        libs.append(Lib("jax", "cpu", on(jax.devices("cpu")[0]), jsync, jax))
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus:
+            libs.append(Lib("jax", "cuda", on(gpus[0]), jsync, jax))
+    except ImportError as exc:
+        libs.append(Lib("jax", "cpu", reason=f"not installed ({exc})"))
     return libs
 
 
@@ -224,6 +239,11 @@ def corr2d_loop(xp_zeros: Any, X: Any, K: Any) -> Any:
     return Y
 
 
+#: the generic path compiled as one XLA program (jax only): how close XLA's fusion of the
+#: im2col gets to the native kernel
+JIT_PATH = "generic (jax.jit)"
+
+
 def _op(w: Workload, lib: Lib, path: str, x: Any, k: Any) -> Any:
     """A zero-argument callable computing workload ``w`` on ``lib`` by ``path`` (or a str:
     why this cell does not exist)."""
@@ -263,7 +283,31 @@ def _op(w: Workload, lib: Lib, path: str, x: Any, k: Any) -> Any:
             return lambda: lib.ready(
                 npx.pooling(x, kernel=w.kernel, stride=(s, s), pad=(p, p), pool_type=kind)
             )
+        if lib.name == "jax":
+            lax = lib.module.lax
+            if w.kind == "conv":
+                pads = ((p, p), (p, p))
+                return lambda: lib.ready(lax.conv_general_dilated(x, k, (s, s), pads))
+            window = dict(
+                window_dimensions=(1, 1) + w.kernel,
+                window_strides=(1, 1, s, s),
+                padding=((0, 0), (0, 0), (p, p), (p, p)),
+            )
+            if w.kind == "max_pool":
+                lowest = np.array(-np.inf, np.float32)
+                return lambda: lib.ready(lax.reduce_window(x, lowest, lax.max, **window))
+            zero, count = np.array(0.0, np.float32), w.kernel[0] * w.kernel[1]
+            return lambda: lib.ready(lax.reduce_window(x, zero, lax.add, **window) / count)
         return f"{lib.name} has no framework kernel to call directly"
+    if path == JIT_PATH:
+        if lib.name != "jax":
+            return "jax.jit compiles jax arrays only"
+        if w.kind == "conv":
+            conv = lib.module.jit(lambda x, k: pc.conv2d(x, k, None, s, p, path="generic"))
+            return lambda: lib.ready(conv(x, k))
+        pool = pc.max_pool2d if w.kind == "max_pool" else pc.avg_pool2d
+        compiled = lib.module.jit(lambda x: pool(x, w.kernel, s, p, path="generic"))
+        return lambda: lib.ready(compiled(x))
     if path == "loop":
         if lib.name not in ("numpy", "torch") or w.name not in ("W1", "W2"):
             return "the textbook loop runs on W1 and W2 with numpy and torch only"
@@ -555,6 +599,75 @@ def _mxnet_module(libs: list[Lib]) -> tuple[Any, str]:
     return None, "mxnet not selected (--backends)"
 
 
+def _jax_module(libs: list[Lib]) -> tuple[Any, str]:
+    for lib in libs:
+        if lib.name == "jax" and lib.device == "cpu":
+            return (lib.module, "") if not lib.reason else (None, lib.reason)
+    return None, "jax not selected (--backends)"
+
+
+def jax_lenet_steps(jax: Any, state: dict, sample: np.ndarray, lr: float = 0.1) -> dict:
+    """Jitted SGD steps of modern LeNet on JAX arrays, from equal parameters (``state``:
+    portconv's state dict, host arrays; ``sample``: an input batch, host): ``"portconv"``,
+    the model through :func:`portconv.nn.to_functional` and ``jax.value_and_grad`` of
+    portconv's cross-entropy; ``"direct"``, the same network written in plain JAX
+    (``lax.conv_general_dilated``, ``lax.reduce_window``, ``jax.nn``), its parameters paired
+    with portconv's by order and shape. Each is ``(step, params)``, ``step(params, X, y) ->
+    (loss, new params)``."""
+    from . import autograd as ag
+    from ._dispatch import asarray
+
+    jnp, lax = jax.numpy, jax.lax
+
+    def to(a: Any) -> Any:
+        return asarray(a, "jax")
+
+    def sgd(loss: Any) -> Any:
+        def step(params: Any, X: Any, y: Any) -> Any:
+            value, grads = jax.value_and_grad(loss)(params, X, y)
+            return value, jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+        return jax.jit(step)
+
+    model = _portconv_copy("lenet", state, to, sample)
+    apply, params = model.functional()
+
+    def portconv_loss(params: Any, X: Any, y: Any) -> Any:
+        return ag.cross_entropy(apply(params, X), y).data
+
+    lowest = np.array(-np.inf, np.float32)
+
+    def conv(x: Any, w: Any, b: Any, pad: int) -> Any:
+        y = lax.conv_general_dilated(x, w, (1, 1), ((pad, pad), (pad, pad)))
+        return y + b[None, :, None, None]
+
+    def pool(x: Any) -> Any:
+        return lax.reduce_window(x, lowest, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def forward(p: Any, x: Any) -> Any:
+        (w1, b1), (w2, b2), (w3, b3), (w4, b4), (w5, b5) = p
+        x = pool(jax.nn.relu(conv(x, w1, b1, 2)))
+        x = pool(jax.nn.relu(conv(x, w2, b2, 0)))
+        x = x.reshape(x.shape[0], -1)
+        x = jax.nn.relu(x @ w3.T + b3)
+        x = jax.nn.relu(x @ w4.T + b4)
+        return x @ w5.T + b5
+
+    def direct_loss(p: Any, X: Any, y: Any) -> Any:
+        logp = jax.nn.log_softmax(forward(p, X))
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
+
+    values = [to(np.array(v)) for v in state.values()]
+    shapes = [(6, 1, 5, 5), (6,), (16, 6, 5, 5), (16,), (120, 400), (120,), (84, 120), (84,)]
+    shapes += [(10, 84), (10,)]
+    if [tuple(v.shape) for v in values] != shapes:
+        raise RuntimeError(
+            f"plain JAX LeNet: shapes {shapes}, portconv's {[v.shape for v in values]}"
+        )
+    direct = [(values[i], values[i + 1]) for i in range(0, len(values), 2)]
+    return {"portconv": (sgd(portconv_loss), params), "direct": (sgd(direct_loss), direct)}
+
+
 def _portconv_copy(name: str, state: dict, to: Any, sample: np.ndarray) -> Any:
     """portconv's model ``name`` on the arrays ``to`` makes, holding the parameters ``state``
     (host arrays)."""
@@ -611,8 +724,9 @@ def lenet_epoch(
     one epoch (extrapolated unless ``batches`` covers it). Rows, all from equal parameters:
     portconv on NumPy (generic), portconv on torch tensors (native forward and backward), the
     same model in plain PyTorch (``torch.nn``, ``torch.optim.SGD``), portconv on MXNet's
-    ``mx.np`` and legacy ``mx.nd`` arrays, and the same model in Gluon
-    (``autograd.record()``, ``gluon.Trainer``)."""
+    ``mx.np`` and legacy ``mx.nd`` arrays, the same model in Gluon (``autograd.record()``,
+    ``gluon.Trainer``); on JAX arrays portconv's autograd (eager), a jitted step through
+    portconv and the same jitted step written in plain JAX (:func:`jax_lenet_steps`)."""
     from . import autograd as ag
     from . import config
     from . import optim as pc_optim
@@ -631,6 +745,7 @@ def lenet_epoch(
     ]
     torch, why = _torch_module(libs)
     mx, why_mx = _mxnet_module(libs)
+    jax, why_jax = _jax_module(libs)
     have_numpy = any(lib.name == "numpy" for lib in libs)
     sample = data[0][0][:2]
     pc_np, pc_t, ref = _reference_models("lenet", sample, torch)
@@ -701,6 +816,24 @@ def lenet_epoch(
 
         return lambda a: asarray(a, variant)
 
+    def jax_step(path: str):
+        """portconv.autograd on JAX arrays (eager), or a jitted step (portconv's or plain
+        JAX's)."""
+        if path.startswith("native (portconv.autograd"):
+            to = mx_array("jax")
+            return portconv_step(_portconv_copy("lenet", state, to, sample), to, "auto")
+        steps = jax_lenet_steps(jax, state, sample)
+        train_step, params = steps["portconv" if path.startswith("native") else "direct"]
+        batches_here = [(mx_array("jax")(X), mx_array("jax")(y)) for X, y in data]
+        held = [params]
+
+        def step(i: int) -> float:
+            X, y = batches_here[i % distinct]
+            loss, held[0] = train_step(held[0], X, y)
+            return float(loss)  # waits for the result
+
+        return step
+
     cells = [
         ("numpy", "generic (portconv.autograd)", None if have_numpy else "numpy not selected"),
         ("torch", "native (portconv.autograd)", why or None),
@@ -708,6 +841,9 @@ def lenet_epoch(
         ("mxnet", "native (portconv.autograd)", why_mx or None),
         ("mxnet.nd", "native (portconv.autograd)", why_mx or None),
         ("mxnet", "direct (gluon, autograd.record)", why_mx or None),
+        ("jax", "native (portconv.autograd)", why_jax or None),
+        ("jax", "native (portconv, jax.jit step)", why_jax or None),
+        ("jax", "direct (jax.jit step, lax)", why_jax or None),
     ]
     rows = []
     for backend, path, reason in cells:
@@ -723,6 +859,8 @@ def lenet_epoch(
                     if path.startswith("native")
                     else torch_step(ref)
                 )
+            elif backend == "jax":
+                step = jax_step(path)
             elif path.startswith("native"):
                 to = mx_array(backend)
                 with _np_semantics(mx):
@@ -913,7 +1051,7 @@ def machine_info() -> dict:
     import portconv
 
     info["versions"]["portconv"] = portconv.__version__
-    for mod in ("numpy", "torch", "mxnet", "array_api_strict", "cupy"):
+    for mod in ("numpy", "torch", "mxnet", "array_api_strict", "cupy", "jax"):
         m = sys.modules.get(mod)
         if m is None:
             with contextlib.suppress(Exception):
@@ -992,10 +1130,12 @@ def ratios(rows: list[dict]) -> list[dict]:
     for wl in ("W4", "W5", "W6", "W7"):
         ratio("generic torch / native torch", wl, ("torch", "generic"), ("torch", "native"), None)
     for wl in ("W2", "W3", "W4", "W5", "W6", "W7"):
-        for lib in ("torch", "mxnet"):
+        for lib in ("torch", "mxnet", "jax"):
             name = f"native / direct ({lib})"
             ratio(name, wl, (lib, "native"), (lib, "direct"), 1.05, "dispatch")
-    for lib in ("torch", "mxnet"):
+    for wl in ("W2", "W3", "W4", "W5", "W6", "W7", "P1", "P2"):
+        ratio("generic jax.jit / native (jax)", wl, ("jax", JIT_PATH), ("jax", "native"), None)
+    for lib in ("torch", "mxnet", "jax"):
         name = f"native - direct ({lib})"
         ratio(name, "W1", (lib, "native"), (lib, "direct"), 10.0, "dispatch", "us")
     for wl in ("P1", "P2"):
@@ -1014,6 +1154,10 @@ def ratios(rows: list[dict]) -> list[dict]:
     for variant in ("mxnet", "mxnet.nd"):
         ratio(f"LeNet epoch portconv {variant} / Gluon", wl, (variant, "native"),
               ("mxnet", "direct"), 1.2, "native training")  # fmt: skip
+    ratio("LeNet epoch portconv jax.jit step / plain jax", wl, ("jax", "native (portconv, jax.jit"),
+          ("jax", "direct (jax.jit"), 1.1, "native training")  # fmt: skip
+    ratio("LeNet epoch portconv.autograd jax / jit step", wl, ("jax", "native (portconv.autograd"),
+          ("jax", "native (portconv, jax.jit"), None)  # fmt: skip
     wl = "E2-resnet18-infer"
     ratio("ResNet-18 inference generic numpy / plain torch", wl, ("numpy", "generic"),
           ("torch", "direct"), 1.2, "generic speed")  # fmt: skip
@@ -1225,10 +1369,12 @@ def _run_bench(only, quick, repeats, matmul_size, backends, memory, log, epoch_b
             continue
         n = w.quick_n if quick else w.n
         for lib in libs:
-            for path in ("generic", "native", "direct", "loop"):
+            for path in ("generic", "native", "direct", "loop", JIT_PATH):
                 if path == "loop" and (
                     name not in ("W1", "W2") or lib.name not in ("numpy", "torch")
                 ):
+                    continue
+                if path == JIT_PATH and lib.name != "jax":
                     continue
                 # big workloads on array-api-strict: one repeat (it wraps NumPy)
                 r = 1 if lib.name == "array_api_strict" and name != "W1" else reps
@@ -1285,7 +1431,7 @@ def configure(sub: Any) -> None:
         help="time convolution and pooling on every installed backend and path",
         description="Time portconv's workloads (W1-W7 convolutions, P1-P2 pooling, W4 "
         "forward+backward, peak memory, a matmul reference, E1 a modern LeNet training epoch "
-        "against plain PyTorch and Gluon, E2 ResNet-18 inference against plain PyTorch) on "
+        "against plain PyTorch, Gluon and JAX, E2 ResNet-18 inference against plain PyTorch) on "
         "every installed backend by every path; print a table and the ratios the project "
         "sets goals for.",
     )

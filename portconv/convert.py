@@ -6,6 +6,7 @@ copy is made when
 
 * the target is on another device than the source (``device=`` differs, or GPU <-> CPU);
 * the source cannot be shared: a read-only NumPy array (DLPack would make it writable), a
+  JAX array with a target whose views would be writable (PyTorch, CuPy, MXNet), a
   library or dtype that one side's DLPack does not support (bool before NumPy 1.25 / in MXNet
   1.9.1, bfloat16 into NumPy is impossible: an error);
 * ``copy=True`` asks for one.
@@ -93,9 +94,11 @@ def convert(x: Any, to: str, device: Any = None, *, copy: bool | None = None) ->
     Parameters
     ----------
     x : array
-        An array of any registered library (NumPy, PyTorch, MXNet, CuPy, array-api-strict).
+        An array of any registered library (NumPy, PyTorch, MXNet, CuPy, array-api-strict,
+        Dask, JAX).
     to : str
-        "numpy", "torch", "mxnet", "mxnet.nd", "cupy" or "array_api_strict".
+        A backend name (:func:`portconv.backend_names`): "numpy", "torch", "mxnet",
+        "mxnet.nd", "cupy", "array_api_strict", "dask", "jax".
     device : str or device object, optional
         Where the result lives: a string such as "cpu", "cuda:1" or "gpu:0" (read by the
         target library's adapter, ``Adapter.parse_device``) or one of its device objects.
@@ -136,6 +139,8 @@ def convert(x: Any, to: str, device: Any = None, *, copy: bool | None = None) ->
     if not copy:
         try:
             source = src.adapter.dlpack_source(x)
+            if not (src.adapter.dlpack_writable or dst.dlpack_views_read_only):
+                source = None  # an immutable array (JAX) must not get a writable view
             if source is not None:
                 out = dst.import_dlpack(source, to)
                 if dev is None or str(dst.device(out)) == str(dev):

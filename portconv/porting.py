@@ -1,4 +1,5 @@
-"""Weights between portconv and the frameworks the book uses: PyTorch and MXNet Gluon.
+"""Weights between portconv and the frameworks the book uses: PyTorch, MXNet Gluon and
+JAX's Flax.
 
 PyTorch. portconv names parameters as ``torch.nn`` does (``"net.0.weight"``,
 ``"net.b2.0.conv1.bias"``, ``"running_mean"``), so a ``torch.nn`` model of the same structure
@@ -32,10 +33,21 @@ therefore maps by **order within each kind of layer**:
 from ``net`` when it is given (the reliable way, for any structure), by the same
 order-within-kind rule; without it they are built by the rule under which the book's Gluon
 ``Sequential`` models are written (see :func:`gluon_names`).
+
+Flax. Flax's ``nn.Conv`` holds ``kernel`` ``(*kernel, C_in/groups, C_out)`` (HWIO) and
+``bias``, ``nn.Dense`` ``kernel`` ``(in, out)``, ``nn.BatchNorm`` ``scale``/``bias`` (and
+``mean``/``var`` in the ``batch_stats`` collection), and Flax models run channels last.
+:func:`load_flax_params` pairs layers by order within each kind, as for Gluon, transposes
+the kernels, and reorders the inputs of the first dense layer after a convolution from
+``(*spatial, C)`` to ``(C, *spatial)`` (the two flatten different layouts);
+:func:`export_flax_params` does the reverse, into the tree of the Flax model's own variables
+(``like=``) or into the names the book's JAX edition gives a ``nn.Sequential``
+(:func:`flax_names`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -49,10 +61,14 @@ from .nn import layers as _layers
 from .nn.module import Module, Sequential
 
 __all__ = [
+    "export_flax_params",
     "export_gluon_params",
     "export_torch_state_dict",
+    "flax_names",
+    "flax_to_state_dict",
     "gluon_names",
     "gluon_to_state_dict",
+    "load_flax_params",
     "load_gluon_params",
     "load_torch_state_dict",
 ]
@@ -194,7 +210,7 @@ def _our_kind(m: Module) -> str | None:
     return None
 
 
-def _our_layers(model: Module) -> list[tuple[str, str, Module]]:
+def _our_layers(model: Module, source: str = "Gluon") -> list[tuple[str, str, Module]]:
     """portconv's layers with parameters, in module order: (prefix, kind, module)."""
     out = []
 
@@ -204,8 +220,8 @@ def _our_layers(model: Module) -> list[tuple[str, str, Module]]:
             if kind is None:
                 raise ArgumentError(
                     f"{prefix.rstrip('.') or type(m).__name__} ({type(m).__name__}): a layer "
-                    f"with parameters that has no Gluon counterpart here (convolution, dense "
-                    f"and batch-norm layers only)"
+                    f"with parameters that has no {source} counterpart here (convolution, "
+                    f"dense and batch-norm layers only)"
                 )
             out.append((prefix, kind, m))
         for cname, child in m._children.items():
@@ -216,8 +232,8 @@ def _our_layers(model: Module) -> list[tuple[str, str, Module]]:
     return out
 
 
-def _pair(ours: list, gluon: list) -> list[tuple[tuple, tuple]]:
-    """Pair portconv's and Gluon's layers by order within each kind."""
+def _pair(ours: list, gluon: list, source: str = "Gluon") -> list[tuple[tuple, tuple]]:
+    """Pair portconv's and Gluon's (or ``source``'s) layers by order within each kind."""
     counts = {}
     for kind in ("conv", "dense", "batchnorm"):
         a = [x for x in ours if x[1] == kind]
@@ -226,8 +242,8 @@ def _pair(ours: list, gluon: list) -> list[tuple[tuple, tuple]]:
     if any(a != b for a, b in counts.values()):
         detail = ", ".join(f"{k}: {a} vs {b}" for k, (a, b) in counts.items())
         raise ArgumentError(
-            f"the Gluon parameters do not have the model's structure (layers of each kind, "
-            f"portconv vs Gluon: {detail})"
+            f"the {source} parameters do not have the model's structure (layers of each kind, "
+            f"portconv vs {source}: {detail})"
         )
     pairs = []
     for kind in ("conv", "dense", "batchnorm"):
@@ -483,4 +499,388 @@ def export_gluon_params(model: Module, path: str | os.PathLike, net: Any = None)
     out = OrderedDict((names[n], mx.nd.array(a, dtype=a.dtype)) for n, a in host.items())
     with atomic_path(path, what="path") as tmp:  # fsync-ed and renamed: never half a file
         mx.nd.save(tmp, out)
+    return out
+
+
+# -- Flax (JAX) --------------------------------------------------------------------------------
+
+#: Flax's leaf name -> portconv's local name, per kind of layer (a batch norm's statistics live
+#: in Flax's "batch_stats" collection, everything else in "params")
+_FLAX_LEAVES = {
+    "conv": {"kernel": "weight", "bias": "bias"},
+    "dense": {"kernel": "weight", "bias": "bias"},
+    "batchnorm": {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"},
+}
+_FLAX_STATS = ("mean", "var")
+
+
+def _flax_order(keys: list) -> list:
+    """Flax's auto-named submodules (``Conv_0`` ... ``Conv_10``, ``layers_0`` ...) in the
+    order of their numbers, in the slots they hold (a dict that went through
+    ``jax.tree_util`` comes back sorted as strings, ``Conv_10`` before ``Conv_2``); other
+    names keep their order."""
+    import re
+
+    numbered = [(i, k) for i, k in enumerate(keys) if re.fullmatch(r".*_\d+", str(k))]
+    ranked = sorted(
+        (k for _, k in numbered),
+        key=lambda k: (str(k).rsplit("_", 1)[0], int(str(k).rsplit("_", 1)[1])),
+    )
+    out = list(keys)
+    for (slot, _), k in zip(numbered, ranked):
+        out[slot] = k
+    return out
+
+
+def _flax_collections(variables: Any) -> tuple[Mapping, Mapping]:
+    """(params tree, batch_stats tree) of Flax ``variables`` (``{"params": ...,
+    "batch_stats": ...}``, as ``model.init`` returns them) or of a params tree alone."""
+    if not isinstance(variables, Mapping):
+        raise ArrayTypeError(
+            f"variables: expected Flax variables ({{'params': ..., 'batch_stats': ...}}) or a "
+            f"params dict, got {describe_type(variables)}"
+        )
+    if isinstance(variables.get("params"), Mapping):
+        unknown = [c for c in variables if c not in ("params", "batch_stats")]
+        if unknown:
+            raise ArgumentError(
+                f"variables: collections {', '.join(map(repr, unknown))} have no portconv "
+                f"counterpart (only 'params' and 'batch_stats' are mapped)"
+            )
+        return variables["params"], variables.get("batch_stats") or {}
+    return variables, {}
+
+
+def _flax_layers(variables: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """Flax's layers in order: (path "a/b", kind, {leaf: array}), the statistics of a batch
+    norm joined to its scale and bias."""
+    params, stats = _flax_collections(variables)
+    layers: OrderedDict = OrderedDict()
+
+    def walk(tree: Mapping, path: tuple) -> None:
+        keys = _flax_order(list(tree.keys()))
+        for key in keys:
+            value = tree[key]
+            if isinstance(value, Mapping):
+                walk(value, path + (str(key),))
+            else:
+                layers.setdefault("/".join(path), {})[str(key)] = value
+
+    walk(params, ())
+    walk(stats, ())
+    out = []
+    for path, leaves in layers.items():
+        if "mean" in leaves or "var" in leaves or "scale" in leaves:
+            kind = "batchnorm"
+        elif "kernel" in leaves:
+            kind = "dense" if len(np.shape(leaves["kernel"])) == 2 else "conv"
+        else:
+            raise ArgumentError(
+                f"Flax layer {path!r}: leaves {', '.join(leaves)} are not a convolution's or "
+                f"dense layer's kernel/bias nor a batch norm's scale/bias/mean/var"
+            )
+        unknown = [leaf for leaf in leaves if leaf not in _FLAX_LEAVES[kind]]
+        if unknown:
+            raise ArgumentError(
+                f"Flax layer {path!r} ({kind}): leaves {', '.join(unknown)} have no portconv "
+                f"counterpart"
+            )
+        out.append((path, kind, leaves))
+    return out
+
+
+def _flatten_spatial(layers: list, shape_of: Any, flatten_shape: Any) -> dict[str, tuple]:
+    """portconv prefix of the first dense layer after a convolution -> (C, *spatial): the
+    array Flax flattens channels last and portconv channels first. ``shape_of(prefix, m)``
+    gives a layer's weight shape in portconv's layout (from the model, or from the Flax
+    layer paired with it when the model has not run yet)."""
+    channels, d = None, 2
+    for prefix, kind, m in layers:
+        if kind == "conv":
+            shape = shape_of(prefix, m)
+            channels, d = int(shape[0]), len(shape) - 2
+            continue
+        if kind != "dense" or channels is None:
+            continue
+        in_features = int(shape_of(prefix, m)[1])
+        if flatten_shape is not None:
+            flat = tuple(int(v) for v in flatten_shape)
+        else:
+            per_channel, rest = divmod(in_features, channels)
+            side = round(per_channel ** (1.0 / d)) if not rest else 0
+            if rest or side**d != per_channel:
+                raise ArgumentError(
+                    f"{prefix}weight: its {in_features} inputs are not {channels} channels of a "
+                    f"square {d}-D map; give flatten_shape=(C, *spatial), the shape portconv "
+                    f"flattens before this layer"
+                )
+            flat = (channels,) + (side,) * d
+        if math.prod(flat) != in_features:
+            raise ArgumentError(
+                f"flatten_shape: {flat} holds {math.prod(flat)} values, but {prefix}weight "
+                f"takes {in_features} inputs"
+            )
+        return {prefix: flat}
+    return {}
+
+
+def _flax_to_ours(kind: str, local: str, value: np.ndarray, flat: tuple | None) -> np.ndarray:
+    if local != "weight" or kind == "batchnorm":
+        return value
+    if kind == "conv":  # (*kernel, C_in/groups, C_out) -> (C_out, C_in/groups, *kernel)
+        d = value.ndim - 2
+        return np.transpose(value, (d + 1, d) + tuple(range(d)))
+    out = value.T  # (in, out) -> (out, in)
+    if flat is not None:  # inputs flattened as (*spatial, C) -> as (C, *spatial)
+        c, spatial = flat[0], flat[1:]
+        d = len(spatial)
+        out = out.reshape((out.shape[0],) + spatial + (c,))
+        out = np.transpose(out, (0, d + 1) + tuple(range(1, d + 1))).reshape(out.shape[0], -1)
+    return np.ascontiguousarray(out)
+
+
+def _ours_to_flax(kind: str, local: str, value: np.ndarray, flat: tuple | None) -> np.ndarray:
+    if local != "weight" or kind == "batchnorm":
+        return value
+    if kind == "conv":  # (C_out, C_in/groups, *kernel) -> (*kernel, C_in/groups, C_out)
+        d = value.ndim - 2
+        return np.ascontiguousarray(np.transpose(value, tuple(range(2, d + 2)) + (1, 0)))
+    if flat is not None:  # inputs flattened as (C, *spatial) -> as (*spatial, C)
+        d = len(flat) - 1
+        value = value.reshape((value.shape[0],) + tuple(flat))
+        value = np.transpose(value, (0,) + tuple(range(2, d + 2)) + (1,))
+        value = value.reshape(value.shape[0], -1)
+    return np.ascontiguousarray(value.T)  # (out, in) -> (in, out)
+
+
+def _transposed(layers: list) -> None:
+    for prefix, kind, m in layers:
+        if kind == "conv" and getattr(m, "transposed", False):
+            raise ArgumentError(
+                f"{prefix.rstrip('.')} ({type(m).__name__}): transposed convolutions are not "
+                f"mapped to Flax (its ConvTranspose lays out and flips kernels its own way)"
+            )
+
+
+def flax_to_state_dict(model: Module, variables: Any, *, flatten_shape: Any = None) -> OrderedDict:
+    """The state dict (PyTorch's names, NumPy arrays) that Flax ``variables`` become for
+    ``model``, paired by order within each kind of layer (see :func:`load_flax_params`).
+
+    Parameters
+    ----------
+    model : Module
+        A portconv model of the same structure (its parameters may not exist yet).
+    variables : dict
+        Flax's ``{"params": ..., "batch_stats": ...}`` (what ``flax_model.init`` returns), or
+        the params tree alone; leaves are arrays of any library.
+    flatten_shape : tuple of int, optional
+        ``(C, *spatial)`` of the feature map flattened before the first dense layer that
+        follows a convolution, where it is not square.
+
+    Returns
+    -------
+    OrderedDict
+        portconv name -> NumPy array, in portconv's layout.
+
+    Raises
+    ------
+    ArgumentError
+        Layers of each kind that do not pair up, shapes that do not match (the error names
+        both sides), leaves or collections without a portconv counterpart, transposed
+        convolutions.
+    """
+    _require_module(model)
+    ours = _our_layers(model, "Flax")
+    _transposed(ours)
+    pairs = _pair(ours, _flax_layers(variables), "Flax")
+    kernels = {prefix: leaves.get("kernel") for (prefix, _, _), (_, _, leaves) in pairs}
+
+    def shape_of(prefix: str, m: Module) -> tuple:
+        k = np.shape(kernels[prefix])  # Flax's (*kernel, C_in/g, C_out) or (in, out)
+        return (k[-1], k[-2]) + tuple(k[:-2]) if len(k) > 2 else (k[1], k[0])
+
+    flat: dict = {}
+    state: OrderedDict = OrderedDict()
+    for (prefix, kind, m), (path, _, leaves) in pairs:  # convolutions first, then the rest
+        if kind != "conv" and not flat:  # the convolutions' shapes are checked by now
+            flat = _flatten_spatial(ours, shape_of, flatten_shape) or {None: ()}
+        names = _FLAX_LEAVES[kind]
+        mine = {local: leaf for leaf, local in names.items() if leaf in leaves}
+        missing = [n for n in list(m._params) + list(m._buffers) if n not in mine]
+        if missing:
+            raise ArgumentError(
+                f"{prefix}{missing[0]}: the Flax layer {path!r} has no "
+                f"{next(k for k, v in names.items() if v == missing[0])} (it has "
+                f"{', '.join(leaves)})"
+            )
+        for local, leaf in mine.items():
+            if local not in m._params and local not in m._buffers:
+                raise ArgumentError(
+                    f"Flax {path}/{leaf}: {prefix.rstrip('.')} ({type(m).__name__}) has no {local}"
+                )
+            value = _to_numpy(f"{path}/{leaf}", leaves[leaf])
+            value = _flax_to_ours(kind, local, value, flat.get(prefix))
+            want = _expected_shape(m, local, kind)
+            if not _shape_ok(want, value.shape):
+                raise ArgumentError(
+                    f"Flax {path}/{leaf} of shape {tuple(np.shape(leaves[leaf]))} -> "
+                    f"{prefix}{local}: portconv expects {_fmt(want)} (read in portconv's "
+                    f"layout as {tuple(value.shape)}; Flax's layers are paired with the "
+                    f"model's by order within each kind of layer)"
+                )
+            state[prefix + local] = value
+    return state
+
+
+def load_flax_params(model: Module, variables: Any, *, flatten_shape: Any = None) -> Module:
+    """Load Flax (JAX) parameters into ``model``.
+
+    Flax's ``nn.Conv`` keeps ``kernel`` as ``(*kernel, C_in/groups, C_out)`` (HWIO) and
+    ``bias``; ``nn.Dense`` ``kernel`` as ``(in, out)``; ``nn.BatchNorm`` ``scale`` and
+    ``bias`` in ``params`` and ``mean`` and ``var`` in ``batch_stats``. They become portconv's
+    ``(C_out, C_in/groups, *kernel)``, ``(out, in)``, ``weight``/``bias`` and
+    ``running_mean``/``running_var``. Flax's model runs channels last and portconv's channels
+    first, so the first dense layer after a convolution, which takes the flattened feature
+    map, has its inputs reordered from ``(*spatial, C)`` to ``(C, *spatial)``. Layers are
+    paired by order within each kind (convolution, dense, batch norm), in the order of the
+    Flax tree (auto-named ``Conv_2`` before ``Conv_10``); names do not matter.
+
+    Parameters
+    ----------
+    model : Module
+        A portconv model of the same structure; parameters it has not created yet (lazy
+        layers before a first call) are created from the values, as with
+        :meth:`~portconv.nn.Module.load_state_dict`.
+    variables : dict
+        As :func:`flax_to_state_dict`.
+    flatten_shape : tuple of int, optional
+        As :func:`flax_to_state_dict`.
+
+    Returns
+    -------
+    Module
+        ``model``, holding the values (in its own library, on its device).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv import nn, porting
+    >>> model = nn.Sequential(nn.LazyConv2d(2, 3), nn.Flatten(), nn.LazyLinear(4))
+    >>> x = np.ones((1, 1, 4, 4), np.float32)
+    >>> _ = model(x)  # creates the parameters
+    >>> flax = porting.export_flax_params(model)
+    >>> flax["params"]["layers_0"]["kernel"].shape  # HWIO
+    (3, 3, 1, 2)
+    >>> fresh = porting.load_flax_params(
+    ...     nn.Sequential(nn.LazyConv2d(2, 3), nn.Flatten(), nn.LazyLinear(4)), flax
+    ... )
+    >>> bool(np.allclose(fresh(x).data, model(x).data))
+    True
+    """
+    model.load_state_dict(
+        flax_to_state_dict(model, variables, flatten_shape=flatten_shape), strict=True
+    )
+    return model
+
+
+def flax_names(model: Module) -> OrderedDict:
+    """portconv name -> ``(collection, path, leaf)`` in the Flax model the book's JAX edition
+    would write for ``model``: a ``Sequential``'s child ``i`` is Flax's ``nn.Sequential``
+    entry ``layers_i`` (the book's JAX models list activations, pooling and reshapes as
+    entries too, as portconv's Sequentials hold them as layers), other modules keep their
+    attribute names, and leaves are ``kernel``/``bias``, or ``scale``/``bias`` and
+    ``mean``/``var`` (in ``batch_stats``) for batch norms."""
+    _require_module(model)
+    out: OrderedDict = OrderedDict()
+
+    def walk(m: Module, ours: str, path: tuple) -> None:
+        kind = _our_kind(m)
+        if kind is not None:
+            for leaf, local in _FLAX_LEAVES[kind].items():
+                if local in m._params or local in m._buffers:
+                    collection = "batch_stats" if leaf in _FLAX_STATS else "params"
+                    out[ours + local] = (collection, path, leaf)
+        for cname, child in m._children.items():
+            if child is None:
+                continue
+            key = f"layers_{cname}" if isinstance(m, Sequential) else cname
+            walk(child, f"{ours}{cname}.", path + (key,))
+
+    walk(model, "", ())
+    return out
+
+
+def export_flax_params(
+    model: Module, like: Any = None, *, backend: str = "numpy", flatten_shape: Any = None
+) -> dict:
+    """``model``'s parameters as Flax variables, ``{"params": ..., "batch_stats": ...}``,
+    for ``flax_model.apply(variables, x)`` (layouts as :func:`load_flax_params` describes,
+    the other way).
+
+    Parameters
+    ----------
+    model : Module
+        A portconv model whose parameters exist.
+    like : dict, optional
+        The Flax model's own variables (``flax_model.init(...)``): the result has their tree,
+        layers paired with the model's by order within each kind and checked shape by shape.
+        Without it, the tree follows :func:`flax_names`.
+    backend : str
+        The library of the arrays returned: ``"numpy"`` (default) or ``"jax"`` (any name of
+        :func:`portconv.backend_names`).
+    flatten_shape : tuple of int, optional
+        As :func:`flax_to_state_dict`.
+
+    Returns
+    -------
+    dict
+        Nested dicts of arrays; ``"batch_stats"`` only where the model has batch norms.
+    """
+    from ._dispatch import asarray, backend_of
+
+    _require_module(model)
+    state = model.state_dict()
+    if not state:
+        raise ArgumentError(
+            f"{type(model).__name__} has no parameters yet: call it once on an input (or use "
+            f"layer_summary) so that its lazy layers create them"
+        )
+    host = OrderedDict((n, np.asarray(backend_of(v).adapter.to_numpy(v))) for n, v in state.items())
+    ours = _our_layers(model, "Flax")
+    _transposed(ours)
+    flat = _flatten_spatial(ours, lambda prefix, m: host[prefix + "weight"].shape, flatten_shape)
+    kinds = {prefix: kind for prefix, kind, _ in ours}
+    where: OrderedDict = OrderedDict()  # portconv name -> (collection, path, leaf)
+    if like is None:
+        where.update(flax_names(model))
+    else:
+        for (prefix, kind, m), (path, _, leaves) in _pair(ours, _flax_layers(like), "Flax"):
+            for leaf, local in _FLAX_LEAVES[kind].items():
+                if local not in m._params and local not in m._buffers:
+                    continue
+                if leaf not in leaves:
+                    raise ArgumentError(
+                        f"{prefix}{local}: the Flax layer {path!r} has no {leaf} (it has "
+                        f"{', '.join(leaves)})"
+                    )
+                collection = "batch_stats" if leaf in _FLAX_STATS else "params"
+                where[prefix + local] = (collection, tuple(path.split("/")) if path else (), leaf)
+                value = _ours_to_flax(kind, local, host[prefix + local], flat.get(prefix))
+                theirs = tuple(np.shape(leaves[leaf]))
+                if theirs != value.shape:
+                    raise ArgumentError(
+                        f"{prefix}{local} of shape {host[prefix + local].shape} -> Flax "
+                        f"{path}/{leaf}: Flax expects {theirs} (portconv's value in Flax's "
+                        f"layout is {value.shape})"
+                    )
+    out: dict = {}
+    for name, value in host.items():
+        prefix, _, local = name.rpartition(".")
+        prefix = prefix + "." if prefix else ""
+        collection, path, leaf = where[name]
+        node = out.setdefault(collection, {})
+        for key in path:
+            node = node.setdefault(key, {})
+        converted = _ours_to_flax(kinds[prefix], local, value, flat.get(prefix))
+        node[leaf] = asarray(converted, backend)
     return out

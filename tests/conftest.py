@@ -21,6 +21,9 @@ import pytest
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="mxnet")
 os.environ.setdefault("MXNET_ENGINE_TYPE", "NaiveEngine")  # errors raised where they occur
+# the suite compares with float64 references: JAX's 64-bit mode on, as a JAX user turns it on
+# (tests/test_jax.py checks the default 32-bit mode too)
+os.environ.setdefault("JAX_ENABLE_X64", "1")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 
@@ -130,6 +133,16 @@ def _make(name: str) -> BackendUnderTest:
 @pytest.fixture(scope="session", params=BACKENDS)
 def be(request) -> BackendUnderTest:
     return _make(request.param)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """JAX keeps every program it compiles (a few MB each, and the suite's random calls
+    compile thousands): released after each test module, so memory stays bounded."""
+    yield
+    jax = sys.modules.get("jax")
+    if jax is not None:
+        jax.clear_caches()
 
 
 def pytest_report_header(config):

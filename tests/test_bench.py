@@ -73,9 +73,10 @@ def test_bench_end_to_end_rows_quick(tmp_path, capsys):
     result = json.loads(out.read_text())
     rows = {(r["workload"], r["backend"], r["path"].split()[0]): r for r in result["rows"]}
     assert {r["workload"] for r in result["rows"]} == {"E1-lenet-epoch", "E2-resnet18-infer"}
-    # E1: numpy generic, torch native and direct, mxnet and mxnet.nd native, Gluon direct;
+    # E1: numpy generic, torch native and direct, mxnet and mxnet.nd native, Gluon direct,
+    # jax native (autograd and the jitted step: one key here) and direct (plain JAX);
     # E2: numpy generic, torch native and direct
-    assert len(rows) == 9
+    assert len(rows) == 11
     e1 = rows[("E1-lenet-epoch", "numpy", "generic")]
     assert e1["status"] == "ok", e1["reason"]
     assert e1["batch_size"] == 16 and e1["batches_timed"] == 1 and len(e1["times_s"]) == 1

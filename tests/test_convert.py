@@ -83,8 +83,8 @@ def test_mxnet_shares_memory_through_its_capsules(be):
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match=r"to: expected one of .*'torch'.*got 'jax'"):
-        pc.convert(np.ones(2), "jax")
+    with pytest.raises(ValueError, match=r"to: expected one of .*'torch'.*got 'tinygrad'"):
+        pc.convert(np.ones(2), "tinygrad")
     with pytest.raises(ValueError, match="copy: expected None, True or False"):
         pc.convert(np.ones(2), "numpy", copy="yes")
     with pytest.raises(TypeError, match="list"):

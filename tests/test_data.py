@@ -589,8 +589,8 @@ def test_batches_errors():
         data.batches(X, y, 0)
     with pytest.raises(ValueError, match="expected 10 labels"):
         data.batches(X, y[:3], 2)
-    with pytest.raises(ValueError, match="backend: expected one of .*got 'jax'"):
-        data.batches(X, y, 2, backend="jax")
+    with pytest.raises(ValueError, match="backend: expected one of .*got 'tinygrad'"):
+        data.batches(X, y, 2, backend="tinygrad")
     msg = r"dtype: expected 'float32' or 'float64' \(or None\), got 'float16'"
     with pytest.raises(ValueError, match=msg):
         data.batches(X, y, 2, dtype="float16")

@@ -140,7 +140,7 @@ def test_notebook_runs_on_the_backend(path, be, tmp_path, monkeypatch):
 
 #: modules whose docstrings' Examples sections run here (the ops', layers' and models' join as
 #: their docstrings gain examples; until then `python -m pytest --doctest-modules` on them)
-DOCTESTED = ["portconv.plot", "portconv.typing"]
+DOCTESTED = ["portconv.plot", "portconv.typing", "portconv.nn.functional", "portconv.porting"]
 
 
 @pytest.mark.parametrize("name", DOCTESTED)

@@ -811,7 +811,10 @@ def test_loading_copies_the_arrays(be):
         model.load_state_dict(state)
         model(be.asarray(X_CNN))
         for p in model.parameters():
-            p.data[...] = p.data * 0 + 1
+            try:
+                p.data[...] = p.data * 0 + 1
+            except TypeError:  # immutable arrays (JAX): nothing writes through them at all
+                p.data = p.data * 0 + 1
         for k, v in state.items():
             assert np.array_equal(be.to_numpy(v), before[k]), k
 

@@ -368,7 +368,7 @@ def test_cli_offline_without_data(tmp_path, capsys, tiny_model_name):
 def test_cli_errors(capsys, tiny_model_name):
     assert cli.main(["train", "no-such-net", "--data", "synthetic"]) == 2
     assert "MODEL: expected one of lenet" in capsys.readouterr().err
-    assert cli.main(["train", tiny_model_name, "--backend", "jax", "--data", "synthetic"]) == 2
+    assert cli.main(["train", tiny_model_name, "--backend", "tinygrad", "--data", "synthetic"]) == 2
     assert "--backend: expected one of numpy" in capsys.readouterr().err
     assert cli.main(["train", tiny_model_name, "--data", "mnist"]) == 2
     assert "--data: expected one of digits, fashion-mnist" in capsys.readouterr().err

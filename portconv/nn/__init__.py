@@ -1,7 +1,9 @@
 """Layers and models: ``Module``, ``Sequential``, the book's layers under Gluon's and PyTorch's
-names, initialisers (:mod:`portconv.nn.init`) and state dicts saved as ``.npz``."""
+names, initialisers (:mod:`portconv.nn.init`), state dicts saved as ``.npz``, and a model as a
+pure function of its parameters (:func:`to_functional`, for ``jax.jit`` and ``jax.grad``)."""
 
 from . import init
+from .functional import to_functional
 from .layers import (
     Activation,
     AdaptiveAvgPool2D,
@@ -118,4 +120,5 @@ __all__ = [
     "load_npz",
     "manual_seed",
     "save_npz",
+    "to_functional",
 ]

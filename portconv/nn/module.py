@@ -392,6 +392,25 @@ class Module:
             if child is not None:
                 yield from child._missing(f"{prefix}{cname}.")
 
+    def functional(self, *, state: bool = False, example: Any = None) -> tuple:
+        """This model as a pure function and its parameters as a dict (a pytree that
+        ``jax.jit`` and ``jax.grad`` transform).
+
+        Parameters
+        ----------
+        state, example
+            As :func:`portconv.nn.to_functional`.
+
+        Returns
+        -------
+        tuple
+            ``(apply, params)``, or ``(apply, params, state)`` with ``state=True``: see
+            :func:`portconv.nn.to_functional`.
+        """
+        from .functional import to_functional
+
+        return to_functional(self, state=state, example=example)
+
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Any]]:
         for name, b in self._buffers.items():
             if b is not None:

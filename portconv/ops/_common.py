@@ -10,6 +10,7 @@ The pieces, in the order a call meets them::
                               kernels' batched, channels-first arrays
     FastLane                  a call that repeats an earlier one reuses its Plan
     forward(plan, ...)        native kernel where NativePath.can_run(call) is True, else generic
+                              (as the adapter runs generic kernels: Adapter.compiled)
     vjp(plan, ...)            the same, plus a pullback: the native backward where the adapter
                               offers one (NativePath.vjp), else the op's generic rule
 
@@ -180,7 +181,8 @@ def forward(plan: Plan, arrays: list[Any], path: str | None) -> Any:
     native = choose(be, call, path)
     if native is not None:
         return native.run(call, *arrays)
-    return plan.op.generic(be.adapter, arrays)(be.adapter.namespace(), call, *arrays)
+    generic = be.adapter.compiled(plan.op.generic(be.adapter, arrays), (0, 1))
+    return generic(be.adapter.namespace(), call, *arrays)
 
 
 def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None):
@@ -200,11 +202,13 @@ def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None
     native = choose(be, call, path)
     if native is not None and native.vjp is not None:
         return native.vjp(call, arrays, needs)
+    ad = be.adapter
     if native is not None:
         y = native.run(call, *arrays)
     else:
-        y = plan.op.generic(be.adapter, arrays)(xp, call, *arrays)
-    return y, lambda g: plan.op.backward(xp, call, arrays, y, g, needs)
+        y = ad.compiled(plan.op.generic(ad, arrays), (0, 1))(xp, call, *arrays)
+    backward = ad.compiled(plan.op.backward, (0, 1, 5))
+    return y, lambda g: backward(xp, call, arrays, y, g, needs)
 
 
 # -- binding the caller's arrays -------------------------------------------------------------------
