@@ -764,3 +764,13 @@ def test_write_idx_is_atomic(tmp_path, monkeypatch):
         data.write_idx(tmp_path, np.arange(4, dtype=np.uint8))
     assert sorted(os.listdir(tmp_path)) == ["a.idx"]
     np.testing.assert_array_equal(data.read_idx(path), np.arange(4))
+
+
+def test_resize_works_within_the_budget_and_refuses_huge_sizes():
+    rng = np.random.default_rng(3)
+    x = rng.random((3, 2, 5, 7))
+    whole = data.resize(x, (9, 4))
+    with pc.config(memory_budget=1000):  # an image at a time
+        np.testing.assert_array_equal(data.resize(x, (9, 4)), whole)
+    with pytest.raises(pc.ArgumentError, match=r"size: 64 image\(s\) resized to 400000x400000"):
+        data.resize(np.zeros((64, 1, 28, 28), np.float32), 400_000)

@@ -40,6 +40,9 @@ cases = {
     # upsampling 7x7 -> 700x700: the averaging matrix, no per-window pieces
     "adaptive_avg_pool2d": lambda: (rng.standard_normal((16, 8, 7, 7), dtype=np.float32),
                                     lambda x: pc.adaptive_avg_pool2d(x, 700)),
+    # the loaders' bilinear resize (float64 inside): a few images at a time
+    "data.resize": lambda: (rng.random((64, 1, 28, 28), dtype=np.float32),
+                            lambda x: pc.data.resize(x, 512)),
 }
 x, op = cases[case]()
 
@@ -67,6 +70,7 @@ BOUNDS = {
     "max_pool2d": lambda r, b: 2 * r + 8 * b,
     "avg_pool2d": lambda r, b: 2 * r + 8 * b,
     "adaptive_avg_pool2d": lambda r, b: 1.2 * r + 8 * b,  # the result, built once
+    "data.resize": lambda r, b: 1.2 * r + 8 * b,  # filled in place, tile by tile
 }
 
 

@@ -3,13 +3,16 @@ VGG and NiN, 96x96 GoogLeNet and ResNet inputs)."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from .._config import memory_budget
 from ..errors import ArgumentError, ArrayTypeError, describe_type
+from ..ops._args import refuse_huge, whole_array_limit
 
 __all__ = ["resize"]
 
@@ -56,7 +59,16 @@ def resize(images: Any, size: Any) -> np.ndarray:
     torchvision's ``Resize`` on tensors without antialiasing): output pixel ``i`` samples the
     input at ``(i + 0.5) * in / out - 0.5``, clamped to the edge pixels, interpolating linearly
     between the two neighbours on each axis. Downscaling does not antialias. Integer inputs
-    give float32; floating inputs keep their dtype. Computed in float64.
+    give float32; floating inputs keep their dtype. Computed in float64, a few images at a
+    time within ``portconv.config(memory_budget=...)``; a result beyond the whole-array limit
+    is refused (naming ``size``) before anything is allocated.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv import data
+    >>> data.resize(np.array([[0.0, 1.0], [2.0, 3.0]]), 4)[0]
+    array([0.  , 0.25, 0.75, 1.  ])
     """
     a = np.asarray(images)
     if a.ndim < 2:
@@ -65,10 +77,24 @@ def resize(images: Any, size: Any) -> np.ndarray:
         raise ArgumentError(f"images: expected a real-valued array, got dtype {a.dtype}")
     out_dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float32)
     h, w = _size(size)
-    x = a.astype(np.float64)
-    lo, hi, frac = _axis_weights(a.shape[-2], h)
-    frac = frac[:, None]
-    x = x[..., lo, :] * (1.0 - frac) + x[..., hi, :] * frac
-    lo, hi, frac = _axis_weights(a.shape[-1], w)
-    x = x[..., lo] * (1.0 - frac) + x[..., hi] * frac
-    return x.astype(out_dtype)
+    lead = a.shape[:-2]
+    count = math.prod(lead)
+    refuse_huge(
+        "size", f"{count} image(s) resized to {h}x{w}", count * h * w * out_dtype.itemsize,
+        whole_array_limit(),
+    )  # fmt: skip
+    rows = _axis_weights(a.shape[-2], h)
+    cols = _axis_weights(a.shape[-1], w)
+    flat = a.reshape((count,) + a.shape[-2:])
+    out = np.empty((count, h, w), out_dtype)
+    # float64 intermediates a few images at a time, within the memory budget
+    per_image = 8 * (a.shape[-2] * a.shape[-1] + 2 * h * (a.shape[-1] + w))
+    step = max(1, memory_budget() // max(per_image, 1))
+    for i in range(0, count, step):
+        x = flat[i : i + step].astype(np.float64)
+        lo, hi, frac = rows
+        frac = frac[:, None]
+        x = x[..., lo, :] * (1.0 - frac) + x[..., hi, :] * frac
+        lo, hi, frac = cols
+        out[i : i + step] = x[..., lo] * (1.0 - frac) + x[..., hi] * frac
+    return out.reshape(lead + (h, w))

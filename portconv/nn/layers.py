@@ -2211,17 +2211,20 @@ class _BatchNorm(Module):
             self._same_library_as(data, w.data)
         axes = self._axes(data.ndim)
         shape = (1, c) + (1,) * (data.ndim - 2)
+        weight, bias = ag.reshape(self.weight, shape), ag.reshape(self.bias, shape)
+        # the per-channel factors are folded before they meet the (large) input: two
+        # elementwise passes over it in evaluation, as frameworks' inference kernels do
         if self.training:
             mean = ag.mean(x, axis=axes, keepdims=True)
             centred = ag.subtract(x, mean)
             var = ag.mean(centred * centred, axis=axes, keepdims=True)
             self._update_running(mean.data, var.data, math.prod(data.shape) // c)
-            y = ag.multiply(centred, ag.pow(ag.add(var, self.eps), -0.5))
-        else:
-            mean = ag.reshape(Variable(self.running_mean), shape)
-            inv = ag.pow(ag.add(ag.reshape(Variable(self.running_var), shape), self.eps), -0.5)
-            y = ag.multiply(ag.subtract(x, mean), inv)
-        return ag.add(ag.multiply(y, ag.reshape(self.weight, shape)), ag.reshape(self.bias, shape))
+            scale = ag.multiply(ag.pow(ag.add(var, self.eps), -0.5), weight)
+            return ag.add(ag.multiply(centred, scale), bias)
+        mean = ag.reshape(Variable(self.running_mean), shape)
+        inv = ag.pow(ag.add(ag.reshape(Variable(self.running_var), shape), self.eps), -0.5)
+        scale = ag.multiply(inv, weight)
+        return ag.add(ag.multiply(x, scale), ag.subtract(bias, ag.multiply(mean, scale)))
 
     def _update_running(self, mean: Any, var: Any, n: int) -> None:
         from .._dispatch import backend_of
