@@ -64,7 +64,7 @@ BASE = ["train", "lenet-modern", "--data", "digits"]
         (["--epochs", "0"], "--epochs: expected an int of at least 1, got 0"),
         (["--device", "cuda:0"], "--device: 'cuda:0' asked for, but the numpy backend runs on"),
         (["--device", "bogus"], "--device: 'bogus' is not a device of numpy"),
-        (["--backend", "jax"], "--backend: expected one of numpy"),
+        (["--backend", "tinygrad"], "--backend: expected one of numpy"),
         (["--checkpoint", "/nonexistent-dir/ck.npz"], "--checkpoint: cannot write"),
         (["--mirror", "http://example.org/"], "--mirror: only --data fashion-mnist"),
         (["--resume"], "--resume needs --checkpoint PATH"),

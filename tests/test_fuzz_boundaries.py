@@ -121,7 +121,7 @@ def test_fuzz_batches(be, counts, ex):
         "batch_size": ints(1, 4),
         "shuffle": JUNK.filter(lambda v: not isinstance(v, bool)),
         "seed": ints(0, 2**40),
-        "backend": st.one_of(st.sampled_from(["jax", "", "NumPy"]), JUNK),
+        "backend": st.one_of(st.sampled_from(["tinygrad", "", "NumPy"]), JUNK),
         "device": st.one_of(st.sampled_from(["cuda:0", "x", "gpu(1)", ""]), JUNK),
         "drop_last": JUNK.filter(lambda v: not isinstance(v, bool)),
         "resize": st.one_of(ints(1, 6), st.just((2.5, 3)), st.just((3,)), st.just(10**6)),
@@ -296,7 +296,7 @@ def test_fuzz_convert(be, counts, ex):
     x = {"array": x, "list": host.tolist(), "junk": None}[kind]
     if kind == "junk":
         x = draw(JUNK)
-    to = draw(st.one_of(st.sampled_from(TARGETS), st.sampled_from(["jax", "NUMPY", ""]), JUNK))
+    to = draw(st.one_of(st.sampled_from(TARGETS), st.sampled_from(["tinygrad", "NUMPY", ""]), JUNK))
     device = draw(
         st.one_of(
             st.none(), st.sampled_from(["cpu", "cuda", "cuda:7", "gpu(0)", "bogus", ""]), JUNK
