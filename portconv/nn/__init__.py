@@ -1,7 +1,9 @@
 """Layers and models: ``Module``, ``Sequential``, the book's layers under Gluon's and PyTorch's
-names, initialisers (:mod:`portconv.nn.init`) and state dicts saved as ``.npz``."""
+names (more of ``torch.nn``'s in :mod:`portconv.nn.extra_layers`), Keras's channels-last
+layers (:mod:`portconv.nn.keras`), initialisers (:mod:`portconv.nn.init`) and state dicts
+saved as ``.npz``."""
 
-from . import init
+from . import init, keras
 from .extra_layers import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool3d,
@@ -169,6 +171,7 @@ __all__ = [
     "ZeroPad2d",
     "ZeroPad3d",
     "init",
+    "keras",
     "load_npz",
     "manual_seed",
     "save_npz",
