@@ -332,3 +332,70 @@ def test_layer_summary_names_the_new_layers_as_torch_does(be):
         ("AdaptiveMaxPool2d", (1, 4, 2, 2)),
         ("Flatten", (1, 16)),
     ]
+
+
+# -- nearest upsampling --------------------------------------------------------------------------
+
+UPSAMPLES = [
+    ("Upsample(scale_factor=2)", (2, 3, 5)),
+    ("Upsample(scale_factor=2)", (1, 2, 3, 4)),
+    ("Upsample(scale_factor=(2, 3))", (1, 2, 3, 4)),
+    ("Upsample(scale_factor=1.5)", (1, 2, 5, 3)),
+    ("Upsample(scale_factor=0.5)", (1, 2, 7, 6)),
+    ("Upsample(scale_factor=1.7, recompute_scale_factor=True)", (1, 2, 5, 4)),
+    ("Upsample(size=(7, 5))", (2, 1, 3, 4)),
+    ("Upsample(size=3)", (2, 2, 7)),
+    ("Upsample(size=(4, 3, 5))", (1, 2, 2, 3, 2)),
+    ("Upsample(scale_factor=(1, 2, 3))", (1, 1, 2, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("expr, shape", UPSAMPLES, ids=[f"{e}-{s}" for e, s in UPSAMPLES])
+def test_upsample_nearest_equals_torch_nn(be, expr, shape):
+    torch = _torch()  # noqa: F841 (eval)
+    ours, theirs = eval(f"nn.{expr}"), eval(f"torch.nn.{expr}")
+    assert repr(ours) == repr(theirs)
+    _against_torch(be, ours, theirs, _rand(shape))
+
+
+def test_upsample_gradient_through_torch_autograd(be):
+    if be.name != "torch":
+        pytest.skip("torch's own autograd records torch tensors; runs in the torch session")
+    import torch
+
+    x = torch.tensor(_rand((1, 2, 3, 3)), requires_grad=True)
+    y = nn.Upsample(scale_factor=1.5)(x).data  # a torch tensor that torch autograd recorded
+    w = torch.tensor(_rand(tuple(y.shape), seed=2))
+    (y * w).sum().backward()
+    xt = x.detach().clone().requires_grad_(True)
+    (torch.nn.Upsample(scale_factor=1.5)(xt) * w).sum().backward()
+    torch.testing.assert_close(x.grad, xt.grad, rtol=1e-12, atol=1e-12)
+
+
+def test_upsample_keeps_an_infinite_gradient_where_it_belongs(be):
+    x = ag.Variable(be.asarray(np.ones((1, 1, 2))), requires_grad=True)
+    with be.run_context():
+        y = nn.Upsample(scale_factor=2)(x)
+        ag.sum(ag.multiply(y, be.asarray(np.array([[[np.inf, 1.0, 2.0, 3.0]]])))).backward()
+    np.testing.assert_array_equal(be.to_numpy(x.grad), [[[np.inf, 5.0]]])
+
+
+def test_upsample_refuses_bad_arguments_by_name(be):
+    with pytest.raises(pc.ArgumentError, match="mode: only 'nearest'"):
+        nn.Upsample(scale_factor=2, mode="bilinear")
+    with pytest.raises(pc.ArgumentError, match="size, scale_factor: give exactly one"):
+        nn.Upsample()
+    with pytest.raises(pc.ArgumentError, match="size, scale_factor: give exactly one"):
+        nn.Upsample(4, 2)
+    with pytest.raises(pc.ArgumentError, match="scale_factor: expected a positive number"):
+        nn.Upsample(scale_factor=-1)
+    with pytest.raises(pc.ArgumentError, match="size: expected a positive int"):
+        nn.Upsample(size=2.5)
+    with pytest.raises(pc.ArgumentError, match="align_corners"):
+        nn.Upsample(scale_factor=2, align_corners=True)
+    with pytest.raises(pc.ArgumentError, match="size: expected a positive int or 2"):
+        nn.Upsample(size=(2, 3, 4))(be.asarray(np.ones((1, 1, 2, 2))))
+    with pytest.raises(pc.ArgumentError, match=r"input: Upsample expects a batched"):
+        nn.Upsample(scale_factor=2)(be.asarray(np.ones((2, 2))))
+    with pytest.raises(pc.ArgumentError, match="non-empty input and output"):
+        nn.Upsample(scale_factor=0.1)(be.asarray(np.ones((1, 1, 3))))

@@ -12,15 +12,19 @@ through them as through the layers of :mod:`portconv.nn.layers`.
 
 from __future__ import annotations
 
+import math
 import numbers
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from .. import autograd as ag
 from ..autograd import Variable
 from ..errors import ArgumentError, ArrayTypeError
 from ..ops._args import int_tuple
 from ..ops._call import pad_call
-from ..ops._common import Plan, prepare
+from ..ops._common import Op, Plan, prepare
 from ..ops.pad import PAD
 from . import init as _init
 from ._checks import flag, real_number
@@ -1024,3 +1028,221 @@ class ReplicationPad3d(_Pad):
     d = 3
     mode = "replicate"
     summary_name = "ReplicationPad3d"
+
+
+# -- nearest-neighbour upsampling ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NearestCall:
+    """One nearest-neighbour resizing of an ``(n, c, *size)`` array to ``(n, c, *out)``:
+    output position ``j`` of an axis reads input position ``index(j)``, PyTorch's rule for
+    ``mode="nearest"`` (``min(floor(j * scale), size - 1)`` in float32, with ``scale`` ``1 /
+    scale_factor`` where a scale factor is given, else ``size / out``)."""
+
+    n: int
+    c: int
+    size: tuple[int, ...]
+    out: tuple[int, ...]
+    scales: tuple[float | None, ...]
+    dtype: Any = None
+    device: Any = None
+
+    op = "upsample_nearest"
+
+    @property
+    def d(self) -> int:
+        return len(self.size)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        return (self.n, self.c) + self.out
+
+    def index(self, axis: int) -> np.ndarray:
+        """The input position each output position of spatial axis ``axis`` reads."""
+        n, m, s = self.size[axis], self.out[axis], self.scales[axis]
+        j = np.arange(m, dtype=np.int64)
+        if m == n:
+            return j
+        if m == 2 * n:
+            return j >> 1
+        scale = np.float32(1.0 / s) if s is not None else np.float32(n) / np.float32(m)
+        pos = np.floor(j.astype(np.float32) * scale).astype(np.int64)
+        return np.minimum(pos, n - 1)
+
+
+def _nearest_forward(xp: Any, call: NearestCall, x: Any) -> Any:
+    for axis in range(call.d):
+        idx = xp.asarray(call.index(axis), device=call.device)
+        x = xp.take(x, idx, axis=2 + axis)
+    return x
+
+
+def _nearest_backward(xp: Any, call: NearestCall, arrays, y, g, needs) -> tuple:
+    """Each input position's gradient is the sum of the output gradients that read it, added
+    in output order (as PyTorch adds them); ``where`` rather than a 0/1 product, so an
+    infinite gradient stays where it belongs."""
+    if not needs[0]:
+        return (None,)
+    for axis in reversed(range(call.d)):
+        idx = call.index(axis)
+        n, m = call.size[axis], call.out[axis]
+        count = np.bincount(idx, minlength=n)
+        start = np.searchsorted(idx, np.arange(n))
+        shape = [1] * g.ndim
+        shape[2 + axis] = n
+        total = None
+        for k in range(int(count.max()) if count.size else 0):
+            pos = xp.asarray(np.minimum(start + k, m - 1), device=call.device)
+            mask = xp.reshape(xp.asarray(k < count, device=call.device), tuple(shape))
+            taken = xp.take(g, pos, axis=2 + axis)
+            term = xp.where(mask, taken, xp.zeros_like(taken))
+            total = term if total is None else total + term
+        g = total
+    return (g,)
+
+
+#: nearest-neighbour resizing: forward and gradient (no native kernel)
+NEAREST = Op("upsample_nearest", _nearest_forward, _nearest_backward)
+
+
+def _positive_sizes(name: str, value: Any, d: int, kind: type) -> tuple:
+    """``value`` (one number, or one per spatial axis) as a ``d``-tuple of positive numbers
+    of ``kind`` (int for ``size``, float for ``scale_factor``)."""
+    items = tuple(value) if isinstance(value, list | tuple) else (value,) * d
+    ok = len(items) == d and all(
+        not isinstance(v, bool)
+        and isinstance(v, numbers.Integral if kind is int else numbers.Real)
+        and v > 0
+        and math.isfinite(v)
+        for v in items
+    )
+    if not ok:
+        what = "int" if kind is int else "number"
+        raise ArgumentError(
+            f"{name}: expected a positive {what} or {d} of them (one per spatial axis of the "
+            f"input), got {value!r}"
+        )
+    return tuple(kind(v) for v in items)
+
+
+class Upsample(Module):
+    """PyTorch's ``Upsample(size=None, scale_factor=None, mode="nearest")``: each output
+    element copies the nearest input element (PyTorch's index rule), for 1 to 3 spatial
+    axes; gradients add back onto the elements copied.
+
+    Parameters
+    ----------
+    size : int or tuple of int, optional
+        The output's spatial size (one int for every axis).
+    scale_factor : float or tuple of float, optional
+        Multiplier of the spatial size (the output has ``floor(size * scale_factor)``); give
+        exactly one of ``size`` and ``scale_factor``.
+    mode : {'nearest'}
+        Only nearest-neighbour upsampling.
+    align_corners : None
+        Only None (PyTorch refuses it for "nearest" too).
+    recompute_scale_factor : bool, optional
+        True: index by ``input / output`` sizes rather than by ``1 / scale_factor`` (the
+        two differ only where the scale factor is not a whole number).
+
+    Shape
+    -----
+    ``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` -> ``(N, C, *out)``; batched
+    input only, as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv import nn
+    >>> up = nn.Upsample(scale_factor=2)
+    >>> up
+    Upsample(scale_factor=2.0, mode='nearest')
+    >>> up(np.array([[[[1.0, 2.0], [3.0, 4.0]]]])).data[0, 0]
+    array([[1., 1., 2., 2.],
+           [1., 1., 2., 2.],
+           [3., 3., 4., 4.],
+           [3., 3., 4., 4.]])
+    >>> nn.Upsample(size=5)(np.array([[[1.0, 2.0, 3.0]]])).data
+    array([[[1., 1., 2., 2., 3.]]])
+    """
+
+    summary_name = "Upsample"
+    takes_array = True
+
+    def __init__(
+        self,
+        size: Any = None,
+        scale_factor: Any = None,
+        mode: str = "nearest",
+        align_corners: bool | None = None,
+        recompute_scale_factor: bool | None = None,
+    ) -> None:
+        super().__init__()
+        if mode != "nearest":
+            raise ArgumentError(
+                f"mode: only 'nearest' upsampling is available in portconv.nn, got {mode!r}"
+            )
+        if align_corners is not None:
+            raise ArgumentError(
+                f"align_corners: only None with mode='nearest' (as PyTorch), got {align_corners!r}"
+            )
+        if (size is None) == (scale_factor is None):
+            raise ArgumentError(
+                f"size, scale_factor: give exactly one of them, got size={size!r} and "
+                f"scale_factor={scale_factor!r}"
+            )
+        if size is not None:
+            _positive_sizes("size", size, len(size) if isinstance(size, list | tuple) else 1, int)
+            self.size = tuple(size) if isinstance(size, list) else size
+            self.scale_factor = None
+        else:
+            one = not isinstance(scale_factor, list | tuple)
+            d = 1 if one else len(scale_factor)
+            factors = _positive_sizes("scale_factor", scale_factor, d, float)
+            self.size = None
+            self.scale_factor = factors[0] if one else factors
+        self.mode = mode
+        self.recompute = (
+            False
+            if recompute_scale_factor is None
+            else flag("recompute_scale_factor", recompute_scale_factor)
+        )
+
+    def forward(self, x: Any) -> Variable:
+        data = _float_input(x)
+        d = data.ndim - 2
+        if d not in (1, 2, 3):
+            raise ArgumentError(
+                f"input: Upsample expects a batched (N, C, L), (N, C, H, W) or (N, C, D, H, "
+                f"W) array, got shape {tuple(data.shape)}"
+            )
+        size = tuple(int(s) for s in data.shape[2:])
+        if self.size is not None:
+            out = _positive_sizes("size", self.size, d, int)
+            scales: tuple = (None,) * d
+        else:
+            factors = _positive_sizes("scale_factor", self.scale_factor, d, float)
+            out = tuple(int(math.floor(n * f)) for n, f in zip(size, factors))
+            scales = (None,) * d if self.recompute else factors
+        if min(size) < 1 or min(out) < 1:
+            raise ArgumentError(
+                f"input: Upsample needs a non-empty input and output along every spatial axis, "
+                f"got input shape {tuple(data.shape)} and output size {out}"
+            )
+        be, _, _ = prepare(data, names=("input",))
+        call = NearestCall(
+            int(data.shape[0]),
+            int(data.shape[1]),
+            size,
+            out,
+            scales,
+            data.dtype,
+            be.adapter.device(data),
+        )
+        return ag._record(Plan(NEAREST, be, call), (x,), None)
+
+    def extra_repr(self) -> str:
+        if self.scale_factor is not None:
+            return f"scale_factor={self.scale_factor!r}, mode={self.mode!r}"
+        return f"size={self.size!r}, mode={self.mode!r}"
