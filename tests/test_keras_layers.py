@@ -7,11 +7,14 @@ TensorFlow-edition LeNet printing the TF edition's NHWC shapes."""
 from __future__ import annotations
 
 import doctest
+import inspect
 import io
 import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import portconv as pc
 import portconv.autograd as ag
@@ -373,3 +376,38 @@ def test_repr():
     assert repr(keras.Flatten()) == "Flatten()"
     assert repr(keras.Reshape((7, 7, 1))) == "Reshape(target_shape=(7, 7, 1))"
     assert repr(keras.GlobalAveragePooling2D()) == "GlobalAveragePooling2D()"
+
+
+HOSTILE = [
+    None, 0, -1, 1, 2, 3, 2.5, True, False, "3", "same", "valid", "relu", (2,), (2, 2),
+    (1, 1, 1), [], float("nan"), float("inf"), 0.5, np.int64(2), "channels_first",
+]  # fmt: skip
+FUZZED = [
+    keras.Conv2D, keras.MaxPool2D, keras.AveragePooling2D, keras.GlobalAveragePooling2D,
+    keras.GlobalMaxPooling2D, keras.Dense, keras.Flatten, keras.Reshape,
+    keras.BatchNormalization, keras.Dropout,
+]  # fmt: skip
+
+
+@settings(deadline=None)
+@given(data=st.data())
+def test_fuzzed_keras_layers_build_and_run_or_refuse_with_a_portconv_error(be, data):
+    cls = data.draw(st.sampled_from(FUZZED))
+    params = [
+        p for p in inspect.signature(cls).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD
+    ]
+    low = sum(p.default is p.empty for p in params)
+    n = data.draw(st.integers(low, min(len(params), low + 3)))
+    args = [data.draw(st.sampled_from(HOSTILE)) for _ in range(n)]
+    try:
+        layer = cls(*args)
+    except pc.PortconvError:
+        return
+    shape = data.draw(st.sampled_from([(2, 6, 6, 3), (2, 3, 6, 6), (2, 12), (6, 6, 3), (2,)]))
+    x = be.asarray(np.ones(shape, np.float32))
+    try:
+        with be.run_context():
+            y = layer(x)
+    except pc.PortconvError:
+        return
+    be.check_array(_data(y), dtype="float32")

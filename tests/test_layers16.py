@@ -10,6 +10,8 @@ import doctest
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import portconv as pc
 import portconv.autograd as ag
@@ -399,3 +401,45 @@ def test_upsample_refuses_bad_arguments_by_name(be):
         nn.Upsample(scale_factor=2)(be.asarray(np.ones((2, 2))))
     with pytest.raises(pc.ArgumentError, match="non-empty input and output"):
         nn.Upsample(scale_factor=0.1)(be.asarray(np.ones((1, 1, 3))))
+
+
+# -- fuzzing the new layers ----------------------------------------------------------------------
+
+HOSTILE = [
+    None, 0, -1, 1, 2, 3, 2.5, True, False, "3", "same", (2,), (2, 2), (1, 1, 1), (1, 0, 2, 1),
+    [], float("nan"), float("inf"), 0.5, np.int64(2),
+]  # fmt: skip
+FUZZED = [
+    nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveAvgPool3d, nn.Dropout1d,
+    nn.Dropout2d, nn.LPPool2d, nn.MaxUnpool2d, nn.ZeroPad2d, nn.ConstantPad1d,
+    nn.ReflectionPad2d, nn.ReplicationPad3d, nn.Upsample,
+]  # fmt: skip
+
+
+@settings(deadline=None)
+@given(data=st.data())
+def test_fuzzed_new_layers_build_and_run_or_refuse_with_a_portconv_error(be, data):
+    import inspect
+
+    cls = data.draw(st.sampled_from(FUZZED))
+    params = [
+        p for p in inspect.signature(cls).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD
+    ]
+    low = sum(p.default is p.empty for p in params)
+    n = data.draw(st.integers(low, min(len(params), low + 2)))
+    args = [data.draw(st.sampled_from(HOSTILE)) for _ in range(n)]
+    try:
+        layer = cls(*args)
+    except pc.PortconvError:
+        return
+    shape = data.draw(
+        st.sampled_from([(2, 3, 6, 6), (3, 6, 6), (2, 3, 5), (2, 3), (1, 2, 3, 4, 4)])
+    )
+    x = be.asarray(np.ones(shape, np.float32))
+    try:
+        with be.run_context():
+            y = layer(x) if not isinstance(layer, nn.MaxUnpool2d) else layer(x, x)
+    except pc.PortconvError:
+        return
+    y = y[0] if isinstance(y, tuple) else y
+    be.check_array(_data(y), dtype="float32")

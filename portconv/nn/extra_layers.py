@@ -651,12 +651,14 @@ class _Pad(Module):
     mode = "constant"
     takes_array = True
 
-    def __init__(self, padding: Any, value: float = 0.0) -> None:
+    def __init__(self, padding: Any) -> None:
         super().__init__()
+        self._setup(padding, 0.0)
+
+    def _setup(self, padding: Any, value: Any) -> None:
         self.padding = _torch_padding(padding, self.d)
+        real_number("value", value)
         self.value = value
-        if self.mode == "constant":
-            real_number("value", value)
         p = self.padding
         # (before, after) per spatial axis, first axis first
         self._pairs = tuple((p[2 * i], p[2 * i + 1]) for i in reversed(range(self.d)))
@@ -686,6 +688,10 @@ class _Pad(Module):
 
 
 class _ConstantPad(_Pad):
+    def __init__(self, padding: Any, value: float) -> None:
+        Module.__init__(self)
+        self._setup(padding, value)
+
     def extra_repr(self) -> str:
         return f"padding={self.padding}, value={self.value}"
 
@@ -717,7 +723,7 @@ class ZeroPad1d(_ConstantPad):
     summary_name = "ZeroPad1d"
 
     def __init__(self, padding: Any) -> None:
-        super().__init__(padding, 0.0)
+        _Pad.__init__(self, padding)
 
     extra_repr = _Pad.extra_repr
 
@@ -752,7 +758,7 @@ class ZeroPad2d(_ConstantPad):
     summary_name = "ZeroPad2d"
 
     def __init__(self, padding: Any) -> None:
-        super().__init__(padding, 0.0)
+        _Pad.__init__(self, padding)
 
     extra_repr = _Pad.extra_repr
 
@@ -781,7 +787,7 @@ class ZeroPad3d(_ConstantPad):
     summary_name = "ZeroPad3d"
 
     def __init__(self, padding: Any) -> None:
-        super().__init__(padding, 0.0)
+        _Pad.__init__(self, padding)
 
     extra_repr = _Pad.extra_repr
 
