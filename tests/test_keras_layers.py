@@ -55,7 +55,7 @@ CONVS = [
 @pytest.mark.parametrize("kw", CONVS, ids=[str(k) for k in CONVS])
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 def test_conv2d_equals_channels_first_conv_with_transposed_kernel(be, kw, data_format):
-    x = _rand((2, 9, 8, 4))  # NHWC
+    x = _rand((1, 7, 6, 4))  # NHWC (small: every backend computes gradients too)
     layer = keras.Conv2D(**kw, data_format=data_format)
     xin = x if data_format == "channels_last" else x.transpose(0, 3, 1, 2)
     xv = ag.Variable(be.asarray(xin), requires_grad=True)
@@ -305,8 +305,8 @@ def test_tf_edition_lenet_prints_the_tf_editions_nhwc_shapes(be):
 
 def test_tf_edition_lenet_trains_a_step(be):
     net = tf_lenet()
-    x = be.asarray(_rand((4, 28, 28, 1)).astype(np.float32))
-    y = be.asarray(np.array([0, 1, 2, 3]))
+    x = be.asarray(_rand((2, 28, 28, 1)).astype(np.float32))
+    y = be.asarray(np.array([3, 7]))
     with be.run_context():
         net(x)  # builds every layer from the input's sizes, as Keras's build
     opt = pc.optim.SGD(net.parameters(), 0.9)
