@@ -138,12 +138,16 @@ def attempt(be, counts, call, expected=None):
         counts["fuzz_results"] += 1
 
 
-def _norm(v, d):
-    """The d-tuple an int-or-sequence argument means, or None where it means nothing."""
+def _norm(v, d, one=True):
+    """The d-tuple an int-or-sequence argument means, or None where it means nothing; a
+    one-element sequence stands for every axis (as in torch), unless ``one`` is False."""
     if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
         return (int(v),) * d
-    if isinstance(v, (tuple, list)) and len(v) == d and all(_is_int(e) for e in v):
-        return tuple(int(e) for e in v)
+    if isinstance(v, (tuple, list)) and all(_is_int(e) for e in v):
+        if len(v) == d:
+            return tuple(int(e) for e in v)
+        if one and len(v) == 1:
+            return (int(v[0]),) * d
     return None
 
 
@@ -156,8 +160,8 @@ def _norm_pads(p, d):
     if ints is not None:
         return tuple((v, v) for v in ints)
     pairs = isinstance(p, (tuple, list)) and len(p) == d
-    if pairs and all(isinstance(e, (tuple, list)) and _norm(e, 2) is not None for e in p):
-        return tuple(_norm(e, 2) for e in p)
+    if pairs and all(isinstance(e, (tuple, list)) and _norm(e, 2, False) is not None for e in p):
+        return tuple(_norm(e, 2, False) for e in p)
     return None
 
 

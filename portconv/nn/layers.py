@@ -1375,6 +1375,7 @@ class _Pool(Module):
     kind = "max"
     gluon = False
     takes_array = True
+    return_indices = False  # PyTorch's max pooling layers may set it
 
     def __init__(
         self,
@@ -1425,6 +1426,7 @@ class _Pool(Module):
                 self.padding,
                 self.dilation,
                 self.ceil_mode,
+                self.return_indices,
                 pooling_convention=self.convention,
             )
         return getattr(ag, f"avg_pool{self.d}d")(
@@ -1479,11 +1481,6 @@ class _TorchMaxPool(_Pool):
         pooling_convention: str = "valid",
         count_include_pad: bool = True,
     ) -> None:
-        if flag("return_indices", return_indices):
-            raise ArgumentError(
-                "return_indices: max pooling with indices is not available in portconv.nn; "
-                "give return_indices=False"
-            )
         super().__init__(
             kernel_size=kernel_size,
             stride=stride,
@@ -1495,6 +1492,7 @@ class _TorchMaxPool(_Pool):
             pool_size=pool_size,
             strides=strides,
         )
+        self.return_indices = flag("return_indices", return_indices)
 
 
 class _TorchAvgPool(_Pool):
@@ -1627,7 +1625,8 @@ class MaxPool1d(_TorchMaxPool):
     dilation : int or (int,), default 1
         Spacing of the window's taps.
     return_indices : bool, default False
-        Only False (indices are not available).
+        Also return the flat position of each maximum within its ``(n, c)`` plane, as
+        PyTorch does (an int64 array, for :class:`MaxUnpool1d`).
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule).
 
@@ -1664,7 +1663,8 @@ class MaxPool2d(_TorchMaxPool):
     dilation : int or (int, int), default 1
         Spacing of the window's taps.
     return_indices : bool, default False
-        Only False (indices are not available).
+        Also return the flat position of each maximum within its ``(n, c)`` plane, as
+        PyTorch does (an int64 array, for :class:`MaxUnpool2d`).
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule: a last window that would start in the
         right padding is dropped).

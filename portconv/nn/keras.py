@@ -1,0 +1,824 @@
+"""Keras-named layers on channels-last arrays, for the book's TensorFlow edition.
+
+``from portconv.nn import keras``, then ``keras.Conv2D(filters, kernel_size, strides=1,
+padding="valid"|"same", activation=...)``, ``keras.MaxPool2D``/``keras.AveragePooling2D``
+(with Keras's ``padding="same"`` pooling), ``keras.GlobalAveragePooling2D`` (which flattens),
+``keras.Dense``, ``keras.Flatten``, ``keras.Reshape``, ``keras.BatchNormalization`` and
+``keras.Dropout``, in a :class:`portconv.nn.Sequential`. Inputs are ``(N, H, W, C)`` by
+default (Keras's ``data_format="channels_last"``); the convolution's kernel is stored as
+Keras stores it, ``(kh, kw, C_in, filters)`` (HWIO) and named ``kernel``, the batch norm's
+parameters ``gamma``/``beta`` and its statistics ``moving_mean``/``moving_variance``.
+Parameters are drawn as Keras draws them (Glorot-uniform kernels, zero biases) from
+:mod:`portconv.nn.init`'s seeded generator, and created by the first call, which fixes the
+input's channel count, as Keras's ``build``.
+
+The convolution and pooling ops compute channels-last input in its layout (no transposing
+here); results are :class:`portconv.autograd.Variable` objects of the input's library.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+from .. import autograd as ag
+from ..autograd import Variable
+from ..errors import ArgumentError, ArrayTypeError
+from ..ops._args import int_tuple
+from . import init as _init
+from ._checks import flag, positive_int, real_number
+from .layers import Dropout as _TorchDropout
+from .layers import _data, _float_input
+from .module import Module, _creation_lock, _host_to, require_array
+
+__all__ = [
+    "AveragePooling2D",
+    "AvgPool2D",
+    "BatchNormalization",
+    "Conv2D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAveragePooling2D",
+    "GlobalAvgPool2D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPooling2D",
+    "MaxPool2D",
+    "MaxPooling2D",
+    "Reshape",
+]
+
+_KERAS_INIT = (_init.xavier_uniform(), _init.constant(0.0))  # glorot_uniform, zeros
+
+
+def _keras_activation(name: Any):
+    """Keras's activation names: None or 'linear' (none), 'relu', 'sigmoid', 'tanh',
+    'softmax' (over the last axis)."""
+    table = {
+        None: None,
+        "linear": None,
+        "relu": ag.relu,
+        "sigmoid": ag.sigmoid,
+        "tanh": ag.tanh,
+        "softmax": lambda y: ag.softmax(y, axis=-1),
+    }
+    if not (name is None or isinstance(name, str)) or name not in table:
+        raise ArgumentError(
+            f"activation: expected None, 'linear', 'relu', 'sigmoid', 'tanh' or 'softmax', "
+            f"got {name!r}"
+        )
+    return table[name]
+
+
+def _data_format(value: Any) -> bool:
+    """Keras's ``data_format``; True for channels last (the default, None)."""
+    if value is None or value == "channels_last":
+        return True
+    if value == "channels_first":
+        return False
+    raise ArgumentError(
+        f"data_format: expected 'channels_last' (the default) or 'channels_first', got {value!r}"
+    )
+
+
+def _padding(value: Any) -> str:
+    """Keras's ``padding``: 'valid' or 'same' (any case)."""
+    mode = value.lower() if isinstance(value, str) else None
+    if mode not in ("valid", "same"):
+        raise ArgumentError(f"padding: expected 'valid' or 'same', got {value!r}")
+    return mode
+
+
+def _layout(last: bool) -> str:
+    return "channels_last" if last else "channels_first"
+
+
+def _require_rank(layer: Module, data: Any, ndim: int, meaning: str) -> None:
+    if data.ndim != ndim:
+        raise ArgumentError(
+            f"input: {type(layer).__name__} expects {ndim}-D input {meaning}, got shape "
+            f"{tuple(data.shape)}"
+        )
+
+
+class _KerasLayer(Module):
+    """Keras's defaults for parameters: Glorot-uniform kernels and zero biases (until
+    :meth:`~portconv.nn.Module.initialize` chooses otherwise), with Keras's fans."""
+
+    takes_array = True
+
+    def _effective_init(self) -> Any:
+        return self._init if self._init is not None else _KERAS_INIT
+
+    def fans(self, weight_shape: tuple) -> tuple[int, int]:
+        # Keras: a kernel (*window, in, out) has fan_in = prod(window) * in
+        if len(weight_shape) < 2:
+            return _init.fans(weight_shape)
+        receptive = math.prod(weight_shape[:-2])
+        return int(weight_shape[-2]) * receptive, int(weight_shape[-1]) * receptive
+
+    def _create(self, name: str, shape: tuple, like: Any) -> None:
+        if self._params.get(name) is None:
+            self.materialise(name, shape, like)
+
+
+# -- convolution ---------------------------------------------------------------------------------
+
+
+class Conv2D(_KerasLayer):
+    """Keras's ``Conv2D(filters, kernel_size, strides=1, padding="valid", data_format=None,
+    dilation_rate=1, groups=1, activation=None, use_bias=True)``: 2-D cross-correlation of
+    channels-last input, as the book's TensorFlow edition uses it.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int or (int, int)
+        The window.
+    strides : int or (int, int), default 1
+        Step of the window.
+    padding : {'valid', 'same'}
+        'valid': none; 'same': TensorFlow's SAME, ``out = ceil(in / stride)`` with the odd
+        extra row or column at the end.
+    data_format : {None, 'channels_last', 'channels_first'}
+        The input's layout (None: channels last). The kernel is HWIO either way, as in Keras.
+    dilation_rate : int or (int, int), default 1
+        Spacing of the window's taps.
+    groups : int, default 1
+        Split input and output channels into this many independent groups.
+    activation : {None, 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'}
+        Applied to the output.
+    use_bias : bool, default True
+        Add a learned bias per filter.
+
+    Shape
+    -----
+    ``(N, H, W, C_in)`` -> ``(N, H_out, W_out, filters)`` (channels first: ``(N, C, H, W)``
+    -> ``(N, filters, H_out, W_out)``). ``kernel`` ``(kh, kw, C_in / groups, filters)`` and
+    ``bias`` ``(filters,)``, created by the first call from its channel count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> conv = keras.Conv2D(6, 5, padding="same", activation="sigmoid")
+    >>> conv
+    Conv2D(filters=6, kernel_size=(5, 5), strides=(1, 1), padding='same', activation='sigmoid')
+    >>> tuple(conv(np.zeros((1, 28, 28, 1), np.float32)).shape)
+    (1, 28, 28, 6)
+    >>> tuple(conv.kernel.shape), tuple(conv.bias.shape)
+    ((5, 5, 1, 6), (6,))
+    """
+
+    summary_name = "Conv2D"
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: Any,
+        strides: Any = 1,
+        padding: str = "valid",
+        data_format: str | None = None,
+        dilation_rate: Any = 1,
+        groups: int = 1,
+        activation: str | None = None,
+        use_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.filters = positive_int("filters", filters)
+        self.kernel_size = int_tuple("kernel_size", kernel_size, 2)
+        self.strides = int_tuple("strides", strides, 2)
+        self.padding = _padding(padding)
+        self.channels_last = _data_format(data_format)
+        self.dilation_rate = int_tuple("dilation_rate", dilation_rate, 2)
+        self.groups = positive_int("groups", groups)
+        if self.filters % self.groups:
+            raise ArgumentError(
+                f"groups: filters={self.filters} is not divisible by groups={self.groups}"
+            )
+        self.activation = activation
+        self.act = _keras_activation(activation)
+        self.use_bias = flag("use_bias", use_bias)
+        self.declare("kernel", self.kernel_size + (None, self.filters), "weight")
+        if self.use_bias:
+            self.declare("bias", (self.filters,), "bias")
+
+    def _channels(self, data: Any) -> int:
+        return int(data.shape[-1] if self.channels_last else data.shape[1])
+
+    def check_input(self, x: Any) -> None:
+        data = _float_input(x)
+        _require_rank(self, data, 4, "(N, H, W, C)" if self.channels_last else "(N, C, H, W)")
+        cin = self._channels(data)
+        k = self._params.get("kernel")
+        if k is not None and cin != int(k.shape[2]) * self.groups:
+            raise ArgumentError(
+                f"input: Conv2D was built for {int(k.shape[2]) * self.groups} input channels "
+                f"(kernel {tuple(k.shape)}), got an input of shape {tuple(data.shape)}"
+            )
+        if cin % self.groups:
+            raise ArgumentError(
+                f"input: {cin} input channels (shape {tuple(data.shape)}) are not divisible "
+                f"by groups={self.groups}"
+            )
+
+    def forward(self, x: Any) -> Variable:
+        self.check_input(x)
+        data = _data(x)
+        if self._incomplete():
+            with _creation_lock:
+                shape = self.kernel_size + (self._channels(data) // self.groups, self.filters)
+                self._create("kernel", shape, data)
+                if self.use_bias:
+                    self._create("bias", (self.filters,), data)
+        kernel = self._params["kernel"]
+        if type(kernel.data) is not type(data):
+            self._same_library_as(data, kernel.data)
+        w = kernel if self.channels_last else ag.permute_dims(kernel, (3, 2, 0, 1))
+        y = ag.conv2d(
+            x,
+            w,
+            self._params.get("bias"),
+            self.strides,
+            self.padding,
+            self.dilation_rate,
+            self.groups,
+            layout=_layout(self.channels_last),
+        )
+        return self.act(y) if self.act is not None else y
+
+    def extra_repr(self) -> str:
+        s = (
+            f"filters={self.filters}, kernel_size={self.kernel_size}, strides={self.strides}, "
+            f"padding={self.padding!r}"
+        )
+        if not self.channels_last:
+            s += ", data_format='channels_first'"
+        if self.dilation_rate != (1, 1):
+            s += f", dilation_rate={self.dilation_rate}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.activation not in (None, "linear"):
+            s += f", activation={self.activation!r}"
+        if not self.use_bias:
+            s += ", use_bias=False"
+        return s
+
+
+# -- pooling -------------------------------------------------------------------------------------
+
+
+class _Pooling2D(Module):
+    kind = "max"
+    takes_array = True
+
+    def __init__(
+        self,
+        pool_size: Any = 2,
+        strides: Any = None,
+        padding: str = "valid",
+        data_format: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.pool_size = int_tuple("pool_size", pool_size, 2)
+        self.strides = self.pool_size if strides is None else int_tuple("strides", strides, 2)
+        self.padding = _padding(padding)
+        self.channels_last = _data_format(data_format)
+
+    def forward(self, x: Any) -> Variable:
+        data = _data(x)
+        _require_rank(self, data, 4, "(N, H, W, C)" if self.channels_last else "(N, C, H, W)")
+        layout = _layout(self.channels_last)
+        if self.kind == "max":
+            return ag.max_pool2d(x, self.pool_size, self.strides, self.padding, layout=layout)
+        _float_input(x)  # an average of integers is not an integer
+        return ag.avg_pool2d(
+            x, self.pool_size, self.strides, self.padding, count_include_pad=False, layout=layout
+        )
+
+    def extra_repr(self) -> str:
+        s = f"pool_size={self.pool_size}, strides={self.strides}, padding={self.padding!r}"
+        if not self.channels_last:
+            s += ", data_format='channels_first'"
+        return s
+
+
+class MaxPooling2D(_Pooling2D):
+    """Keras's ``MaxPool2D(pool_size=2, strides=None, padding="valid", data_format=None)``
+    (``MaxPooling2D`` is the same class).
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default 2
+        The window.
+    strides : int or (int, int), optional
+        Step of the window; default the window.
+    padding : {'valid', 'same'}
+        'same': TensorFlow's SAME, ``out = ceil(in / stride)``, the padding never chosen as a
+        maximum.
+    data_format : {None, 'channels_last', 'channels_first'}
+        The input's layout (None: channels last).
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, H_out, W_out, C)``; an integer input keeps its dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> pool = keras.MaxPool2D(2, padding="same")
+    >>> pool
+    MaxPooling2D(pool_size=(2, 2), strides=(2, 2), padding='same')
+    >>> pool(np.arange(9).reshape(1, 3, 3, 1)).data[0, :, :, 0]
+    array([[4, 5],
+           [7, 8]])
+    """
+
+    kind = "max"
+    summary_name = "MaxPooling2D"
+
+
+class AveragePooling2D(_Pooling2D):
+    """Keras's ``AveragePooling2D(pool_size=2, strides=None, padding="valid",
+    data_format=None)`` (``AvgPool2D`` is the same class).
+
+    Parameters
+    ----------
+    pool_size : int or (int, int), default 2
+        The window.
+    strides : int or (int, int), optional
+        Step of the window; default the window.
+    padding : {'valid', 'same'}
+        'same': TensorFlow's SAME, ``out = ceil(in / stride)``; each window averages only the
+        input it covers (the padding is never counted).
+    data_format : {None, 'channels_last', 'channels_first'}
+        The input's layout (None: channels last).
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, H_out, W_out, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> pool = keras.AveragePooling2D(2, padding="same")
+    >>> pool(np.arange(9.0).reshape(1, 3, 3, 1)).data[0, :, :, 0]
+    array([[2. , 3.5],
+           [6.5, 8. ]])
+    """
+
+    kind = "avg"
+    summary_name = "AveragePooling2D"
+
+
+#: Keras's other names of the same classes
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+
+
+class _GlobalPooling2D(Module):
+    kind = "avg"
+    takes_array = True
+
+    def __init__(self, data_format: str | None = None, keepdims: bool = False) -> None:
+        super().__init__()
+        self.channels_last = _data_format(data_format)
+        self.keepdims = flag("keepdims", keepdims)
+
+    def forward(self, x: Any) -> Variable:
+        data = _data(x)
+        _require_rank(self, data, 4, "(N, H, W, C)" if self.channels_last else "(N, C, H, W)")
+        if self.kind == "avg":
+            _float_input(x)
+        op = ag.global_avg_pool if self.kind == "avg" else ag.global_max_pool
+        y = op(x, layout=_layout(self.channels_last))
+        if self.keepdims:
+            return y
+        return ag.flatten(y, 1)
+
+    def extra_repr(self) -> str:
+        s = "" if self.channels_last else "data_format='channels_first'"
+        if self.keepdims:
+            s += (", " if s else "") + "keepdims=True"
+        return s
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Keras's ``GlobalAveragePooling2D(data_format=None, keepdims=False)``: the mean of each
+    channel, flattened to ``(N, C)`` (unlike Gluon's ``GlobalAvgPool2D``).
+
+    Parameters
+    ----------
+    data_format : {None, 'channels_last', 'channels_first'}
+        The input's layout (None: channels last).
+    keepdims : bool, default False
+        Keep the spatial axes (as length 1).
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.GlobalAveragePooling2D()(np.ones((2, 5, 5, 3), np.float32)).shape
+    (2, 3)
+    """
+
+    kind = "avg"
+    summary_name = "GlobalAveragePooling2D"
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Keras's ``GlobalMaxPooling2D(data_format=None, keepdims=False)``: the maximum of each
+    channel, flattened to ``(N, C)``.
+
+    Parameters
+    ----------
+    data_format : {None, 'channels_last', 'channels_first'}
+        The input's layout (None: channels last).
+    keepdims : bool, default False
+        Keep the spatial axes (as length 1).
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.GlobalMaxPooling2D()(np.arange(8.0).reshape(1, 2, 2, 2)).data
+    array([[6., 7.]])
+    """
+
+    kind = "max"
+    summary_name = "GlobalMaxPooling2D"
+
+
+#: Keras's other names of the same classes
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D
+
+
+# -- dense, reshaping, normalisation, dropout -----------------------------------------------------
+
+
+class Dense(_KerasLayer):
+    """Keras's ``Dense(units, activation=None, use_bias=True)``: ``x @ kernel + bias`` on the
+    last axis (an input of more than two axes is not flattened, as in Keras).
+
+    Parameters
+    ----------
+    units : int
+        Output features.
+    activation : {None, 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'}
+        Applied to the output.
+    use_bias : bool, default True
+        Add a learned bias.
+
+    Shape
+    -----
+    ``(*, in)`` -> ``(*, units)``; ``kernel`` ``(in, units)`` (Keras's orientation, the
+    transpose of PyTorch's weight) and ``bias`` ``(units,)``, created by the first call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> dense = keras.Dense(120, activation="sigmoid")
+    >>> tuple(dense(np.zeros((2, 400), np.float32)).shape), tuple(dense.kernel.shape)
+    ((2, 120), (400, 120))
+    >>> dense
+    Dense(units=120, activation='sigmoid')
+    """
+
+    summary_name = "Dense"
+
+    def __init__(self, units: int, activation: str | None = None, use_bias: bool = True) -> None:
+        super().__init__()
+        self.units = positive_int("units", units)
+        self.activation = activation
+        self.act = _keras_activation(activation)
+        self.use_bias = flag("use_bias", use_bias)
+        self.declare("kernel", (None, self.units), "weight")
+        if self.use_bias:
+            self.declare("bias", (self.units,), "bias")
+
+    def check_input(self, x: Any) -> None:
+        data = _float_input(x)
+        if data.ndim < 2:
+            raise ArgumentError(
+                f"input: Dense expects at least 2-D input (N, ..., features), got shape "
+                f"{tuple(data.shape)}"
+            )
+        k = self._params.get("kernel")
+        if k is not None and int(data.shape[-1]) != int(k.shape[0]):
+            raise ArgumentError(
+                f"input: Dense was built for {int(k.shape[0])} input features (kernel "
+                f"{tuple(k.shape)}), got an input of shape {tuple(data.shape)}"
+            )
+
+    def forward(self, x: Any) -> Variable:
+        self.check_input(x)
+        data = _data(x)
+        if self._incomplete():
+            with _creation_lock:
+                self._create("kernel", (int(data.shape[-1]), self.units), data)
+                if self.use_bias:
+                    self._create("bias", (self.units,), data)
+        kernel = self._params["kernel"]
+        if type(kernel.data) is not type(data):
+            self._same_library_as(data, kernel.data)
+        y = ag.linear(x, ag.permute_dims(kernel, (1, 0)), self._params.get("bias"))
+        return self.act(y) if self.act is not None else y
+
+    def extra_repr(self) -> str:
+        s = f"units={self.units}"
+        if self.activation not in (None, "linear"):
+            s += f", activation={self.activation!r}"
+        if not self.use_bias:
+            s += ", use_bias=False"
+        return s
+
+
+class Flatten(Module):
+    """Keras's ``Flatten(data_format=None)``: every axis but the batch merged into one.
+
+    Parameters
+    ----------
+    data_format : {None, 'channels_last', 'channels_first'}
+        With 'channels_first', the input is read as ``(N, C, ...)`` and flattened in
+        channels-last order, as Keras does so that a model's weights fit either layout.
+
+    Shape
+    -----
+    ``(N, *)`` -> ``(N, prod(*))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.Flatten()(np.zeros((2, 5, 5, 16), np.float32)).shape
+    (2, 400)
+    """
+
+    summary_name = "Flatten"
+    takes_array = True
+
+    def __init__(self, data_format: str | None = None) -> None:
+        super().__init__()
+        self.channels_last = _data_format(data_format)
+
+    def forward(self, x: Any) -> Variable:
+        data = _data(x)
+        if data.ndim < 1:
+            raise ArgumentError(f"input: Flatten expects a batch axis, got shape {data.shape}")
+        if data.ndim == 1:
+            return ag.reshape(x, (int(data.shape[0]), 1))  # Keras: (N,) -> (N, 1)
+        if not self.channels_last and data.ndim > 2:
+            x = ag.permute_dims(x, (0,) + tuple(range(2, data.ndim)) + (1,))
+        return ag.flatten(x, 1)
+
+    def extra_repr(self) -> str:
+        return "" if self.channels_last else "data_format='channels_first'"
+
+
+class Reshape(Module):
+    """Keras's ``Reshape(target_shape)``: each sample reshaped to ``target_shape`` (the batch
+    axis kept; one entry may be -1).
+
+    Parameters
+    ----------
+    target_shape : tuple of int
+        The shape of one sample.
+
+    Shape
+    -----
+    ``(N, *)`` -> ``(N, *target_shape)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.Reshape((28, 28, 1))(np.zeros((2, 784), np.float32)).shape
+    (2, 28, 28, 1)
+    """
+
+    summary_name = "Reshape"
+    takes_array = True
+
+    def __init__(self, target_shape: Any) -> None:
+        super().__init__()
+        if not isinstance(target_shape, list | tuple) or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and (v >= 1 or v == -1)
+            for v in target_shape
+        ):
+            raise ArgumentError(
+                f"target_shape: expected a tuple of positive ints (one may be -1), got "
+                f"{target_shape!r}"
+            )
+        if sum(v == -1 for v in target_shape) > 1:
+            raise ArgumentError(f"target_shape: at most one -1, got {tuple(target_shape)!r}")
+        self.target_shape = tuple(int(v) for v in target_shape)
+
+    def forward(self, x: Any) -> Variable:
+        data = _data(x)
+        if data.ndim < 1:
+            raise ArgumentError(f"input: Reshape expects a batch axis, got shape {data.shape}")
+        n, size = int(data.shape[0]), math.prod(int(s) for s in data.shape[1:])
+        known = math.prod(v for v in self.target_shape if v != -1)
+        target = self.target_shape
+        if -1 in target and known and size % known == 0:
+            target = tuple(size // known if v == -1 else v for v in target)
+        if math.prod(target) != size:
+            raise ArgumentError(
+                f"input: Reshape cannot make {size} elements per sample (input shape "
+                f"{tuple(data.shape)}) into target_shape {self.target_shape}"
+            )
+        return ag.reshape(x, (n,) + target)
+
+    def extra_repr(self) -> str:
+        return f"target_shape={self.target_shape}"
+
+
+class BatchNormalization(_KerasLayer):
+    """Keras's ``BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001, center=True,
+    scale=True)``.
+
+    In training, the input is normalised with the batch's mean and (biased) variance over
+    every axis but ``axis``, and the moving statistics follow Keras's rule ``moving =
+    moving * momentum + batch * (1 - momentum)`` (the batch's biased variance); in
+    evaluation the moving statistics are used.
+
+    Parameters
+    ----------
+    axis : int, default -1
+        The feature (channel) axis: -1 for channels last.
+    momentum : float, default 0.99
+        The weight of the old value in the moving statistics, in [0, 1].
+    epsilon : float, default 0.001
+        Added to the variance (> 0).
+    center : bool, default True
+        Add the learned ``beta``.
+    scale : bool, default True
+        Multiply by the learned ``gamma``.
+
+    Shape
+    -----
+    Any shape with at least two axes -> the same; ``gamma``, ``beta``, ``moving_mean`` and
+    ``moving_variance`` ``(C,)``, created by the first call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> bn = keras.BatchNormalization()
+    >>> bn
+    BatchNormalization(axis=-1, momentum=0.99, epsilon=0.001)
+    >>> y = bn(np.arange(8.0).reshape(4, 2))
+    >>> y.data.mean(axis=0).round(6) + 0.0, bn.moving_mean
+    (array([0., 0.]), array([0.03, 0.04]))
+    """
+
+    summary_name = "BatchNormalization"
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 0.001,
+        center: bool = True,
+        scale: bool = True,
+    ) -> None:
+        super().__init__()
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ArrayTypeError(f"axis: expected an int, got {axis!r}")
+        self.axis = int(axis)
+        self.momentum = real_number("momentum", momentum, low=0.0, high=1.0)
+        self.epsilon = real_number("epsilon", epsilon, low=0.0, low_open=True)
+        self.center = flag("center", center)
+        self.scale = flag("scale", scale)
+        if self.scale:
+            self.declare("gamma", (None,), "ones")
+        if self.center:
+            self.declare("beta", (None,), "zeros")
+        self.register_buffer("moving_mean", None)
+        self.register_buffer("moving_variance", None)
+
+    def _axis(self, ndim: int) -> int:
+        return self.axis % ndim
+
+    def check_input(self, x: Any) -> None:
+        data = _float_input(x)
+        if data.ndim < 2 or not -data.ndim <= self.axis < data.ndim:
+            raise ArgumentError(
+                f"input: BatchNormalization(axis={self.axis}) expects an input with a batch "
+                f"axis and axis {self.axis}, got shape {tuple(data.shape)}"
+            )
+        c = int(data.shape[self.axis])
+        mm = self.moving_mean
+        if mm is not None and int(mm.shape[0]) != c:
+            raise ArgumentError(
+                f"input: BatchNormalization was built for {int(mm.shape[0])} features on axis "
+                f"{self.axis}, got an input of shape {tuple(data.shape)}"
+            )
+
+    def forward(self, x: Any) -> Variable:
+        self.check_input(x)
+        data = _data(x)
+        ndim = data.ndim
+        ax = self._axis(ndim)
+        c = int(data.shape[ax])
+        if self._incomplete():
+            with _creation_lock:
+                for name in ("gamma", "beta"):
+                    if name in self._params:
+                        self._create(name, (c,), data)
+                if self.moving_mean is None:
+                    self.register_buffer("moving_mean", _host_to(np.zeros(c), data))
+                    self.register_buffer("moving_variance", _host_to(np.ones(c), data))
+        shape = tuple(c if i == ax else 1 for i in range(ndim))
+        axes = tuple(i for i in range(ndim) if i != ax)
+        if self.training:
+            mean = ag.mean(x, axis=axes, keepdims=True)
+            centred = ag.subtract(x, mean)
+            var = ag.mean(ag.multiply(centred, centred), axis=axes, keepdims=True)
+            self._update_moving(mean.data, var.data, c)
+        else:
+            centred = ag.subtract(x, ag.reshape(Variable(self.moving_mean), shape))
+            var = ag.reshape(Variable(self.moving_variance), shape)
+        y = ag.multiply(centred, ag.pow(ag.add(var, self.epsilon), -0.5))
+        if self.scale:
+            y = ag.multiply(y, ag.reshape(self._params["gamma"], shape))
+        if self.center:
+            y = ag.add(y, ag.reshape(self._params["beta"], shape))
+        return y
+
+    def _update_moving(self, mean: Any, var: Any, c: int) -> None:
+        from .._dispatch import backend_of
+
+        ad = backend_of(mean).adapter
+        xp = ad.namespace()
+        m = xp.reshape(ad.to_standard(mean), (c,))
+        v = xp.reshape(ad.to_standard(var), (c,))
+        keep, take = self.momentum, 1.0 - self.momentum
+        for name, batch in (("moving_mean", m), ("moving_variance", v)):
+            old = getattr(self, name)
+            new = ad.to_standard(old) * keep + batch * take
+            self.register_buffer(name, ad.from_standard(new, old))
+
+    def extra_repr(self) -> str:
+        s = f"axis={self.axis}, momentum={self.momentum}, epsilon={self.epsilon}"
+        if not self.center:
+            s += ", center=False"
+        if not self.scale:
+            s += ", scale=False"
+        return s
+
+
+class Dropout(_TorchDropout):
+    """Keras's ``Dropout(rate)``: in training each element is zeroed with probability
+    ``rate`` and the rest scaled by ``1 / (1 - rate)`` (masks from
+    :mod:`portconv.nn.init`'s seeded generator); in evaluation the input is returned.
+
+    Parameters
+    ----------
+    rate : float
+        The probability of zeroing, in [0, 1).
+
+    Shape
+    -----
+    Any shape -> the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> drop = keras.Dropout(0.5)
+    >>> drop
+    Dropout(rate=0.5)
+    >>> x = np.ones((2, 3), np.float32)
+    >>> drop.eval()(x) is x
+    True
+    """
+
+    summary_name = "Dropout"
+
+    def __init__(self, rate: float) -> None:
+        Module.__init__(self)
+        self.p = real_number("rate", rate, low=0.0, high=1.0, high_open=True)
+
+    def forward(self, x: Any) -> Any:
+        require_array(x)
+        return super().forward(x)
+
+    def extra_repr(self) -> str:
+        return f"rate={self.p}"
