@@ -14,10 +14,10 @@ count without computing anything (VGG-16 at 224 x 224 in no time).
 Every model takes ``init="xavier"`` (the book's ``init_cnn``) and ``lr`` keyword-only.
 """
 
+from . import keras
 from ._base import Classifier
 from .classic import VGG, VGG11, VGG13, VGG16, VGG19, VGG_ARCHS, AlexNet, NiN, nin_block, vgg_block
 from .densenet import DenseBlock, DenseNet, conv_block, transition_block
-from . import keras
 from .googlenet import GoogLeNet, GoogleNet, Inception
 from .lenet import BNLeNet, LeNet, LeNet5, LeNet_modern, LeNetModern
 from .regnet import AnyNet, RegNetX32
