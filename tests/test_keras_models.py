@@ -88,6 +88,17 @@ RESNET18_96 = [
     ("Sequential", (1, 3, 3, 512)),
     ("Sequential", (1, 10)),
 ]
+DENSENET_96 = [
+    ("Sequential", (1, 24, 24, 64)),
+    ("DenseBlock", (1, 24, 24, 192)),
+    ("TransitionBlock", (1, 12, 12, 96)),
+    ("DenseBlock", (1, 12, 12, 224)),
+    ("TransitionBlock", (1, 6, 6, 112)),
+    ("DenseBlock", (1, 6, 6, 240)),
+    ("TransitionBlock", (1, 3, 3, 120)),
+    ("DenseBlock", (1, 3, 3, 248)),
+    ("Sequential", (1, 10)),
+]
 
 
 def _quarter(rows):
@@ -101,6 +112,7 @@ SHAPES = [
     ("NiN", lambda: km.NiN(), 224, NIN_224),
     ("GoogLeNet", lambda: km.GoogLeNet(), 96, GOOGLENET_96),
     ("ResNet18", lambda: km.ResNet18(), 96, RESNET18_96),
+    ("DenseNet", lambda: km.DenseNet(), 96, DENSENET_96),
 ]
 
 
@@ -207,11 +219,22 @@ def test_resnet_equals_the_channels_first_edition_on_odd_sizes(be):
     assert got.shape == (2, 3)
 
 
+def test_densenet_equals_the_channels_first_edition_on_odd_sizes(be):
+    # 17 -> 9 -> 5: b1's stride-2 layers see odd sizes; the transitions' 2 x 2 pooling floors
+    tm = models.DenseNet(8, 4, (2, 2), 3)
+    for m in tm.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-3  # Keras's epsilon
+    got = _compare(be, km.DenseNet(8, 4, (2, 2), 3), tm, _rand((2, 1, 17, 17)), train=True)
+    assert got.shape == (2, 3)
+
+
 # -- training -------------------------------------------------------------------------------------
 
 TRAINED = [
     ("VGG", lambda: km.VGG(((1, 4), (1, 8)), 3), (4, 8, 8, 2)),
     ("ResNet", lambda: km.ResNet(((1, 64), (1, 8)), 3), (4, 9, 9, 1)),
+    ("DenseNet", lambda: km.DenseNet(8, 4, (2, 2), 3), (4, 9, 9, 1)),
 ]
 
 
@@ -226,7 +249,7 @@ def test_one_sgd_step_lowers_the_loss(be, name, make, shape):
     net = make()
     x = be.asarray(_rand(shape))
     y = be.asarray(np.array([0, 1, 2, 1]))
-    net.train(name == "ResNet")  # VGG: no dropout, so that both losses see the same net
+    net.train(name != "VGG")  # VGG: no dropout, so that both losses see the same net
     with be.run_context():
         net(x)
     opt = pc.optim.SGD(net.parameters(), 0.01)
@@ -248,6 +271,9 @@ BAD = [
     (lambda: km.Inception(4, (2,), (1, 2), 1), pc.ArgumentError, "c2"),
     (lambda: km.nin_block(4, 3, 1, "full"), pc.ArgumentError, "padding"),
     (lambda: km.Residual(0), pc.ArgumentError, "num_channels"),
+    (lambda: km.DenseNet(arch=()), pc.ArgumentError, "arch: expected a non-empty"),
+    (lambda: km.DenseNet(arch=(2, 0)), pc.ArgumentError, r"arch\[1\]"),
+    (lambda: km.DenseNet(growth_rate=0), pc.ArgumentError, "growth_rate"),
     (lambda: keras.Activation("gelu"), pc.ArgumentError, "activation"),
 ]
 

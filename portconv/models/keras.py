@@ -1,6 +1,6 @@
 """The book's TensorFlow-edition CNNs (chapter 8), written with the channels-last Keras layers
-of :mod:`portconv.nn.keras`: AlexNet (8.1), VGG (8.2), NiN (8.3), GoogLeNet (8.4) and
-ResNet (8.6).
+of :mod:`portconv.nn.keras`: AlexNet (8.1), VGG (8.2), NiN (8.3), GoogLeNet (8.4),
+ResNet (8.6) and DenseNet (8.7).
 
 Each model follows the TensorFlow edition's code: inputs are ``(N, H, W, C)``, kernels are
 stored HWIO and dense kernels ``(in, out)`` as Keras stores them, padding is Keras's
@@ -30,6 +30,9 @@ __all__ = [
     "VGG",
     "VGG11",
     "AlexNet",
+    "ConvBlock",
+    "DenseBlock",
+    "DenseNet",
     "GoogLeNet",
     "GoogleNet",
     "Inception",
@@ -37,6 +40,7 @@ __all__ = [
     "ResNet",
     "ResNet18",
     "Residual",
+    "TransitionBlock",
     "nin_block",
     "vgg_block",
 ]
@@ -573,3 +577,194 @@ class ResNet18(ResNet):
 
     def __init__(self, num_classes: int = 10, *, lr: float = 0.1) -> None:
         super().__init__(((2, 64), (2, 128), (2, 256), (2, 512)), num_classes, lr=lr)
+
+
+class ConvBlock(Module):
+    """The TensorFlow edition's DenseNet convolution block (8.7.2): BatchNormalization,
+    ReLU and a 3 x 3 ``Conv2D`` of ``num_channels`` (``padding="same"``), whose output is
+    concatenated to the input on the last (channels) axis.
+
+    Parameters
+    ----------
+    num_channels : int
+        Filters of the convolution (the growth rate).
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, H, W, C + num_channels)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.models import keras as km
+    >>> km.ConvBlock(5)(np.zeros((2, 4, 4, 3))).shape
+    (2, 4, 4, 8)
+    """
+
+    takes_array = True
+
+    def __init__(self, num_channels: int) -> None:
+        super().__init__()
+        num_channels = positive_int("num_channels", num_channels)
+        self.bn = K.BatchNormalization()
+        self.relu = K.ReLU()
+        self.conv = K.Conv2D(filters=num_channels, kernel_size=(3, 3), padding="same")
+
+    def forward(self, x: Any) -> Variable:
+        y = self.conv(self.relu(self.bn(x)))
+        return ag.concat([x, y], axis=-1)
+
+
+class DenseBlock(Module):
+    """The TensorFlow edition's dense block (8.7.2): ``num_convs`` :class:`ConvBlock` s of
+    ``num_channels`` filters, each fed the previous one's output (which already holds the
+    block's input and every earlier output, concatenated on the channels axis).
+
+    Parameters
+    ----------
+    num_convs : int
+        How many convolution blocks.
+    num_channels : int
+        The growth rate: filters of each block's convolution.
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, H, W, C + num_convs * num_channels)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.models import keras as km
+    >>> km.DenseBlock(2, 10)(np.zeros((4, 8, 8, 3))).shape
+    (4, 8, 8, 23)
+    """
+
+    takes_array = True
+
+    def __init__(self, num_convs: int, num_channels: int) -> None:
+        super().__init__()
+        num_convs = positive_int("num_convs", num_convs)
+        self.net = nn.Sequential(*(ConvBlock(num_channels) for _ in range(num_convs)))
+
+    def forward(self, x: Any) -> Variable:
+        for _, blk in self.net.children():
+            x = blk(x)
+        return x
+
+
+class TransitionBlock(Module):
+    """The TensorFlow edition's transition layer (8.7.3): BatchNormalization, ReLU, a 1 x 1
+    ``Conv2D`` of ``num_channels`` and 2 x 2 average pooling of stride 2.
+
+    Parameters
+    ----------
+    num_channels : int
+        Filters of the 1 x 1 convolution.
+
+    Shape
+    -----
+    ``(N, H, W, C)`` -> ``(N, H // 2, W // 2, num_channels)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.models import keras as km
+    >>> km.TransitionBlock(10)(np.zeros((4, 8, 8, 23))).shape
+    (4, 4, 4, 10)
+    """
+
+    takes_array = True
+
+    def __init__(self, num_channels: int) -> None:
+        super().__init__()
+        num_channels = positive_int("num_channels", num_channels)
+        self.batch_norm = K.BatchNormalization()
+        self.relu = K.ReLU()
+        self.conv = K.Conv2D(num_channels, kernel_size=1)
+        self.avg_pool = K.AvgPool2D(pool_size=2, strides=2)
+
+    def forward(self, x: Any) -> Variable:
+        return self.avg_pool(self.conv(self.relu(self.batch_norm(x))))
+
+
+class DenseNet(Classifier):
+    """The TensorFlow edition's DenseNet (8.7.4): ``net`` is a Sequential of ``b1`` (a 7 x 7
+    ``Conv2D`` of ``num_channels`` filters, stride 2, ``padding="same"``;
+    BatchNormalization; ReLU; 3 x 3 max pooling of stride 2, ``padding="same"``), for each
+    entry of ``arch`` a :class:`DenseBlock` of that many convolution blocks of
+    ``growth_rate`` filters, a :class:`TransitionBlock` halving the channels between
+    consecutive dense blocks, and a last Sequential (BatchNormalization, ReLU,
+    GlobalAvgPool2D, Flatten, Dense ``num_classes``).
+
+    Parameters
+    ----------
+    num_channels : int, default 64
+        Filters of ``b1``.
+    growth_rate : int, default 32
+        Filters of every convolution block.
+    arch : sequence of int, default (4, 4, 4, 4)
+        Convolution blocks per dense block.
+    num_classes : int, default 10
+        Units of the last dense layer.
+    lr : float, default 0.1
+        Kept as ``self.lr`` (keyword-only).
+
+    Examples
+    --------
+    >>> from portconv.models import keras as km
+    >>> rows = km.DenseNet().layer_summary((1, 96, 96, 1))
+    Sequential output shape:	 (1, 24, 24, 64)
+    DenseBlock output shape:	 (1, 24, 24, 192)
+    TransitionBlock output shape:	 (1, 12, 12, 96)
+    DenseBlock output shape:	 (1, 12, 12, 224)
+    TransitionBlock output shape:	 (1, 6, 6, 112)
+    DenseBlock output shape:	 (1, 6, 6, 240)
+    TransitionBlock output shape:	 (1, 3, 3, 120)
+    DenseBlock output shape:	 (1, 3, 3, 248)
+    Sequential output shape:	 (1, 10)
+    """
+
+    def __init__(
+        self,
+        num_channels: int = 64,
+        growth_rate: int = 32,
+        arch: Any = (4, 4, 4, 4),
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+    ) -> None:
+        super().__init__(lr=lr)
+        num_channels = positive_int("num_channels", num_channels)
+        self.growth_rate = positive_int("growth_rate", growth_rate)
+        if isinstance(arch, int | str | bytes) or not hasattr(arch, "__iter__") or not len(arch):
+            raise ArgumentError(
+                f"arch: expected a non-empty sequence of positive ints, got {arch!r}"
+            )
+        self.arch = tuple(positive_int(f"arch[{i}]", n) for i, n in enumerate(arch))
+        self.num_classes = positive_int("num_classes", num_classes)
+        self.num_channels = num_channels
+        self.net = nn.Sequential(self.b1(num_channels))
+        for i, num_convs in enumerate(self.arch):
+            self.net.add_module(f"dense_blk{i + 1}", DenseBlock(num_convs, self.growth_rate))
+            num_channels += num_convs * self.growth_rate
+            if i != len(self.arch) - 1:  # a transition halves the channels between blocks
+                num_channels //= 2
+                self.net.add_module(f"tran_blk{i + 1}", TransitionBlock(num_channels))
+        self.net.add_module(
+            "last",
+            nn.Sequential(
+                K.BatchNormalization(),
+                K.ReLU(),
+                K.GlobalAvgPool2D(),
+                K.Flatten(),
+                K.Dense(self.num_classes),
+            ),
+        )
+
+    def b1(self, num_channels: int = 64) -> nn.Sequential:
+        return nn.Sequential(
+            K.Conv2D(num_channels, kernel_size=7, strides=2, padding="same"),
+            K.BatchNormalization(),
+            K.ReLU(),
+            K.MaxPool2D(pool_size=3, strides=2, padding="same"),
+        )
