@@ -35,6 +35,7 @@ from .layers import _data, _float_input
 from .module import Module, _creation_lock, _host_to, require_array
 
 __all__ = [
+    "Activation",
     "AveragePooling2D",
     "AvgPool2D",
     "BatchNormalization",
@@ -48,6 +49,7 @@ __all__ = [
     "GlobalMaxPooling2D",
     "MaxPool2D",
     "MaxPooling2D",
+    "ReLU",
     "Reshape",
 ]
 
@@ -466,6 +468,77 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 #: Keras's other names of the same classes
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+
+
+# -- activations ----------------------------------------------------------------------------------
+
+
+class Activation(Module):
+    """Keras's ``Activation(activation)``: an activation function as a layer, as the book's
+    TensorFlow edition writes ``tf.keras.layers.Activation('relu')``.
+
+    Parameters
+    ----------
+    activation : {None, 'linear', 'relu', 'sigmoid', 'tanh', 'softmax'}
+        The function (None and 'linear' return the input; 'softmax' is over the last axis).
+
+    Shape
+    -----
+    Any shape -> the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> act = keras.Activation("relu")
+    >>> act
+    Activation(activation='relu')
+    >>> act(np.array([[-1.0, 2.0]])).data
+    array([[0., 2.]])
+    """
+
+    summary_name = "Activation"
+    takes_array = True
+
+    def __init__(self, activation: str | None) -> None:
+        super().__init__()
+        self.act = _keras_activation(activation)
+        self.activation = activation
+
+    def forward(self, x: Any) -> Any:
+        require_array(x)
+        if self.act is None:
+            return x
+        _float_input(x)  # Keras's activations compute in floating point
+        return self.act(x)
+
+    def extra_repr(self) -> str:
+        return f"activation={self.activation!r}"
+
+
+class ReLU(Module):
+    """Keras's ``ReLU()`` layer: ``max(x, 0)`` elementwise, as the book's TensorFlow
+    DenseNet writes ``tf.keras.layers.ReLU()``.
+
+    Shape
+    -----
+    Any shape -> the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.ReLU()(np.array([[-1.0, 2.0]])).data
+    array([[0., 2.]])
+    """
+
+    summary_name = "ReLU"
+    takes_array = True
+
+    def forward(self, x: Any) -> Variable:
+        require_array(x)
+        _float_input(x)
+        return ag.relu(x)
 
 
 # -- dense, reshaping, normalisation, dropout -----------------------------------------------------

@@ -1,0 +1,315 @@
+"""The book's TensorFlow-edition models (:mod:`portconv.models.keras`): the per-layer NHWC
+shapes the TF edition prints, logits equal to the channels-first editions of
+:mod:`portconv.models` after copying the weights (HWIO -> OIHW, dense (in, out) -> (out, in)),
+float64, on every backend; one SGD step lowers the loss; arguments refused by name; and the
+Keras layers added for these models (``Activation``, ``ReLU``)."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+
+import portconv as pc
+import portconv.autograd as ag
+from portconv import models, nn
+from portconv.models import keras as km
+from portconv.nn import keras
+
+
+def _data(y):
+    return y.data if isinstance(y, ag.Variable) else y
+
+
+def _rand(shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_docstring_examples_run():
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(km, optionflags=flags)
+    assert result.failed == 0 and result.attempted > 10
+
+
+# -- the shapes the TensorFlow edition prints -----------------------------------------------------
+
+# X = tf.random.uniform((1, 224, 224, 1)) (96 for GoogLeNet and ResNet); for layer in net.layers:
+# X = layer(X); print(layer.__class__.__name__, 'output shape:\t', X.shape)
+ALEXNET_224 = [
+    ("Conv2D", (1, 54, 54, 96)),
+    ("MaxPooling2D", (1, 26, 26, 96)),
+    ("Conv2D", (1, 26, 26, 256)),
+    ("MaxPooling2D", (1, 12, 12, 256)),
+    ("Conv2D", (1, 12, 12, 384)),
+    ("Conv2D", (1, 12, 12, 384)),
+    ("Conv2D", (1, 12, 12, 256)),
+    ("MaxPooling2D", (1, 5, 5, 256)),
+    ("Flatten", (1, 6400)),
+    ("Dense", (1, 4096)),
+    ("Dropout", (1, 4096)),
+    ("Dense", (1, 4096)),
+    ("Dropout", (1, 4096)),
+    ("Dense", (1, 10)),
+]
+VGG11_224 = [
+    ("Sequential", (1, 112, 112, 64)),
+    ("Sequential", (1, 56, 56, 128)),
+    ("Sequential", (1, 28, 28, 256)),
+    ("Sequential", (1, 14, 14, 512)),
+    ("Sequential", (1, 7, 7, 512)),
+    ("Sequential", (1, 10)),
+]
+NIN_224 = [
+    ("Sequential", (1, 54, 54, 96)),
+    ("MaxPooling2D", (1, 26, 26, 96)),
+    ("Sequential", (1, 26, 26, 256)),
+    ("MaxPooling2D", (1, 12, 12, 256)),
+    ("Sequential", (1, 12, 12, 384)),
+    ("MaxPooling2D", (1, 5, 5, 384)),
+    ("Dropout", (1, 5, 5, 384)),
+    ("Sequential", (1, 5, 5, 10)),
+    ("GlobalAveragePooling2D", (1, 10)),
+    ("Flatten", (1, 10)),
+]
+GOOGLENET_96 = [
+    ("Sequential", (1, 24, 24, 64)),
+    ("Sequential", (1, 12, 12, 192)),
+    ("Sequential", (1, 6, 6, 480)),
+    ("Sequential", (1, 3, 3, 832)),
+    ("Sequential", (1, 1024)),
+    ("Dense", (1, 10)),
+]
+RESNET18_96 = [
+    ("Sequential", (1, 24, 24, 64)),
+    ("Sequential", (1, 24, 24, 64)),
+    ("Sequential", (1, 12, 12, 128)),
+    ("Sequential", (1, 6, 6, 256)),
+    ("Sequential", (1, 3, 3, 512)),
+    ("Sequential", (1, 10)),
+]
+DENSENET_96 = [
+    ("Sequential", (1, 24, 24, 64)),
+    ("DenseBlock", (1, 24, 24, 192)),
+    ("TransitionBlock", (1, 12, 12, 96)),
+    ("DenseBlock", (1, 12, 12, 224)),
+    ("TransitionBlock", (1, 6, 6, 112)),
+    ("DenseBlock", (1, 6, 6, 240)),
+    ("TransitionBlock", (1, 3, 3, 120)),
+    ("DenseBlock", (1, 3, 3, 248)),
+    ("Sequential", (1, 10)),
+]
+
+
+def _quarter(rows):
+    """The VGG-11 rows with every convolution's channels divided by 4 (``VGG11(ratio=4)``)."""
+    return [(n, s[:-1] + (s[-1] // 4,)) if len(s) == 4 else (n, s) for n, s in rows]
+
+
+SHAPES = [
+    ("AlexNet", lambda: km.AlexNet(), 224, ALEXNET_224),
+    ("VGG11/4", lambda: km.VGG11(ratio=4), 224, _quarter(VGG11_224)),
+    ("NiN", lambda: km.NiN(), 224, NIN_224),
+    ("GoogLeNet", lambda: km.GoogLeNet(), 96, GOOGLENET_96),
+    ("ResNet18", lambda: km.ResNet18(), 96, RESNET18_96),
+    ("DenseNet", lambda: km.DenseNet(), 96, DENSENET_96),
+]
+
+
+@pytest.mark.parametrize("name, make, size, rows", SHAPES, ids=[s[0] for s in SHAPES])
+def test_tf_edition_prints_the_tf_editions_nhwc_shapes(be, name, make, size, rows):
+    if be.name != "numpy":
+        pytest.skip(
+            "book-sized forward passes (224 x 224 / 96 x 96) run on NumPy only, for time; "
+            "every backend runs the same layers in the logits tests below"
+        )
+    assert make().layer_summary((1, size, size, 1), like=be.asarray(np.zeros(1))) == rows
+
+
+def test_vgg11_full_width_has_the_books_channels():
+    # the full-width VGG-11's rows differ from the tested ratio=4 ones only in channels
+    assert km.VGG11().arch == models.VGG_ARCHS["VGG11"]
+    assert [c for _, c in km.VGG11().arch] == [s[-1] for _, s in VGG11_224[:5]]
+
+
+# -- logits equal to the channels-first editions --------------------------------------------------
+
+
+def _copy_weights(keras_model, torch_model, be, flat_hwc=None, seed=1):
+    """Copy every parameter of ``keras_model`` (built) into ``torch_model`` (built), in
+    declaration order: HWIO kernels -> OIHW weights, dense (in, out) -> (out, in) (the first
+    dense kernel's rows permuted from NHWC's to NCHW's flatten order when ``flat_hwc`` gives
+    the (H, W, C) it flattens), 1-D parameters as they are. Biases and batch-norm scales are
+    drawn at random first, so that they are tested too."""
+    rng = np.random.default_rng(seed)
+    ks, ts = list(keras_model.named_parameters()), list(torch_model.named_parameters())
+    assert len(ks) == len(ts), (len(ks), len(ts))
+    first_dense = True
+    for (kn, kp), (tn, tp) in zip(ks, ts, strict=True):
+        host = be.to_numpy(kp.data)
+        if host.ndim == 1:
+            host = rng.standard_normal(host.shape) * 0.1 + (1.0 if kn.endswith("gamma") else 0.0)
+            kp.data = be.asarray(host)
+            want = host
+        elif host.ndim == 4:
+            want = host.transpose(3, 2, 0, 1)
+        else:
+            want = host.T
+            if first_dense and flat_hwc is not None:
+                h, w, c = flat_hwc
+                want = host.reshape(h, w, c, -1).transpose(3, 2, 0, 1).reshape(host.shape[1], -1)
+            first_dense = False
+        assert want.shape == tuple(tp.shape), (kn, tn, want.shape, tuple(tp.shape))
+        tp.data = be.asarray(np.ascontiguousarray(want))
+
+
+def _compare(be, keras_model, torch_model, x_nchw, *, pad_keras=0, flat_hwc=None, train=False):
+    x_nhwc = x_nchw.transpose(0, 2, 3, 1)
+    if pad_keras:
+        p = pad_keras
+        x_nhwc = np.pad(x_nhwc, ((0, 0), (p, p), (p, p), (0, 0)))
+    xk, xt = be.asarray(x_nhwc), be.asarray(x_nchw)
+    for m in (keras_model, torch_model):
+        m.train(train)
+    with be.run_context():
+        keras_model(xk)  # builds every layer from the input's sizes, as Keras's build
+        torch_model(xt)
+    _copy_weights(keras_model, torch_model, be, flat_hwc)
+    with be.run_context():
+        got = keras_model(xk)
+        want = torch_model(xt)
+    be.check(_data(got), be.to_numpy(_data(want)), rtol=1e-9, atol=1e-10, dtype="float64")
+    return be.to_numpy(_data(got))
+
+
+def test_alexnet_equals_the_channels_first_edition(be):
+    # the PyTorch edition pads its first convolution by 1, the TF edition not: pad the input
+    x = _rand((1, 1, 99, 99)) * 0.1
+    got = _compare(be, km.AlexNet(), models.AlexNet(), x, pad_keras=1, flat_hwc=(2, 2, 256))
+    assert got.shape == (1, 10) and np.abs(got).max() > 0
+
+
+def test_vgg_equals_the_channels_first_edition(be):
+    arch = ((1, 4), (2, 8))
+    got = _compare(
+        be, km.VGG(arch, 5), models.VGG(arch, 5), _rand((2, 3, 12, 12)), flat_hwc=(3, 3, 8)
+    )
+    assert got.shape == (2, 5)
+
+
+def test_nin_equals_the_channels_first_edition(be):
+    got = _compare(be, km.NiN(7), models.NiN(7), _rand((1, 2, 67, 67)))
+    assert got.shape == (1, 7)
+
+
+def test_googlenet_equals_the_channels_first_edition_on_odd_sizes(be):
+    # 33 -> 17 -> 9 -> 5 -> 3: every stride-2 layer sees an odd size, where TensorFlow's SAME
+    # pads both sides as the PyTorch edition does
+    got = _compare(be, km.GoogLeNet(), models.GoogLeNet(), _rand((1, 1, 33, 33)))
+    assert got.shape == (1, 10)
+
+
+def test_resnet_equals_the_channels_first_edition_on_odd_sizes(be):
+    arch = ((1, 64), (1, 16), (1, 8))
+    tm = models.ResNet(arch, 3)
+    for m in tm.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-3  # Keras's epsilon
+    got = _compare(be, km.ResNet(arch, 3), tm, _rand((2, 1, 17, 17)), train=True)
+    assert got.shape == (2, 3)
+
+
+def test_densenet_equals_the_channels_first_edition_on_odd_sizes(be):
+    # 17 -> 9 -> 5: b1's stride-2 layers see odd sizes; the transitions' 2 x 2 pooling floors
+    tm = models.DenseNet(8, 4, (2, 2), 3)
+    for m in tm.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-3  # Keras's epsilon
+    got = _compare(be, km.DenseNet(8, 4, (2, 2), 3), tm, _rand((2, 1, 17, 17)), train=True)
+    assert got.shape == (2, 3)
+
+
+# -- training -------------------------------------------------------------------------------------
+
+TRAINED = [
+    ("VGG", lambda: km.VGG(((1, 4), (1, 8)), 3), (4, 8, 8, 2)),
+    ("ResNet", lambda: km.ResNet(((1, 64), (1, 8)), 3), (4, 9, 9, 1)),
+    ("DenseNet", lambda: km.DenseNet(8, 4, (2, 2), 3), (4, 9, 9, 1)),
+]
+
+
+@pytest.mark.parametrize("name, make, shape", TRAINED, ids=[t[0] for t in TRAINED])
+def test_one_sgd_step_lowers_the_loss(be, name, make, shape):
+    if be.name != "numpy":
+        pytest.skip(
+            "training runs on NumPy only (the brief's check); gradients per backend "
+            "are tested with the layers in test_keras_layers.py"
+        )
+    nn.manual_seed(0)
+    net = make()
+    x = be.asarray(_rand(shape))
+    y = be.asarray(np.array([0, 1, 2, 1]))
+    net.train(name != "VGG")  # VGG: no dropout, so that both losses see the same net
+    with be.run_context():
+        net(x)
+    opt = pc.optim.SGD(net.parameters(), 0.01)
+    with be.run_context():
+        loss = ag.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        after = ag.cross_entropy(net(x), y)
+    assert float(be.to_numpy(_data(after))) < float(be.to_numpy(_data(loss)))
+
+
+# -- arguments and the added layers ---------------------------------------------------------------
+
+BAD = [
+    (lambda: km.VGG11(ratio=3), pc.ArgumentError, "ratio: must divide"),
+    (lambda: km.VGG(((1, 0),)), pc.ArgumentError, r"arch\[0\]"),
+    (lambda: km.ResNet(((2, 32),)), pc.ArgumentError, "arch.0.: the first module keeps"),
+    (lambda: km.AlexNet(0), pc.ArgumentError, "num_classes"),
+    (lambda: km.Inception(4, (2,), (1, 2), 1), pc.ArgumentError, "c2"),
+    (lambda: km.nin_block(4, 3, 1, "full"), pc.ArgumentError, "padding"),
+    (lambda: km.Residual(0), pc.ArgumentError, "num_channels"),
+    (lambda: km.DenseNet(arch=()), pc.ArgumentError, "arch: expected a non-empty"),
+    (lambda: km.DenseNet(arch=(2, 0)), pc.ArgumentError, r"arch\[1\]"),
+    (lambda: km.DenseNet(growth_rate=0), pc.ArgumentError, "growth_rate"),
+    (lambda: keras.Activation("gelu"), pc.ArgumentError, "activation"),
+]
+
+
+@pytest.mark.parametrize("make, error, message", BAD, ids=range(len(BAD)))
+def test_bad_arguments_are_refused_by_name(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_residual_without_shortcut_conv_refuses_a_channel_change(be):
+    with pytest.raises(pc.ArgumentError, match="use_1x1conv=True"):
+        km.Residual(6)(be.asarray(np.zeros((1, 4, 4, 3))))
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "linear", None])
+def test_activation_layer(be, name):
+    x = _rand((2, 3, 4))
+    want = {
+        "relu": np.maximum(x, 0),
+        "sigmoid": 1 / (1 + np.exp(-x)),
+        "tanh": np.tanh(x),
+        "softmax": np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True),
+        "linear": x,
+        None: x,
+    }[name]
+    with be.run_context():
+        y = keras.Activation(name)(be.asarray(x))
+        r = keras.ReLU()(be.asarray(x))
+    be.check(_data(y), want, rtol=1e-12, atol=1e-12, dtype="float64")
+    be.check(_data(r), np.maximum(x, 0), dtype="float64")
+    assert repr(keras.Activation(name)) == f"Activation(activation={name!r})"
+
+
+def test_activation_layers_refuse_integer_and_non_array_input(be):
+    with pytest.raises(pc.ArrayTypeError, match="input"):
+        keras.Activation("relu")(be.asarray(np.ones((2, 3), np.int32)))
+    with pytest.raises(pc.ArrayTypeError, match="input"):
+        keras.ReLU()([1.0, -1.0])
