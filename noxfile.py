@@ -83,6 +83,15 @@ def install_backend(session: nox.Session, backend: str, extras: str = "test") ->
     return names
 
 
+def hypothesis_profile(backend: str) -> str:
+    """HYPOTHESIS_PROFILE if set; else "ci", or "ci-graph" (a quarter of the examples) on the
+    libraries that compile or build a task graph per call (CI's time limit)."""
+    chosen = os.environ.get("HYPOTHESIS_PROFILE")
+    if chosen:
+        return chosen
+    return "ci-graph" if backend in ("jax", "dask") else "ci"
+
+
 @nox.session
 @nox.parametrize("backend", list(BACKENDS), ids=list(BACKENDS))
 def tests(session: nox.Session, backend: str) -> None:
@@ -97,7 +106,7 @@ def tests(session: nox.Session, backend: str) -> None:
         "PORTCONV_BACKENDS": names,
         "PORTCONV_REQUIRE_BACKENDS": "1",  # a backend that fails to load fails, not skips
         "MXNET_ENGINE_TYPE": "NaiveEngine",  # MXNet errors raise where they occur
-        "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci"),
+        "HYPOTHESIS_PROFILE": hypothesis_profile(backend),
         "PYTHONWARNINGS": "ignore::DeprecationWarning:mxnet",
         **BACKEND_ENV.get(backend, {}),
     }

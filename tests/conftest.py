@@ -38,6 +38,11 @@ settings.register_profile(
     "nightly", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=10, deadline=None)
+# "ci" on libraries that compile (JAX: a program per new shape) or build a task graph (Dask)
+# for every call: a quarter of the random configurations, which the other sessions check in full
+settings.register_profile(
+    "ci-graph", max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 BACKENDS = [b.strip() for b in os.environ.get("PORTCONV_BACKENDS", "numpy").split(",") if b]
