@@ -25,11 +25,13 @@ import portconv as pc
 import portconv.autograd as ag
 
 # A chunked library (Dask) builds and runs a task graph per call, seconds for these ops'
-# windows and scatters: a session on it alone draws an eighth of the random configurations,
+# windows and scatters: a session on it alone draws 5 random configurations per test,
 # which the other sessions check in full (CI's time limit; the values are the same rules).
 CHUNKED_SESSION = set(os.environ.get("PORTCONV_BACKENDS", "numpy").split(",")) <= {"dask"}
 _SHARE = 8 if CHUNKED_SESSION else 1
-many = settings(max_examples=max(10 // _SHARE, settings.default.max_examples // _SHARE))
+many = settings(
+    max_examples=max(5 if CHUNKED_SESSION else 10, settings.default.max_examples // _SHARE)
+)
 
 # finite differences evaluate an op twice per checked element (a whole graph each on Dask):
 # few examples here; the forwards above them are checked on many
