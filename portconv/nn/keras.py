@@ -26,8 +26,9 @@ import numpy as np
 
 from .. import autograd as ag
 from ..autograd import Variable
-from ..errors import ArgumentError, ArrayTypeError
+from ..errors import ArgumentError, ArrayTypeError, describe_type
 from ..ops._args import int_tuple
+from ..ops._common import prepare
 from . import init as _init
 from ._checks import flag, positive_int, real_number
 from .layers import Dropout as _TorchDropout
@@ -36,9 +37,11 @@ from .module import Module, _creation_lock, _host_to, require_array
 
 __all__ = [
     "Activation",
+    "Add",
     "AveragePooling2D",
     "AvgPool2D",
     "BatchNormalization",
+    "Concatenate",
     "Conv2D",
     "Dense",
     "Dropout",
@@ -51,6 +54,8 @@ __all__ = [
     "MaxPooling2D",
     "ReLU",
     "Reshape",
+    "add",
+    "concatenate",
 ]
 
 _KERAS_INIT = (_init.xavier_uniform(), _init.constant(0.0))  # glorot_uniform, zeros
@@ -98,11 +103,18 @@ def _layout(last: bool) -> str:
     return "channels_last" if last else "channels_first"
 
 
-def _require_rank(layer: Module, data: Any, ndim: int, meaning: str) -> None:
-    if data.ndim != ndim:
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(int(s) for s in _data(x).shape)
+
+
+def _require_rank(layer: Module, shape: tuple, ndim: int) -> None:
+    """Refuse an input shape of another rank than ``ndim`` (4: an image batch in the
+    layer's layout)."""
+    if len(shape) != ndim:
+        meaning = "(N, H, W, C)" if getattr(layer, "channels_last", True) else "(N, C, H, W)"
         raise ArgumentError(
             f"input: {type(layer).__name__} expects {ndim}-D input {meaning}, got shape "
-            f"{tuple(data.shape)}"
+            f"{tuple(shape)}"
         )
 
 
@@ -209,31 +221,35 @@ class Conv2D(_KerasLayer):
         if self.use_bias:
             self.declare("bias", (self.filters,), "bias")
 
-    def _channels(self, data: Any) -> int:
-        return int(data.shape[-1] if self.channels_last else data.shape[1])
-
-    def check_input(self, x: Any) -> None:
-        data = _float_input(x)
-        _require_rank(self, data, 4, "(N, H, W, C)" if self.channels_last else "(N, C, H, W)")
-        cin = self._channels(data)
+    def in_channels(self, shape: tuple) -> int:
+        """The input channels of an input of ``shape``, checked against the layer (rank,
+        the channel count it was built for, ``groups``); the dry run of
+        :mod:`portconv.models.shapes` uses it too."""
+        _require_rank(self, shape, 4)
+        cin = int(shape[-1] if self.channels_last else shape[1])
         k = self._params.get("kernel")
         if k is not None and cin != int(k.shape[2]) * self.groups:
             raise ArgumentError(
                 f"input: Conv2D was built for {int(k.shape[2]) * self.groups} input channels "
-                f"(kernel {tuple(k.shape)}), got an input of shape {tuple(data.shape)}"
+                f"(kernel {tuple(k.shape)}), got an input of shape {tuple(shape)}"
             )
         if cin % self.groups:
             raise ArgumentError(
-                f"input: {cin} input channels (shape {tuple(data.shape)}) are not divisible "
+                f"input: {cin} input channels (shape {tuple(shape)}) are not divisible "
                 f"by groups={self.groups}"
             )
+        return cin
+
+    def check_input(self, x: Any) -> None:
+        self.in_channels(_shape(_float_input(x)))
 
     def forward(self, x: Any) -> Variable:
         self.check_input(x)
         data = _data(x)
         if self._incomplete():
             with _creation_lock:
-                shape = self.kernel_size + (self._channels(data) // self.groups, self.filters)
+                cin = self.in_channels(_shape(data))
+                shape = self.kernel_size + (cin // self.groups, self.filters)
                 self._create("kernel", shape, data)
                 if self.use_bias:
                     self._create("bias", (self.filters,), data)
@@ -293,7 +309,7 @@ class _Pooling2D(Module):
 
     def forward(self, x: Any) -> Variable:
         data = _data(x)
-        _require_rank(self, data, 4, "(N, H, W, C)" if self.channels_last else "(N, C, H, W)")
+        _require_rank(self, _shape(data), 4)
         layout = _layout(self.channels_last)
         if self.kind == "max":
             return ag.max_pool2d(x, self.pool_size, self.strides, self.padding, layout=layout)
@@ -395,7 +411,7 @@ class _GlobalPooling2D(Module):
 
     def forward(self, x: Any) -> Variable:
         data = _data(x)
-        _require_rank(self, data, 4, "(N, H, W, C)" if self.channels_last else "(N, C, H, W)")
+        _require_rank(self, _shape(data), 4)
         if self.kind == "avg":
             _float_input(x)
         op = ag.global_avg_pool if self.kind == "avg" else ag.global_max_pool
@@ -541,6 +557,225 @@ class ReLU(Module):
         return ag.relu(x)
 
 
+# -- merging --------------------------------------------------------------------------------------
+
+
+class _Merge(Module):
+    """Keras's merge layers: called with a list or tuple of arrays (``layer([a, b])``), of one
+    library and one dtype (TensorFlow refuses to mix dtypes here); no parameters."""
+
+    def _arrays(self, inputs: Any) -> list:
+        """The inputs' arrays, checked as a list of arrays of one library and dtype."""
+        name = type(self).__name__
+        if not isinstance(inputs, list | tuple):
+            raise ArrayTypeError(
+                f"inputs: {name} is called with a list or tuple of arrays, as Keras's "
+                f"{name}()([a, b]), got an object of type {describe_type(inputs)}"
+            )
+        if not inputs:
+            raise ArgumentError(f"inputs: {name} needs at least one array, got an empty list")
+        for i, x in enumerate(inputs):
+            require_array(x, f"inputs[{i}]")
+        data = [_data(x) for x in inputs]
+        _, _, std = prepare(*data, names=tuple(f"inputs[{i}]" for i in range(len(data))))
+        dtypes = [s.dtype for s in std]
+        if any(d != dtypes[0] for d in dtypes[1:]):
+            raise ArrayTypeError(
+                f"inputs: {name} needs arrays of one dtype (TensorFlow does not promote "
+                f"here), got {[str(d) for d in dtypes]}; cast them first"
+            )
+        self.compute_output_shape([tuple(int(s) for s in d.shape) for d in data])
+        return data
+
+    def _input_shapes(self, input_shape: Any) -> list[tuple[int, ...]]:
+        """``input_shape`` as a list of shapes of one rank (at least 1)."""
+        name = type(self).__name__
+        shapes = [tuple(int(v) for v in s) for s in input_shape]
+        if not shapes:
+            raise ArgumentError(f"inputs: {name} needs at least one array, got none")
+        if any(len(s) != len(shapes[0]) for s in shapes) or not shapes[0]:
+            raise ArgumentError(
+                f"inputs: {name} needs arrays of one rank with a batch axis, got shapes "
+                f"{shapes}"
+            )
+        return shapes
+
+
+class Concatenate(_Merge):
+    """Keras's ``Concatenate(axis=-1)``: called with a list of arrays, joins them along
+    ``axis`` (the channels of channels-last input by default), as the book's TensorFlow
+    GoogLeNet joins its Inception branches.
+
+    Parameters
+    ----------
+    axis : int, default -1
+        The axis to join along; the arrays' other sizes must agree.
+
+    Shape
+    -----
+    ``[(N, ..., c_1), ..., (N, ..., c_k)]`` -> ``(N, ..., c_1 + ... + c_k)`` (for
+    ``axis=-1``).
+
+    Raises
+    ------
+    ArrayTypeError
+        If called with something other than a list or tuple of arrays, or with arrays of two
+        dtypes.
+    ArgumentError
+        If the list is empty, or the arrays' ranks or sizes off ``axis`` differ, or ``axis``
+        is not an axis of theirs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> a, b = np.zeros((2, 4, 4, 3)), np.ones((2, 4, 4, 5))
+    >>> keras.Concatenate()([a, b]).shape
+    (2, 4, 4, 8)
+    >>> keras.Concatenate(axis=1).compute_output_shape([(2, 3, 5), (2, 4, 5)])
+    (2, 7, 5)
+    """
+
+    summary_name = "Concatenate"
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ArrayTypeError(f"axis: expected an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[int, ...]:
+        """The output's shape for inputs of the shapes in the list ``input_shape`` (Keras's
+        method; the dry run of :mod:`portconv.models.shapes` uses it)."""
+        shapes = self._input_shapes(input_shape)
+        ndim = len(shapes[0])
+        if not -ndim <= self.axis < ndim:
+            raise ArgumentError(
+                f"axis: {self.axis} is not an axis of the inputs, which have {ndim} "
+                f"(shapes {shapes})"
+            )
+        ax = self.axis % ndim
+        rest = [s[:ax] + s[ax + 1 :] for s in shapes]
+        if any(r != rest[0] for r in rest[1:]):
+            raise ArgumentError(
+                f"inputs: Concatenate(axis={self.axis}) needs shapes that agree on every axis "
+                f"but axis {self.axis}, got {shapes}"
+            )
+        return shapes[0][:ax] + (sum(s[ax] for s in shapes),) + shapes[0][ax + 1 :]
+
+    def forward(self, inputs: Any) -> Variable:
+        self._arrays(inputs)
+        return ag.concat(list(inputs), axis=self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Add(_Merge):
+    """Keras's ``Add()``: called with a list of arrays, their elementwise sum, as the book's
+    TensorFlow ResNet adds a residual branch to its shortcut.
+
+    The arrays have one rank and one batch size; along every other axis their sizes agree or
+    are 1 (broadcast, as Keras does).
+
+    Shape
+    -----
+    ``[(N, *s), ..., (N, *s)]`` -> ``(N, *s)``.
+
+    Raises
+    ------
+    ArrayTypeError
+        If called with something other than a list or tuple of arrays, or with arrays of two
+        dtypes.
+    ArgumentError
+        If the list is empty, or the shapes do not broadcast together.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.Add()([np.ones((1, 2, 2, 3)), np.full((1, 2, 2, 3), 2.0)]).data[0, 0, 0]
+    array([3., 3., 3.])
+    >>> keras.Add().compute_output_shape([(4, 5, 5, 8), (4, 1, 1, 8)])
+    (4, 5, 5, 8)
+    """
+
+    summary_name = "Add"
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[int, ...]:
+        """The output's shape for inputs of the shapes in the list ``input_shape`` (Keras's
+        method; the dry run of :mod:`portconv.models.shapes` uses it)."""
+        shapes = self._input_shapes(input_shape)
+        out = list(shapes[0])
+        for s in shapes[1:]:
+            for i, (a, b) in enumerate(zip(out, s)):
+                if a != b and (i == 0 or 1 not in (a, b)):
+                    raise ArgumentError(
+                        f"inputs: Add needs shapes that agree (or are 1, outside the batch "
+                        f"axis) on every axis, got {shapes}"
+                    )
+                out[i] = max(a, b) if 1 in (a, b) else a
+        return tuple(out)
+
+    def forward(self, inputs: Any) -> Any:
+        self._arrays(inputs)
+        y = inputs[0]
+        if len(inputs) == 1:  # Keras returns a lone input as it is
+            return y if isinstance(y, Variable) else Variable(y)
+        for x in inputs[1:]:
+            y = ag.add(y, x)
+        return y
+
+
+def concatenate(inputs: Any, axis: int = -1) -> Variable:
+    """Keras's functional ``concatenate(inputs, axis=-1)``: ``Concatenate(axis)(inputs)``, as
+    the book's TensorFlow DenseNet writes ``tf.keras.layers.concatenate([x, y], axis=-1)``.
+
+    Parameters
+    ----------
+    inputs : list or tuple of arrays or Variables
+        The arrays to join; their sizes agree off ``axis``.
+    axis : int, default -1
+        The axis to join along.
+
+    Returns
+    -------
+    Variable
+        The joined array, differentiable through :mod:`portconv.autograd`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.concatenate([np.zeros((1, 2)), np.ones((1, 3))]).data
+    array([[0., 0., 1., 1., 1.]])
+    """
+    return Concatenate(axis)(inputs)
+
+
+def add(inputs: Any) -> Variable:
+    """Keras's functional ``add(inputs)``: ``Add()(inputs)``, the elementwise sum.
+
+    Parameters
+    ----------
+    inputs : list or tuple of arrays or Variables
+        The arrays to add; one rank, one batch size, other sizes equal or 1.
+
+    Returns
+    -------
+    Variable
+        The sum, differentiable through :mod:`portconv.autograd`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.nn import keras
+    >>> keras.add([np.ones((1, 2)), np.ones((1, 2))]).data
+    array([[2., 2.]])
+    """
+    return Add()(inputs)
+
+
 # -- dense, reshaping, normalisation, dropout -----------------------------------------------------
 
 
@@ -585,19 +820,25 @@ class Dense(_KerasLayer):
         if self.use_bias:
             self.declare("bias", (self.units,), "bias")
 
-    def check_input(self, x: Any) -> None:
-        data = _float_input(x)
-        if data.ndim < 2:
+    def in_features(self, shape: tuple) -> int:
+        """The input features (last axis) of an input of ``shape``, checked against the
+        layer (at least 2-D, the feature count it was built for); the dry run of
+        :mod:`portconv.models.shapes` uses it too."""
+        if len(shape) < 2:
             raise ArgumentError(
                 f"input: Dense expects at least 2-D input (N, ..., features), got shape "
-                f"{tuple(data.shape)}"
+                f"{tuple(shape)}"
             )
         k = self._params.get("kernel")
-        if k is not None and int(data.shape[-1]) != int(k.shape[0]):
+        if k is not None and int(shape[-1]) != int(k.shape[0]):
             raise ArgumentError(
                 f"input: Dense was built for {int(k.shape[0])} input features (kernel "
-                f"{tuple(k.shape)}), got an input of shape {tuple(data.shape)}"
+                f"{tuple(k.shape)}), got an input of shape {tuple(shape)}"
             )
+        return int(shape[-1])
+
+    def check_input(self, x: Any) -> None:
+        self.in_features(_shape(_float_input(x)))
 
     def forward(self, x: Any) -> Variable:
         self.check_input(x)
@@ -651,14 +892,22 @@ class Flatten(Module):
         self.channels_last = _data_format(data_format)
 
     def forward(self, x: Any) -> Variable:
-        data = _data(x)
-        if data.ndim < 1:
-            raise ArgumentError(f"input: Flatten expects a batch axis, got shape {data.shape}")
-        if data.ndim == 1:
-            return ag.reshape(x, (int(data.shape[0]), 1))  # Keras: (N,) -> (N, 1)
-        if not self.channels_last and data.ndim > 2:
-            x = ag.permute_dims(x, (0,) + tuple(range(2, data.ndim)) + (1,))
+        shape = _shape(x)
+        out = self.compute_output_shape(shape)
+        if len(shape) == 1:
+            return ag.reshape(x, out)  # Keras: (N,) -> (N, 1)
+        if not self.channels_last and len(shape) > 2:
+            x = ag.permute_dims(x, (0,) + tuple(range(2, len(shape))) + (1,))
         return ag.flatten(x, 1)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple[int, int]:
+        """``(N, prod(rest))`` for an input of ``input_shape`` (Keras's method; the dry run
+        of :mod:`portconv.models.shapes` uses it)."""
+        if len(input_shape) < 1:
+            raise ArgumentError(
+                f"input: Flatten expects a batch axis, got shape {tuple(input_shape)}"
+            )
+        return (int(input_shape[0]), math.prod(int(s) for s in input_shape[1:]))
 
     def extra_repr(self) -> str:
         return "" if self.channels_last else "data_format='channels_first'"
@@ -703,10 +952,16 @@ class Reshape(Module):
         self.target_shape = tuple(int(v) for v in target_shape)
 
     def forward(self, x: Any) -> Variable:
-        data = _data(x)
-        if data.ndim < 1:
-            raise ArgumentError(f"input: Reshape expects a batch axis, got shape {data.shape}")
-        n, size = int(data.shape[0]), math.prod(int(s) for s in data.shape[1:])
+        return ag.reshape(x, self.compute_output_shape(_shape(x)))
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple[int, ...]:
+        """``(N, *target_shape)`` with its -1 resolved, for an input of ``input_shape``
+        (Keras's method; the dry run of :mod:`portconv.models.shapes` uses it)."""
+        if len(input_shape) < 1:
+            raise ArgumentError(
+                f"input: Reshape expects a batch axis, got shape {tuple(input_shape)}"
+            )
+        n, size = int(input_shape[0]), math.prod(int(s) for s in input_shape[1:])
         known = math.prod(v for v in self.target_shape if v != -1)
         target = self.target_shape
         if -1 in target and known and size % known == 0:
@@ -714,9 +969,9 @@ class Reshape(Module):
         if math.prod(target) != size:
             raise ArgumentError(
                 f"input: Reshape cannot make {size} elements per sample (input shape "
-                f"{tuple(data.shape)}) into target_shape {self.target_shape}"
+                f"{tuple(input_shape)}) into target_shape {self.target_shape}"
             )
-        return ag.reshape(x, (n,) + target)
+        return (n,) + target
 
     def extra_repr(self) -> str:
         return f"target_shape={self.target_shape}"
@@ -789,20 +1044,27 @@ class BatchNormalization(_KerasLayer):
     def _axis(self, ndim: int) -> int:
         return self.axis % ndim
 
-    def check_input(self, x: Any) -> None:
-        data = _float_input(x)
-        if data.ndim < 2 or not -data.ndim <= self.axis < data.ndim:
+    def features(self, shape: tuple) -> int:
+        """The size of ``axis`` of an input of ``shape``, checked against the layer (a batch
+        axis and ``axis``, the feature count it was built for); the dry run of
+        :mod:`portconv.models.shapes` uses it too."""
+        ndim = len(shape)
+        if ndim < 2 or not -ndim <= self.axis < ndim:
             raise ArgumentError(
                 f"input: BatchNormalization(axis={self.axis}) expects an input with a batch "
-                f"axis and axis {self.axis}, got shape {tuple(data.shape)}"
+                f"axis and axis {self.axis}, got shape {tuple(shape)}"
             )
-        c = int(data.shape[self.axis])
+        c = int(shape[self.axis])
         mm = self.moving_mean
         if mm is not None and int(mm.shape[0]) != c:
             raise ArgumentError(
                 f"input: BatchNormalization was built for {int(mm.shape[0])} features on axis "
-                f"{self.axis}, got an input of shape {tuple(data.shape)}"
+                f"{self.axis}, got an input of shape {tuple(shape)}"
             )
+        return c
+
+    def check_input(self, x: Any) -> None:
+        self.features(_shape(_float_input(x)))
 
     def forward(self, x: Any) -> Variable:
         self.check_input(x)
