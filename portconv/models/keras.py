@@ -1,6 +1,6 @@
 """The book's TensorFlow-edition CNNs (chapter 8), written with the channels-last Keras layers
 of :mod:`portconv.nn.keras`: AlexNet (8.1), VGG (8.2), NiN (8.3), GoogLeNet (8.4),
-ResNet (8.6) and DenseNet (8.7).
+ResNet and ResNeXt (8.6), DenseNet (8.7) and AnyNet/RegNetX (8.8).
 
 Each model follows the TensorFlow edition's code: inputs are ``(N, H, W, C)``, kernels are
 stored HWIO and dense kernels ``(in, out)`` as Keras stores them, padding is Keras's
@@ -9,7 +9,9 @@ PyTorch edition pads symmetrically), batch norms are Keras's (``epsilon=0.001``,
 ``momentum=0.99``), and parameters are created by the first call. Every model is a
 :class:`~portconv.models.Classifier` whose layers are one ``net`` Sequential, so
 ``model.layer_summary((1, 224, 224, 1))`` prints the rows the TensorFlow edition prints
-(a nested ``tf.keras.Sequential`` is one ``Sequential`` row, as there).
+(a nested ``tf.keras.Sequential`` is one ``Sequential`` row, as there), and
+:func:`portconv.models.shape_summary` prints the same rows without computing anything (each
+block with a forward of its own has an ``infer_shape`` method for that dry run).
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ from ..nn import keras as K
 from ._base import Classifier, int_pairs, positive_int
 from .classic import VGG_ARCHS
 from .googlenet import _pair
+from .regnet import anynet_stages
+from .resnet import _same, bottleneck_channels
 
 __all__ = [
     "VGG",
     "VGG11",
     "AlexNet",
+    "AnyNet",
     "ConvBlock",
     "DenseBlock",
     "DenseNet",
@@ -37,6 +42,8 @@ __all__ = [
     "GoogleNet",
     "Inception",
     "NiN",
+    "RegNetX32",
+    "ResNeXtBlock",
     "ResNet",
     "ResNet18",
     "Residual",
@@ -340,7 +347,23 @@ class Inception(Module):
         b2 = self.b2_2(self.b2_1(x))
         b3 = self.b3_2(self.b3_1(x))
         b4 = self.b4_2(self.b4_1(x))
-        return ag.concat([b1, b2, b3, b4], axis=-1)  # NHWC: channels are the last axis
+        return K.Concatenate()([b1, b2, b3, b4])  # NHWC: channels are the last axis
+
+    def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
+        total, outs = 0, []
+        branches = (
+            (self.b1_1,),
+            (self.b2_1, self.b2_2),
+            (self.b3_1, self.b3_2),
+            (self.b4_1, self.b4_2),
+        )
+        for branch in branches:
+            y = shape
+            for layer in branch:
+                y, n = walk(layer, y)
+                total += n
+            outs.append(y)
+        return walk(K.Concatenate(), outs)[0], total
 
 
 class GoogLeNet(Classifier):
@@ -478,12 +501,20 @@ class Residual(Module):
         Y = self.bn2(self.conv2(Y))
         if self.conv3 is not None:
             X = self.conv3(X)
-        if tuple(Y.shape) != tuple(X.shape):
-            raise ArgumentError(
-                f"input: the residual branch gives shape {tuple(Y.shape)} but the shortcut "
-                f"{tuple(X.shape)}; use use_1x1conv=True where the channels or the stride change"
-            )
-        return ag.relu(ag.add(Y, X))
+        _same("input", Y.shape, X.shape)  # Add would broadcast a 1-channel shortcut
+        return ag.relu(K.Add()([Y, X]))
+
+    def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
+        y, total = shape, 0
+        for layer in (self.conv1, self.bn1, self.conv2, self.bn2):
+            y, n = walk(layer, y)
+            total += n
+        x = shape
+        if self.conv3 is not None:
+            x, n = walk(self.conv3, x)
+            total += n
+        _same("input", y, x)
+        return walk(K.Add(), [y, x])[0], total
 
 
 class ResNet(Classifier):
@@ -612,7 +643,14 @@ class ConvBlock(Module):
 
     def forward(self, x: Any) -> Variable:
         y = self.conv(self.relu(self.bn(x)))
-        return ag.concat([x, y], axis=-1)
+        return K.concatenate([x, y], axis=-1)
+
+    def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
+        y, total = shape, 0
+        for layer in (self.bn, self.relu, self.conv):
+            y, n = walk(layer, y)
+            total += n
+        return walk(K.Concatenate(axis=-1), [shape, y])[0], total
 
 
 class DenseBlock(Module):
@@ -651,6 +689,9 @@ class DenseBlock(Module):
             x = blk(x)
         return x
 
+    def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
+        return walk(self.net, shape)  # each block's output feeds the next, as in forward
+
 
 class TransitionBlock(Module):
     """The TensorFlow edition's transition layer (8.7.3): BatchNormalization, ReLU, a 1 x 1
@@ -685,6 +726,13 @@ class TransitionBlock(Module):
 
     def forward(self, x: Any) -> Variable:
         return self.avg_pool(self.conv(self.relu(self.batch_norm(x))))
+
+    def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
+        total = 0
+        for layer in (self.batch_norm, self.relu, self.conv, self.avg_pool):
+            shape, n = walk(layer, shape)
+            total += n
+        return shape, total
 
 
 class DenseNet(Classifier):
@@ -767,4 +815,201 @@ class DenseNet(Classifier):
             K.BatchNormalization(),
             K.ReLU(),
             K.MaxPool2D(pool_size=3, strides=2, padding="same"),
+        )
+
+
+class ResNeXtBlock(Module):
+    """The TensorFlow edition's ResNeXt block (8.6.5), as AnyNet's stages use it: a 1 x 1
+    ``Conv2D`` to ``round(num_channels * bot_mul)`` bottleneck channels, a grouped 3 x 3
+    ``Conv2D`` (``padding="same"``, stride ``strides``), a 1 x 1 ``Conv2D`` back to
+    ``num_channels``, each with ``BatchNormalization`` (ReLU after the first two), added to
+    the shortcut (``X``, or with ``use_1x1conv`` a 1 x 1 ``Conv2D`` of stride ``strides``
+    with ``BatchNormalization``) before a last ReLU.
+
+    As in the book's code, ``groups`` is the width of each group: the 3 x 3 convolution has
+    ``bottleneck_channels // groups`` groups, its kernel HWIO ``(3, 3, groups,
+    bottleneck_channels)``.
+
+    Parameters
+    ----------
+    num_channels : int
+        Filters of the last convolution (and of the shortcut's).
+    groups : int
+        Channels per group of the 3 x 3 convolution (the group width).
+    bot_mul : float
+        The bottleneck multiplier; ``round(num_channels * bot_mul)`` must be a multiple of
+        ``groups``.
+    use_1x1conv : bool, default False
+        Give the shortcut a 1 x 1 convolution (needed where channels or stride change).
+    strides : int, default 1
+        Step of the 3 x 3 convolution and the shortcut's.
+
+    Raises
+    ------
+    ArgumentError
+        On bad arguments (named), or on a call whose branch and shortcut shapes differ.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from portconv.models import keras as km
+    >>> blk = km.ResNeXtBlock(32, 16, 1, use_1x1conv=True, strides=2)
+    >>> blk(np.zeros((2, 9, 9, 8), np.float32)).shape
+    (2, 5, 5, 32)
+    >>> blk.conv2
+    Conv2D(filters=32, kernel_size=(3, 3), strides=(2, 2), padding='same', groups=2)
+    """
+
+    takes_array = True
+
+    def __init__(
+        self,
+        num_channels: int,
+        groups: int,
+        bot_mul: float,
+        use_1x1conv: bool = False,
+        strides: int = 1,
+    ) -> None:
+        super().__init__()
+        num_channels = positive_int("num_channels", num_channels)
+        groups = positive_int("groups", groups)
+        bot_channels = bottleneck_channels(num_channels, groups, bot_mul)
+        strides = positive_int("strides", strides)
+        self.conv1 = K.Conv2D(bot_channels, 1, strides=1)
+        self.conv2 = K.Conv2D(
+            bot_channels, 3, strides=strides, padding="same", groups=bot_channels // groups
+        )
+        self.conv3 = K.Conv2D(num_channels, 1, strides=1)
+        self.bn1 = K.BatchNormalization()
+        self.bn2 = K.BatchNormalization()
+        self.bn3 = K.BatchNormalization()
+        if use_1x1conv:
+            self.conv4 = K.Conv2D(num_channels, 1, strides=strides)
+            self.bn4 = K.BatchNormalization()
+        else:
+            self.conv4 = None
+            self.bn4 = None
+
+    def forward(self, X: Any) -> Variable:
+        Y = ag.relu(self.bn1(self.conv1(X)))
+        Y = ag.relu(self.bn2(self.conv2(Y)))
+        Y = self.bn3(self.conv3(Y))
+        if self.conv4 is not None:
+            X = self.bn4(self.conv4(X))
+        _same("input", Y.shape, X.shape)  # Add would broadcast a 1-channel shortcut
+        return ag.relu(K.Add()([Y, X]))
+
+    def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
+        y, total = shape, 0
+        for layer in (self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3):
+            y, n = walk(layer, y)
+            total += n
+        x = shape
+        if self.conv4 is not None:
+            for layer in (self.conv4, self.bn4):
+                x, n = walk(layer, x)
+                total += n
+        _same("input", y, x)
+        return walk(K.Add(), [y, x])[0], total
+
+
+class AnyNet(Classifier):
+    """The TensorFlow edition's AnyNet design space (8.8.1): ``net`` is a Sequential of a
+    stem (a 3 x 3 ``Conv2D`` of ``stem_channels`` filters, stride 2, ``padding="same"``;
+    BatchNormalization; Activation('relu')), one Sequential per ``(depth, num_channels,
+    groups, bot_mul)`` of ``arch`` (``depth`` :class:`ResNeXtBlock` s, the first with a 1 x 1
+    shortcut of stride 2, halving height and width) and a head Sequential
+    (GlobalAvgPool2D, which flattens, and Dense ``num_classes``).
+
+    Parameters
+    ----------
+    arch : sequence of (int, int, int, float)
+        The stages: ``(depth, num_channels, groups, bot_mul)``, ``groups`` being the group
+        width.
+    stem_channels : int
+        Filters of the stem's convolution.
+    num_classes : int, default 10
+        Units of the last dense layer.
+    lr : float, default 0.1
+        Kept as ``self.lr`` (keyword-only).
+
+    Notes
+    -----
+    As in :class:`GoogLeNet`, the stride-2 convolutions pad as TensorFlow's SAME; where each
+    sees an odd size (e.g. 17 x 17 inputs) the values equal
+    :class:`portconv.models.AnyNet`'s with the same weights and batch-norm epsilon.
+
+    Examples
+    --------
+    >>> from portconv.models import keras as km
+    >>> rows = km.AnyNet(((1, 8, 4, 0.5), (2, 12, 6, 1)), 6, 3).layer_summary((1, 16, 16, 1))
+    Sequential output shape:	 (1, 8, 8, 6)
+    Sequential output shape:	 (1, 4, 4, 8)
+    Sequential output shape:	 (1, 2, 2, 12)
+    Sequential output shape:	 (1, 3)
+    """
+
+    def __init__(
+        self, arch: Any, stem_channels: int, num_classes: int = 10, *, lr: float = 0.1
+    ) -> None:
+        super().__init__(lr=lr)
+        self.arch = anynet_stages(arch)
+        self.stem_channels = positive_int("stem_channels", stem_channels)
+        self.num_classes = positive_int("num_classes", num_classes)
+        self.net = nn.Sequential(self.stem(self.stem_channels))
+        for i, s in enumerate(self.arch):
+            self.net.add_module(f"stage{i + 1}", self.stage(*s))
+        self.net.add_module(
+            "head", nn.Sequential(K.GlobalAvgPool2D(), K.Dense(units=self.num_classes))
+        )
+
+    def stem(self, num_channels: int) -> nn.Sequential:
+        return nn.Sequential(
+            K.Conv2D(num_channels, kernel_size=3, strides=2, padding="same"),
+            K.BatchNormalization(),
+            K.Activation("relu"),
+        )
+
+    def stage(self, depth: int, num_channels: int, groups: int, bot_mul: float) -> nn.Sequential:
+        blk = []
+        for i in range(depth):
+            if i == 0:
+                blk.append(ResNeXtBlock(num_channels, groups, bot_mul, use_1x1conv=True, strides=2))
+            else:
+                blk.append(ResNeXtBlock(num_channels, groups, bot_mul))
+        return nn.Sequential(*blk)
+
+
+class RegNetX32(AnyNet):
+    """RegNetX-32MF as the TensorFlow edition builds it (8.8.3): a stem of 32 filters, two
+    stages of depth 4 and 6 with 32 and 80 channels, group width 16, bottleneck multiplier 1.
+
+    Parameters
+    ----------
+    num_classes : int, default 10
+        Units of the last dense layer.
+    lr : float, default 0.1
+        Kept as ``self.lr`` (keyword-only).
+
+    Examples
+    --------
+    >>> from portconv.models import keras as km
+    >>> rows = km.RegNetX32().layer_summary((1, 96, 96, 1))
+    Sequential output shape:	 (1, 48, 48, 32)
+    Sequential output shape:	 (1, 24, 24, 32)
+    Sequential output shape:	 (1, 12, 12, 80)
+    Sequential output shape:	 (1, 10)
+    """
+
+    def __init__(self, num_classes: int = 10, *, lr: float = 0.1) -> None:
+        stem_channels, groups, bot_mul = 32, 16, 1
+        depths, channels = (4, 6), (32, 80)
+        super().__init__(
+            (
+                (depths[0], channels[0], groups, bot_mul),
+                (depths[1], channels[1], groups, bot_mul),
+            ),
+            stem_channels,
+            num_classes,
+            lr=lr,
         )

@@ -10,6 +10,31 @@ from ._base import Classifier, positive_int, positive_number
 from .resnet import ResNeXtBlock
 
 
+def anynet_stages(arch: Any) -> tuple:
+    """AnyNet's ``arch`` checked and normalised: a non-empty sequence of ``(depth,
+    num_channels, groups, bot_mul)`` (every edition's AnyNet takes it)."""
+    if isinstance(arch, str | bytes) or not hasattr(arch, "__len__") or not len(arch):
+        raise ArgumentError(
+            f"arch: expected a non-empty sequence of (depth, num_channels, groups, "
+            f"bot_mul), got {arch!r}"
+        )
+    stages = []
+    for i, s in enumerate(arch):
+        if isinstance(s, str | bytes) or not hasattr(s, "__len__") or len(s) != 4:
+            raise ArgumentError(
+                f"arch[{i}]: expected (depth, num_channels, groups, bot_mul), got {s!r}"
+            )
+        stages.append(
+            (
+                positive_int(f"arch[{i}] depth", s[0]),
+                positive_int(f"arch[{i}] num_channels", s[1]),
+                positive_int(f"arch[{i}] groups", s[2]),
+                positive_number(f"arch[{i}] bot_mul", s[3]),
+            )
+        )
+    return tuple(stages)
+
+
 class AnyNet(Classifier):
     """The AnyNet design space (8.8.1): ``net`` is a Sequential of a stem (a 3 x 3
     convolution of ``stem_channels`` and stride 2, batch norm, ReLU), one stage
@@ -28,26 +53,7 @@ class AnyNet(Classifier):
         init: Any = None,
     ) -> None:
         super().__init__(lr=lr)
-        if isinstance(arch, str | bytes) or not hasattr(arch, "__len__") or not len(arch):
-            raise ArgumentError(
-                f"arch: expected a non-empty sequence of (depth, num_channels, groups, "
-                f"bot_mul), got {arch!r}"
-            )
-        stages = []
-        for i, s in enumerate(arch):
-            if isinstance(s, str | bytes) or not hasattr(s, "__len__") or len(s) != 4:
-                raise ArgumentError(
-                    f"arch[{i}]: expected (depth, num_channels, groups, bot_mul), got {s!r}"
-                )
-            stages.append(
-                (
-                    positive_int(f"arch[{i}] depth", s[0]),
-                    positive_int(f"arch[{i}] num_channels", s[1]),
-                    positive_int(f"arch[{i}] groups", s[2]),
-                    positive_number(f"arch[{i}] bot_mul", s[3]),
-                )
-            )
-        self.arch = tuple(stages)
+        self.arch = anynet_stages(arch)
         self.stem_channels = positive_int("stem_channels", stem_channels)
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(self.stem(self.stem_channels))

@@ -135,6 +135,20 @@ class ResNet34(ResNet):
         super().__init__(((3, 64), (4, 128), (6, 256), (3, 512)), num_classes, lr=lr, init=init)
 
 
+def bottleneck_channels(num_channels: int, groups: int, bot_mul: float) -> int:
+    """A ResNeXt block's bottleneck width ``round(num_channels * bot_mul)``, checked to be a
+    multiple of the group width ``groups`` (every edition's block uses this rule)."""
+    groups = positive_int("groups", groups)
+    bot_mul = positive_number("bot_mul", bot_mul)
+    bot_channels = int(round(num_channels * bot_mul))
+    if bot_channels < groups or bot_channels % groups:
+        raise ArgumentError(
+            f"groups: the {bot_channels} bottleneck channels (num_channels * bot_mul) must "
+            f"be a multiple of the group width groups={groups}"
+        )
+    return bot_channels
+
+
 class ResNeXtBlock(Module):
     """The ResNeXt block (8.6.5): a 1 x 1 convolution to ``round(num_channels * bot_mul)``
     bottleneck channels, a grouped 3 x 3 convolution (stride ``strides``), a 1 x 1
@@ -157,14 +171,8 @@ class ResNeXtBlock(Module):
         super().__init__()
         num_channels = positive_int("num_channels", num_channels)
         groups = positive_int("groups", groups)
-        bot_mul = positive_number("bot_mul", bot_mul)
+        bot_channels = bottleneck_channels(num_channels, groups, bot_mul)
         strides = positive_int("strides", strides)
-        bot_channels = int(round(num_channels * bot_mul))
-        if bot_channels < groups or bot_channels % groups:
-            raise ArgumentError(
-                f"groups: the {bot_channels} bottleneck channels (num_channels * bot_mul) must "
-                f"be a multiple of the group width groups={groups}"
-            )
         self.conv1 = nn.LazyConv2d(bot_channels, kernel_size=1, stride=1)
         self.conv2 = nn.LazyConv2d(
             bot_channels, kernel_size=3, stride=strides, padding=1, groups=bot_channels // groups

@@ -5,10 +5,12 @@
 hyperparameters alone, and :func:`count_parameters` gives the number of parameters a model
 would have for an input shape, without creating them: both are instant at any size.
 
-Each layer of :mod:`portconv.nn` has a rule here; a block with its own ``forward`` (Inception,
+Each layer of :mod:`portconv.nn` and of :mod:`portconv.nn.keras` (channels-last shapes, as
+those layers take them) has a rule here; a block with its own ``forward`` (Inception,
 Residual, DenseBlock, ...) gives its rule as a method ``infer_shape(shape, walk) -> (shape,
-count)``, where ``walk(module, shape)`` applies the rule of a child. The tests check every
-rule against a real forward pass.
+count)``, where ``walk(module, shape)`` applies the rule of a child. A Keras merge layer
+(``Concatenate``, ``Add``) takes the list of its inputs' shapes: ``walk(K.Add(), [y, x])``.
+The tests check every rule against a real forward pass.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from ..errors import ArgumentError
 from ..nn import Module, Sequential
+from ..nn import keras as K
 from ..nn.layers import (
     AdaptiveAvgPool2D,
     Dense,
@@ -117,6 +120,52 @@ def _batchnorm(m: _BatchNorm, shape: Shape) -> tuple[Shape, int]:
     return shape, 2 * c
 
 
+# -- Keras's layers (portconv.nn.keras): the layer's own checks, then the call descriptions ------
+
+
+def _nchw(m: Any, shape: Shape) -> Shape:
+    """The ``(N, C, H, W)`` shape the call descriptions take, of a 4-D input in ``m``'s
+    layout (checked)."""
+    K._require_rank(m, shape, 4)
+    return (shape[0], shape[3], shape[1], shape[2]) if m.channels_last else shape
+
+
+def _in_layout(m: Any, nchw: Shape) -> Shape:
+    n, c, h, w = nchw
+    return (n, h, w, c) if m.channels_last else nchw
+
+
+def _keras_conv(m: K.Conv2D, shape: Shape) -> tuple[Shape, int]:
+    cin = m.in_channels(shape)
+    weight = (m.filters, cin // m.groups) + m.kernel_size  # OIHW: what conv_call reads
+    bias = (m.filters,) if m.use_bias else None
+    call = conv_call(_nchw(m, shape), weight, bias, m.strides, m.padding, m.dilation_rate, m.groups)
+    count = math.prod(weight) + (m.filters if m.use_bias else 0)
+    return _in_layout(m, (shape[0], m.filters) + call.out), count
+
+
+def _keras_pool(m: Any, shape: Shape) -> tuple[Shape, int]:
+    nchw = _nchw(m, shape)
+    call = pool_call(m.kind, nchw, m.pool_size, m.strides, m.padding, 1, "floor", False)
+    return _in_layout(m, nchw[:2] + call.out), 0
+
+
+def _keras_global(m: Any, shape: Shape) -> tuple[Shape, int]:
+    nchw = _nchw(m, shape)
+    call = adaptive_call(m.kind, nchw, 1)
+    return (_in_layout(m, nchw[:2] + call.out) if m.keepdims else nchw[:2]), 0
+
+
+def _keras_dense(m: K.Dense, shape: Shape) -> tuple[Shape, int]:
+    n_in = m.in_features(shape)
+    return shape[:-1] + (m.units,), m.units * n_in + (m.units if m.use_bias else 0)
+
+
+def _keras_batchnorm(m: K.BatchNormalization, shape: Shape) -> tuple[Shape, int]:
+    # parameters only: Keras's summary also counts moving_mean/moving_variance (buffers here)
+    return shape, m.features(shape) * (int(m.scale) + int(m.center))
+
+
 _RULES = (
     (_Conv, _conv),
     (Dense, _dense),
@@ -126,11 +175,39 @@ _RULES = (
     (Flatten, _flatten),
     (_BatchNorm, _batchnorm),
     ((_Elementwise, Dropout), lambda m, s: (s, 0)),
+    (K.Conv2D, _keras_conv),
+    (K._Pooling2D, _keras_pool),
+    (K._GlobalPooling2D, _keras_global),
+    (K.Dense, _keras_dense),
+    ((K.Flatten, K.Reshape), lambda m, s: (m.compute_output_shape(s), 0)),
+    (K.BatchNormalization, _keras_batchnorm),
+    ((K.Activation, K.ReLU), lambda m, s: (s, 0)),
 )
 
 
+def _shape_list(shape: Any) -> list[Shape] | None:
+    """``shape`` as a list of shapes when it is one (a merge layer's inputs), else None."""
+    many = isinstance(shape, list | tuple) and len(shape) > 0
+    if many and all(isinstance(s, list | tuple) for s in shape):
+        return [tuple(int(v) for v in s) for s in shape]
+    return None
+
+
 def walk(module: Module, shape: Shape) -> tuple[Shape, int]:
-    """(output shape, number of parameters) of ``module`` for an input of ``shape``."""
+    """(output shape, number of parameters) of ``module`` for an input of ``shape`` (for a
+    Keras merge layer, the list of its inputs' shapes)."""
+    shapes = _shape_list(shape)
+    if isinstance(module, K._Merge):
+        if shapes is None:
+            raise ArgumentError(
+                f"{type(module).__name__}: takes the list of its inputs' shapes, got {shape!r}"
+            )
+        return module.compute_output_shape(shapes), 0
+    if shapes is not None:
+        raise ArgumentError(
+            f"{type(module).__name__}: takes one input shape, got the list {shapes} (only a "
+            f"merge layer such as Concatenate or Add takes several)"
+        )
     shape = tuple(int(s) for s in shape)
     hook = getattr(module, "infer_shape", None)
     if hook is not None:

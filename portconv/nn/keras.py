@@ -595,8 +595,7 @@ class _Merge(Module):
             raise ArgumentError(f"inputs: {name} needs at least one array, got none")
         if any(len(s) != len(shapes[0]) for s in shapes) or not shapes[0]:
             raise ArgumentError(
-                f"inputs: {name} needs arrays of one rank with a batch axis, got shapes "
-                f"{shapes}"
+                f"inputs: {name} needs arrays of one rank with a batch axis, got shapes {shapes}"
             )
         return shapes
 
