@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import portconv as pc
 import portconv.autograd as ag
-from portconv import nn
+from portconv import models, nn
 from portconv.nn import keras
 
 
@@ -213,6 +213,158 @@ def test_global_pooling_flattens(be):
     be.check(_data(cf), x.max(axis=(1, 2)), dtype="float64")
 
 
+# -- merging (Concatenate, Add) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("axis", [-1, 1, 3, 0])
+def test_concatenate_joins_along_axis_with_gradients(be, axis):
+    shapes = [(2, 3, 4, 2), (2, 3, 4, 2), (2, 3, 4, 2)]
+    ax = axis % 4
+    shapes = [s[:ax] + (n,) + s[ax + 1 :] for s, n in zip(shapes, (1, 3, 2))]
+    xs = [_rand(s, seed=i) for i, s in enumerate(shapes)]
+    vs = [ag.Variable(be.asarray(x), requires_grad=True) for x in xs]
+    w = _rand(np.concatenate(xs, axis=ax).shape, seed=9)
+    with be.run_context():
+        y = keras.Concatenate(axis=axis)(vs)
+        ag.sum(ag.multiply(y, be.asarray(w))).backward()
+        f = keras.concatenate([vs[0], be.asarray(xs[1])], axis=axis)
+    be.check(_data(y), np.concatenate(xs, axis=ax), rtol=0, atol=0, dtype="float64")
+    be.check(_data(f), np.concatenate(xs[:2], axis=ax), rtol=0, atol=0, dtype="float64")
+    # the gradient of sum(w * concat) is w's slice of each input
+    parts = np.split(w, np.cumsum([x.shape[ax] for x in xs])[:-1], axis=ax)
+    for v, part in zip(vs, parts):
+        be.check(v.grad, part, rtol=0, atol=0, dtype="float64")
+
+
+def test_add_sums_broadcasts_and_has_gradients(be):
+    a, b, c = _rand((2, 3, 3, 4)), _rand((2, 1, 1, 4), seed=1), _rand((2, 3, 3, 4), seed=2)
+    vs = [ag.Variable(be.asarray(x), requires_grad=True) for x in (a, b, c)]
+    with be.run_context():
+        y = keras.Add()(vs)
+        ag.sum(y).backward()
+        f = keras.add((vs[0], be.asarray(c)))
+    be.check(_data(y), a + b + c, dtype="float64")
+    be.check(_data(f), a + c, dtype="float64")
+    be.check(vs[0].grad, np.ones_like(a), dtype="float64")
+    be.check(vs[1].grad, np.full(b.shape, 9.0), dtype="float64")  # summed over the broadcast
+    lone = vs[0]
+    assert keras.Add()([lone]) is lone  # Keras returns a lone input as it is
+
+
+def test_merge_layers_keep_an_integer_dtype(be):
+    a = be.asarray(np.arange(8, dtype=np.int32).reshape(1, 2, 2, 2))
+    with be.run_context():
+        y = keras.Concatenate()([a, a])
+        s = keras.Add()([a, a])
+    be.check_array(_data(y), dtype="int32")
+    np.testing.assert_array_equal(be.to_numpy(_data(s)), 2 * np.arange(8).reshape(1, 2, 2, 2))
+
+
+def test_merge_layers_refuse_bad_inputs_by_name(be):
+    a = be.asarray(np.zeros((2, 3, 3, 2)))
+    with pytest.raises(pc.ArrayTypeError, match=r"inputs: Concatenate is called with a list"):
+        keras.Concatenate()(a)
+    with pytest.raises(pc.ArgumentError, match="inputs: Add needs at least one array"):
+        keras.Add()([])
+    with pytest.raises(pc.ArrayTypeError, match=r"inputs\[1\]: expected an array"):
+        keras.Concatenate()([a, [1.0, 2.0]])
+    with pytest.raises(pc.ArgumentError, match="agree on every axis but axis -1"):
+        keras.Concatenate()([a, be.asarray(np.zeros((2, 4, 3, 2)))])
+    with pytest.raises(pc.ArgumentError, match="one rank"):
+        keras.Concatenate()([a, be.asarray(np.zeros((2, 3, 3)))])
+    with pytest.raises(pc.ArgumentError, match="axis: 4 is not an axis"):
+        keras.Concatenate(axis=4)([a, a])
+    with pytest.raises(pc.ArgumentError, match=r"inputs: Add needs shapes that agree"):
+        keras.Add()([a, be.asarray(np.zeros((2, 3, 3, 5)))])
+    with pytest.raises(pc.ArgumentError, match=r"inputs: Add needs shapes that agree"):
+        keras.Add()([a, be.asarray(np.zeros((1, 3, 3, 2)))])  # the batch never broadcasts
+    with pytest.raises(pc.ArrayTypeError, match="inputs: Add needs arrays of one dtype"):
+        keras.Add()([a, be.asarray(np.zeros((2, 3, 3, 2), np.float32))])
+    with pytest.raises(pc.ArrayTypeError, match="axis: expected an int"):
+        keras.Concatenate(axis="channels")
+    assert repr(keras.Concatenate(axis=1)) == "Concatenate(axis=1)"
+    assert repr(keras.Add()) == "Add()"
+
+
+# -- the dry run (portconv.models.shapes) against a real forward ---------------------------------
+
+# (id, layer factory, input shape: a list of shapes for a merge layer)
+DRY = [
+    ("conv_valid", lambda: keras.Conv2D(4, 3), (2, 7, 6, 3)),
+    ("conv_same_s2", lambda: keras.Conv2D(4, (3, 2), strides=2, padding="same"), (2, 7, 6, 3)),
+    ("conv_same_s3", lambda: keras.Conv2D(2, 4, strides=3, padding="same"), (1, 8, 5, 2)),
+    ("conv_dilated", lambda: keras.Conv2D(4, 3, (2, 1), dilation_rate=2), (1, 9, 7, 2)),
+    ("conv_groups", lambda: keras.Conv2D(6, 3, groups=3, use_bias=False), (1, 5, 5, 6)),
+    ("conv_nchw", lambda: keras.Conv2D(5, 3, padding="same", data_format="channels_first"),
+     (2, 3, 7, 6)),
+    ("maxpool", lambda: keras.MaxPool2D(), (2, 7, 6, 3)),
+    ("maxpool_same", lambda: keras.MaxPool2D(3, 2, padding="same"), (2, 8, 7, 3)),
+    ("avgpool_same", lambda: keras.AveragePooling2D(2, padding="same"), (1, 5, 5, 2)),
+    ("avgpool_nchw", lambda: keras.AvgPool2D(2, 1, data_format="channels_first"), (1, 2, 5, 4)),
+    ("gap", lambda: keras.GlobalAveragePooling2D(), (2, 5, 4, 3)),
+    ("gap_keep", lambda: keras.GlobalAveragePooling2D(keepdims=True), (2, 5, 4, 3)),
+    ("gmp_nchw_keep", lambda: keras.GlobalMaxPooling2D("channels_first", True), (2, 3, 5, 4)),
+    ("gmp_nchw", lambda: keras.GlobalMaxPool2D("channels_first"), (2, 3, 5, 4)),
+    ("dense", lambda: keras.Dense(5), (3, 7)),
+    ("dense_3d", lambda: keras.Dense(5, use_bias=False), (3, 4, 7)),
+    ("flatten", lambda: keras.Flatten(), (2, 3, 4, 5)),
+    ("flatten_1d", lambda: keras.Flatten(), (4,)),
+    ("flatten_nchw", lambda: keras.Flatten("channels_first"), (2, 3, 4, 5)),
+    ("reshape", lambda: keras.Reshape((-1, 4)), (2, 3, 8)),
+    ("batchnorm", lambda: keras.BatchNormalization(), (4, 3, 3, 5)),
+    ("batchnorm_axis1", lambda: keras.BatchNormalization(axis=1, center=False), (4, 5, 3)),
+    ("dropout", lambda: keras.Dropout(0.5), (2, 3, 3, 2)),
+    ("activation", lambda: keras.Activation("tanh"), (2, 3)),
+    ("relu", lambda: keras.ReLU(), (2, 3, 3, 2)),
+    ("concatenate", lambda: keras.Concatenate(), [(2, 3, 3, 2), (2, 3, 3, 5)]),
+    ("concatenate_1", lambda: keras.Concatenate(axis=1), [(2, 3, 4), (2, 1, 4), (2, 2, 4)]),
+    ("add", lambda: keras.Add(), [(2, 3, 3, 4), (2, 1, 3, 4), (2, 3, 3, 1)]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("make, shape", [d[1:] for d in DRY], ids=[d[0] for d in DRY])
+def test_dry_run_rule_equals_a_real_forward(be, make, shape):
+    layer = make()
+    dry_shape, dry_count = models.output_shape(layer, shape), models.count_parameters(layer, shape)
+    if isinstance(shape, list):
+        x = [be.asarray(_rand(s, seed=i)) for i, s in enumerate(shape)]
+    else:
+        x = be.asarray(_rand(shape))
+    with be.run_context():
+        y = layer(x)
+    assert dry_shape == tuple(int(s) for s in _data(y).shape)
+    assert dry_count == layer.num_parameters()
+    # built: the rule still agrees, and now checks the built sizes
+    assert models.output_shape(layer, shape) == dry_shape
+    assert models.count_parameters(layer, shape) == dry_count
+
+
+def test_dry_run_refuses_what_the_forward_refuses():
+    conv = keras.Conv2D(4, 3)
+    conv(np.zeros((1, 5, 5, 3), np.float32))
+    bad = [
+        (conv, (1, 5, 5, 2), "built for 3 input channels"),
+        (keras.Conv2D(4, 3), (5, 5, 3), "expects 4-D input"),
+        (keras.Conv2D(4, 3, groups=2), (1, 5, 5, 3), "not divisible by groups=2"),
+        (keras.Conv2D(4, 7), (1, 5, 5, 3), "kernel"),
+        (keras.MaxPool2D(3), (1, 2, 2, 3), "kernel_size"),
+        (keras.GlobalAveragePooling2D(), (2, 3), "expects 4-D input"),
+        (keras.Dense(4), (3,), "at least 2-D"),
+        (keras.Reshape((5, -1)), (2, 12), "cannot make 12 elements"),
+        (keras.BatchNormalization(axis=3), (2, 3), "axis 3"),
+        (keras.Concatenate(), [(1, 2, 2), (1, 3, 3)], "agree on every axis"),
+        (keras.Add(), [(1, 2), (1, 3)], "Add needs shapes that agree"),
+        (keras.Add(), (1, 2), "takes the list of its inputs' shapes"),
+        (keras.Dense(4), [(1, 2), (1, 2)], "takes one input shape"),
+    ]
+    for layer, shape, message in bad:
+        with pytest.raises(pc.ArgumentError, match=message):
+            models.output_shape(layer, shape)
+        if not isinstance(shape, list) and not isinstance(layer, keras.Add):
+            with pytest.raises(pc.ArgumentError, match=message):
+                layer(np.zeros(shape, np.float32))
+
+
 # -- reshaping, normalisation, dropout ------------------------------------------------------------
 
 
@@ -385,7 +537,7 @@ HOSTILE = [
 FUZZED = [
     keras.Conv2D, keras.MaxPool2D, keras.AveragePooling2D, keras.GlobalAveragePooling2D,
     keras.GlobalMaxPooling2D, keras.Dense, keras.Flatten, keras.Reshape,
-    keras.BatchNormalization, keras.Dropout,
+    keras.BatchNormalization, keras.Dropout, keras.Activation, keras.ReLU,
 ]  # fmt: skip
 
 
@@ -405,9 +557,15 @@ def test_fuzzed_keras_layers_build_and_run_or_refuse_with_a_portconv_error(be, d
         return
     shape = data.draw(st.sampled_from([(2, 6, 6, 3), (2, 3, 6, 6), (2, 12), (6, 6, 3), (2,)]))
     x = be.asarray(np.ones(shape, np.float32))
+    try:  # the dry run first: it must agree with the forward, refusal included
+        dry = models.output_shape(layer, shape), models.count_parameters(layer, shape)
+    except pc.PortconvError:
+        dry = None
     try:
         with be.run_context():
             y = layer(x)
-    except pc.PortconvError:
+    except pc.PortconvError as exc:
+        assert dry is None, (layer, shape, dry, exc)
         return
     be.check_array(_data(y), dtype="float32")
+    assert dry == (tuple(int(s) for s in _data(y).shape), layer.num_parameters()), (layer, shape)

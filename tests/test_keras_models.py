@@ -1,12 +1,15 @@
 """The book's TensorFlow-edition models (:mod:`portconv.models.keras`): the per-layer NHWC
 shapes the TF edition prints, logits equal to the channels-first editions of
 :mod:`portconv.models` after copying the weights (HWIO -> OIHW, dense (in, out) -> (out, in)),
-float64, on every backend; one SGD step lowers the loss; arguments refused by name; and the
-Keras layers added for these models (``Activation``, ``ReLU``)."""
+float64, on every backend; the dry run (:func:`portconv.models.shape_summary`,
+``count_parameters``) against the printed rows, the channels-first editions' counts and a real
+forward; one SGD step lowers the loss; arguments refused by name; and the Keras layers added
+for these models (``Activation``, ``ReLU``)."""
 
 from __future__ import annotations
 
 import doctest
+import io
 
 import numpy as np
 import pytest
@@ -100,6 +103,13 @@ DENSENET_96 = [
     ("Sequential", (1, 10)),
 ]
 
+REGNETX32_96 = [
+    ("Sequential", (1, 48, 48, 32)),
+    ("Sequential", (1, 24, 24, 32)),
+    ("Sequential", (1, 12, 12, 80)),
+    ("Sequential", (1, 10)),
+]
+
 
 def _quarter(rows):
     """The VGG-11 rows with every convolution's channels divided by 4 (``VGG11(ratio=4)``)."""
@@ -113,7 +123,9 @@ SHAPES = [
     ("GoogLeNet", lambda: km.GoogLeNet(), 96, GOOGLENET_96),
     ("ResNet18", lambda: km.ResNet18(), 96, RESNET18_96),
     ("DenseNet", lambda: km.DenseNet(), 96, DENSENET_96),
+    ("RegNetX32", lambda: km.RegNetX32(), 96, REGNETX32_96),
 ]
+BOOK_SIZED = SHAPES + [("VGG11", lambda: km.VGG11(), 224, VGG11_224)]
 
 
 @pytest.mark.parametrize("name, make, size, rows", SHAPES, ids=[s[0] for s in SHAPES])
@@ -130,6 +142,95 @@ def test_vgg11_full_width_has_the_books_channels():
     # the full-width VGG-11's rows differ from the tested ratio=4 ones only in channels
     assert km.VGG11().arch == models.VGG_ARCHS["VGG11"]
     assert [c for _, c in km.VGG11().arch] == [s[-1] for _, s in VGG11_224[:5]]
+
+
+# -- the dry run: the same rows and parameters, computing nothing ----------------------------------
+
+
+@pytest.mark.parametrize("name, make, size, rows", BOOK_SIZED, ids=[s[0] for s in BOOK_SIZED])
+def test_dry_run_prints_the_tf_editions_rows_at_the_books_sizes(name, make, size, rows):
+    out = io.StringIO()
+    assert models.shape_summary(make(), (1, size, size, 1), file=out) == rows
+    # the lines layer_summary prints on NumPy, whose shapes print as tuples
+    assert out.getvalue().splitlines() == [f"{n} output shape:\t {s}" for n, s in rows]
+
+
+# (TF-edition model, its channels-first edition, the input size): the same parameters
+SAME_COUNT = [
+    ("AlexNet", lambda: km.AlexNet(), lambda: models.AlexNet(), 224),
+    ("VGG11", lambda: km.VGG11(), lambda: models.VGG11(), 224),
+    ("NiN", lambda: km.NiN(), lambda: models.NiN(), 224),
+    ("GoogLeNet", lambda: km.GoogLeNet(), lambda: models.GoogLeNet(), 96),
+    ("ResNet18", lambda: km.ResNet18(1000), lambda: models.ResNet18(1000), 224),
+    ("DenseNet", lambda: km.DenseNet(), lambda: models.DenseNet(), 96),
+    ("RegNetX32", lambda: km.RegNetX32(), lambda: models.RegNetX32(), 96),
+]
+
+
+@pytest.mark.parametrize("name, make, make_cf, size", SAME_COUNT, ids=[s[0] for s in SAME_COUNT])
+def test_dry_run_counts_the_channels_first_editions_parameters(name, make, make_cf, size):
+    got = models.count_parameters(make(), (1, size, size, 3))
+    assert got == models.count_parameters(make_cf(), (1, 3, size, size))
+    if name == "ResNet18":  # the book's ResNet-18 (biases, no shortcut batch norm)
+        assert got == 11_692_520
+
+
+# (id, factory, a small valid NHWC input, the output shape)
+FORWARD = [
+    ("AlexNet", lambda: km.AlexNet(), (2, 67, 67, 1), (2, 10)),
+    ("VGG", lambda: km.VGG(((1, 4), (1, 8), (2, 8), (2, 16), (2, 16))), (2, 32, 32, 1), (2, 10)),
+    ("NiN", lambda: km.NiN(), (2, 67, 67, 1), (2, 10)),
+    ("GoogLeNet", lambda: km.GoogLeNet(), (2, 32, 32, 1), (2, 10)),
+    ("ResNet18", lambda: km.ResNet18(), (2, 32, 32, 1), (2, 10)),
+    ("ResNet", lambda: km.ResNet(((1, 64), (1, 8)), 5), (2, 16, 16, 3), (2, 5)),
+    ("DenseNet", lambda: km.DenseNet(), (2, 32, 32, 1), (2, 10)),
+    ("RegNetX32", lambda: km.RegNetX32(), (2, 32, 32, 1), (2, 10)),
+    ("AnyNet", lambda: km.AnyNet(((1, 8, 4, 0.5), (2, 12, 6, 1)), 6, 3), (2, 16, 16, 1), (2, 3)),
+    ("Residual", lambda: km.Residual(3), (4, 6, 6, 3), (4, 6, 6, 3)),
+    ("Residual_1x1", lambda: km.Residual(6, True, 2), (4, 7, 7, 3), (4, 4, 4, 6)),
+    ("Inception", lambda: km.Inception(4, (2, 5), (2, 3), 2), (2, 5, 5, 3), (2, 5, 5, 14)),
+    ("ConvBlock", lambda: km.ConvBlock(5), (2, 4, 4, 3), (2, 4, 4, 8)),
+    ("DenseBlock", lambda: km.DenseBlock(2, 10), (4, 8, 8, 3), (4, 8, 8, 23)),
+    ("TransitionBlock", lambda: km.TransitionBlock(10), (4, 9, 9, 23), (4, 4, 4, 10)),
+    ("ResNeXtBlock", lambda: km.ResNeXtBlock(32, 16, 1), (2, 6, 6, 32), (2, 6, 6, 32)),
+    ("ResNeXtBlock_1x1", lambda: km.ResNeXtBlock(16, 4, 0.5, True, 2), (2, 6, 6, 8),
+     (2, 3, 3, 16)),
+    ("vgg_block", lambda: km.vgg_block(2, 4), (1, 7, 7, 3), (1, 3, 3, 4)),
+    ("nin_block", lambda: km.nin_block(4, 3, 2, "same"), (1, 7, 7, 3), (1, 4, 4, 4)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make, in_shape, out_shape", [f[1:] for f in FORWARD], ids=[f[0] for f in FORWARD]
+)
+def test_dry_run_equals_a_real_forward(be, make, in_shape, out_shape):
+    nn.manual_seed(0)
+    model = make()
+    assert models.output_shape(model, in_shape) == out_shape  # before any parameter exists
+    dry_count = models.count_parameters(model, in_shape)
+    x = be.asarray(_rand(in_shape).astype(np.float32))
+    with be.run_context():
+        y = model(x)
+    be.check_array(_data(y), dtype="float32")
+    assert tuple(_data(y).shape) == out_shape
+    assert model.num_parameters() == dry_count
+    # layer_summary (a real forward, layer by layer) = shape_summary (the dry run); a block
+    # with a forward of its own is one row
+    printed, dry = io.StringIO(), io.StringIO()
+    with be.run_context():
+        rows = model.layer_summary(in_shape, like=x, file=printed)
+    assert rows == models.shape_summary(model, in_shape, file=dry)
+    if be.name == "numpy":  # shapes print as tuples there (torch prints torch.Size(...))
+        assert printed.getvalue() == dry.getvalue()
+
+
+def test_dry_run_refuses_a_residual_shortcut_that_does_not_fit():
+    with pytest.raises(pc.ArgumentError, match="use_1x1conv=True"):
+        models.output_shape(km.Residual(6), (1, 4, 4, 3))
+    with pytest.raises(pc.ArgumentError, match="use_1x1conv=True"):
+        models.output_shape(km.ResNeXtBlock(8, 4, 1), (1, 4, 4, 3))
+    with pytest.raises(pc.ArgumentError, match="expects 4-D input"):
+        models.count_parameters(km.RegNetX32(), (1, 96, 96))
 
 
 # -- logits equal to the channels-first editions --------------------------------------------------
@@ -229,12 +330,52 @@ def test_densenet_equals_the_channels_first_edition_on_odd_sizes(be):
     assert got.shape == (2, 3)
 
 
+def _keras_eps(model):
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eps = 1e-3  # Keras's epsilon
+    return model
+
+
+def test_regnetx32_equals_the_channels_first_edition_on_odd_sizes(be):
+    # 17 -> 9 -> 5 -> 3: every stride-2 convolution sees an odd size, where SAME pads both
+    # sides as the PyTorch edition does; the grouped 3 x 3 kernels are HWIO (3, 3, 16, C)
+    tm = _keras_eps(models.RegNetX32())
+    got = _compare(be, km.RegNetX32(), tm, _rand((2, 1, 17, 17)), train=True)
+    assert got.shape == (2, 10)
+
+
+def test_anynet_equals_the_channels_first_edition_on_odd_sizes(be):
+    arch = ((1, 8, 4, 0.5), (2, 12, 6, 1))
+    tm = _keras_eps(models.AnyNet(arch, 6, 3))
+    got = _compare(be, km.AnyNet(arch, 6, 3), tm, _rand((2, 2, 9, 9)), train=True)
+    assert got.shape == (2, 3)
+
+
+def test_backward_reaches_every_parameter_through_the_merge_layers(be):
+    """Gradients flow through Concatenate, concatenate and Add to every parameter."""
+    nn.manual_seed(2)
+    for model, shape in (
+        (km.ResNet(((1, 64), (1, 8)), 3), (2, 9, 9, 1)),
+        (km.DenseNet(8, 4, (2, 2), 3), (2, 9, 9, 1)),
+        (km.GoogLeNet(3), (1, 17, 17, 1)),
+        (km.AnyNet(((1, 8, 4, 0.5), (1, 12, 6, 1)), 6, 3), (2, 9, 9, 1)),
+    ):
+        x = be.asarray(_rand(shape).astype(np.float32))
+        with be.run_context():
+            ag.sum(model(x)).backward()
+        for name, p in model.named_parameters():
+            assert p.grad is not None, name
+            be.check_array(p.grad)
+
+
 # -- training -------------------------------------------------------------------------------------
 
 TRAINED = [
     ("VGG", lambda: km.VGG(((1, 4), (1, 8)), 3), (4, 8, 8, 2)),
     ("ResNet", lambda: km.ResNet(((1, 64), (1, 8)), 3), (4, 9, 9, 1)),
     ("DenseNet", lambda: km.DenseNet(8, 4, (2, 2), 3), (4, 9, 9, 1)),
+    ("AnyNet", lambda: km.AnyNet(((1, 8, 4, 0.5), (1, 12, 6, 1)), 6, 3), (4, 9, 9, 1)),
 ]
 
 
@@ -275,6 +416,14 @@ BAD = [
     (lambda: km.DenseNet(arch=(2, 0)), pc.ArgumentError, r"arch\[1\]"),
     (lambda: km.DenseNet(growth_rate=0), pc.ArgumentError, "growth_rate"),
     (lambda: keras.Activation("gelu"), pc.ArgumentError, "activation"),
+    (lambda: km.AnyNet((), 8), pc.ArgumentError, "arch: expected a non-empty"),
+    (lambda: km.AnyNet(((1, 8, 4),), 8), pc.ArgumentError, r"arch\[0\]: expected \(depth"),
+    (lambda: km.AnyNet(((1, 8, 3, 1),), 8), pc.ArgumentError, "groups: the 8 bottleneck"),
+    (lambda: km.AnyNet(((1, 8, 4, 1),), 0), pc.ArgumentError, "stem_channels"),
+    (lambda: km.AnyNet(((1, 8, 4, 1),), 8, 0), pc.ArgumentError, "num_classes"),
+    (lambda: km.ResNeXtBlock(8, 4, 0), pc.ArgumentError, "bot_mul"),
+    (lambda: km.ResNeXtBlock(8, 4, 1, strides=0), pc.ArgumentError, "strides"),
+    (lambda: km.RegNetX32(num_classes=-1), pc.ArgumentError, "num_classes"),
 ]
 
 
