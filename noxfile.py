@@ -54,6 +54,11 @@ BACKENDS = {
 # 64-bit mode (off by default: JAX would store float64 data as float32)
 BACKEND_ENV = {"jax": {"JAX_ENABLE_X64": "1"}}
 
+# pytest options a backend's test session adds: XLA reports a fatal error from C++ on file
+# descriptor 2 and aborts, and pytest's default capture (of the descriptors) would lose the
+# message with the process; capturing sys.stdout/sys.stderr only lets it reach the log
+PYTEST_OPTIONS = {"jax": ["--capture=sys"]}
+
 
 def cuda_device_reason() -> str:
     """Empty when a CUDA device is visible here, else why not."""
@@ -110,7 +115,7 @@ def tests(session: nox.Session, backend: str) -> None:
         "PYTHONWARNINGS": "ignore::DeprecationWarning:mxnet",
         **BACKEND_ENV.get(backend, {}),
     }
-    session.run("pytest", *session.posargs, env=env)
+    session.run("pytest", *PYTEST_OPTIONS.get(backend, []), *session.posargs, env=env)
 
 
 @nox.session

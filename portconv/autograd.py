@@ -46,6 +46,7 @@ from .ops import fractional as _fractional
 from .ops import lp_pool as _lp
 from .ops import pool as _pool
 from .ops import unpool as _unpool
+from .ops import upsample as _upsample
 from .ops._args import _is_int
 from .ops._common import prepare
 from .ops.conv import bind as _conv_bind
@@ -92,6 +93,7 @@ __all__ = [
     "max_pool1d",
     "max_pool2d",
     "max_pool3d",
+    "interpolate",
     "max_unpool1d",
     "max_unpool2d",
     "max_unpool3d",
@@ -1279,6 +1281,35 @@ def _fixed_unpool(d: int):
 max_unpool1d = _fixed_unpool(1)
 max_unpool2d = _fixed_unpool(2)
 max_unpool3d = _fixed_unpool(3)
+
+
+def interpolate(
+    input: Any,
+    size: Any = None,
+    scale_factor: Any = None,
+    mode: str = "nearest",
+    align_corners: bool | None = None,
+    recompute_scale_factor: bool | None = None,
+    *,
+    path: str | None = None,
+) -> Variable:
+    """:func:`portconv.interpolate` with a gradient: each input element's is the sum of the
+    output gradients that copied it.
+
+    Parameters
+    ----------
+    input : Variable or array
+    size, scale_factor, mode, align_corners, recompute_scale_factor, path
+        As :func:`portconv.interpolate`.
+
+    Returns
+    -------
+    Variable
+    """
+    plan = _upsample.bind(
+        _data(input), size, scale_factor, mode, align_corners, recompute_scale_factor
+    )
+    return _record(plan, (input,), path)
 
 
 def _fixed_lp(d: int):

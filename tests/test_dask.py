@@ -258,6 +258,71 @@ def test_training_state_is_persisted_as_one_chunk_per_array():
     assert float(settled[2].compute()) == 1.0
 
 
+GRAD_CASES = {
+    "conv": lambda ag, x, w, b: ag.conv2d(x, w, b, 2, 1),
+    "conv_transpose": lambda ag, x, w, b: ag.conv_transpose2d(x, w, b, 2, 1),
+    "max_pool": lambda ag, x, w, b: ag.max_pool2d(x, 3, 2, 1, ceil_mode=True),
+    "avg_pool": lambda ag, x, w, b: ag.avg_pool2d(x, 3, 2, 1),
+    "adaptive_avg_pool": lambda ag, x, w, b: ag.adaptive_avg_pool2d(x, (2, 3)),
+}
+
+
+@pytest.mark.parametrize("op", sorted(GRAD_CASES))
+@pytest.mark.parametrize("spatial", [(8, 8), (3, 8)], ids=["batch-chunks", "spatial-chunks"])
+def test_gradients_run_per_batch_chunk_and_equal_numpy(op, spatial, monkeypatch):
+    # one task per batch chunk, where the generic rule on Dask arrays schedules each slice
+    # of its col2im (thousands for a LeNet layer)
+    from portconv.backends import dask as dask_adapter
+
+    from portconv import autograd as ag
+
+    chunks_done = []
+    block_grads = dask_adapter._block_grads
+
+    def spy(block, call, needs, xb, *rest):
+        chunks_done.append(xb.shape)
+        return block_grads(block, call, needs, xb, *rest)
+
+    monkeypatch.setattr(dask_adapter, "_block_grads", spy)
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((6, 2, 8, 8)), rng.standard_normal((2, 2, 3, 3)), np.ones(2)
+    g = rng.standard_normal(GRAD_CASES[op](pc, x, w, b).shape)
+    grads = {}
+    for name, xs in [("numpy", x), ("dask", chunked(x, (2, 2) + spatial))]:
+        leaves = [ag.Variable(a, requires_grad=True) for a in (xs, w, b)]
+        y = GRAD_CASES[op](ag, *leaves)
+        y.backward(g)
+        grads[name] = [v.grad for v in leaves]
+    assert chunks_done == [(2, 2, 8, 8)] * 3
+    for mine, ref in zip(grads["dask"], grads["numpy"]):
+        assert (mine is None) == (ref is None)  # pooling: no weight, no bias
+        if ref is not None:
+            np.testing.assert_allclose(np.asarray(mine), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_gradients_keep_a_spatial_cut_beyond_the_memory_budget(monkeypatch):
+    # one batch chunk's whole image over the budget: the caller's spatial chunks stay (the
+    # generic rule runs on them) and the values do not change
+    from portconv.backends import dask as dask_adapter
+
+    from portconv import autograd as ag
+
+    def refuse(*args):
+        raise AssertionError("the batch-chunk backward ran on a cut over the budget")
+
+    monkeypatch.setattr(dask_adapter, "_block_grads", refuse)
+
+    rng = np.random.default_rng(12)
+    x, w = rng.standard_normal((2, 1, 16, 16)), rng.standard_normal((1, 1, 3, 3))
+    ref = ag.Variable(x, requires_grad=True)
+    ag.conv2d(ref, w, None, 1, 1).sum().backward()
+    xs = ag.Variable(chunked(x, (1, 1, 8, 8)), requires_grad=True)
+    with pc.config(memory_budget=1024):
+        y = ag.conv2d(xs, w, None, 1, 1)
+        y.backward(da.ones(y.shape, chunks=(1, 1, 8, 8)))
+    np.testing.assert_allclose(xs.grad.compute(), ref.grad, rtol=1e-12, atol=1e-12)
+
+
 # -- mixing libraries, errors ---------------------------------------------------------------------
 
 

@@ -5,9 +5,10 @@ definition (no vectorised tricks shared with portconv's kernels):
 max pooling with indices and on integers, max unpooling, Lp pooling (PyTorch's and ONNX's
 formulas), average pooling with ``divisor_override`` and dilation, fractional max pooling,
 convolution ``padding_mode``, transposed convolution ``padding="same"``/``output_size``,
-deformable convolution, ONNX's integer convolutions, the book's helpers on integers, and the
-edge cases issue 16 fixed. Gradients of the new differentiable ops are checked against
-central finite differences (float64) through ``portconv.autograd``.
+deformable convolution, ONNX's integer convolutions, nearest-neighbour ``interpolate``, the
+book's helpers on integers, and the edge cases issue 16 fixed. Gradients of the new
+differentiable ops are checked against central finite differences (float64) through
+``portconv.autograd``.
 """
 
 from __future__ import annotations
@@ -753,6 +754,84 @@ def test_integer_convolution_refusals(be):
         pc.conv_integer(x, w, None, be.asarray(np.zeros(3, np.uint8)))
     with pytest.raises(pc.ArrayTypeError, match="input: expected a real floating"):
         pc.conv2d(x, w)  # conv2d itself keeps refusing integers, as PyTorch does
+
+
+# -- nearest-neighbour resizing --------------------------------------------------------------------
+
+
+def nearest_reference(x, out, factors, exact):
+    """Each output element copies the input element at ``floor((j + offset) * scale)``,
+    computed in float32 as PyTorch does (offset 0.5 for "nearest-exact")."""
+    y = np.empty(x.shape[:2] + tuple(out))
+    spatial = x.shape[2:]
+    for pos in np.ndindex(*out):
+        src = []
+        for j, n, m, f in zip(pos, spatial, out, factors):
+            scale = np.float32(1.0 / f) if f is not None else np.float32(n) / np.float32(m)
+            at = np.float32(j) + np.float32(0.5 if exact else 0.0)
+            src.append(min(int(np.floor(at * scale)), n - 1))
+        y[(slice(None), slice(None)) + pos] = x[(slice(None), slice(None)) + tuple(src)]
+    return y
+
+
+@st.composite
+def resize_cases(draw):
+    d = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(1, 6 if d < 3 else 4)) for _ in range(d))
+    exact = draw(st.booleans())
+    if draw(st.booleans()):
+        size = tuple(draw(st.integers(1, 9 if d < 3 else 5)) for _ in range(d))
+        return spatial, dict(size=size), size, (None,) * d, exact
+    factors = tuple(draw(st.sampled_from([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])) for _ in range(d))
+    out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+    assume(min(out) >= 1)
+    recompute = draw(st.booleans())
+    kw = dict(scale_factor=factors, recompute_scale_factor=recompute or None)
+    return spatial, kw, out, (None,) * d if recompute else factors, exact
+
+
+@many
+@given(case=resize_cases(), seed=st.integers(0, 2**16))
+def test_interpolate_nearest_against_a_loop_reference(be, case, seed):
+    spatial, kw, out, factors, exact = case
+    x = np.random.default_rng(seed).standard_normal((2, 2) + spatial)
+    mode = "nearest-exact" if exact else "nearest"
+    y = pc.interpolate(be.asarray(x), mode=mode, **kw)
+    be.check(y, nearest_reference(x, out, factors, exact), dtype="float64")
+
+
+@fd_settings
+@given(case=resize_cases())
+def test_interpolate_nearest_gradient(be, case):
+    spatial, kw, _, _, exact = case
+    mode = "nearest-exact" if exact else "nearest"
+    x = np.random.default_rng(3).standard_normal((1, 2) + spatial)
+    _fd_check(be, lambda v: ag.interpolate(v, mode=mode, **kw), [x])
+
+
+def test_interpolate_equals_torch_s(be):
+    torch = pytest.importorskip("torch", reason="compares with torch.nn.functional.interpolate")
+    x = np.random.default_rng(4).standard_normal((2, 3, 5, 7))
+    for mode in ("nearest", "nearest-exact"):
+        for kw in (dict(size=(3, 11)), dict(scale_factor=(1.7, 0.6)), dict(scale_factor=2)):
+            ref = torch.nn.functional.interpolate(torch.from_numpy(x), mode=mode, **kw)
+            be.check(pc.interpolate(be.asarray(x), mode=mode, **kw), ref.numpy(), dtype="float64")
+
+
+def test_interpolate_refuses_bad_arguments_by_name(be):
+    x = be.asarray(np.ones((1, 1, 4, 4)))
+    with pytest.raises(pc.ArgumentError, match=r"mode: portconv resizes by 'nearest' or"):
+        pc.interpolate(x, scale_factor=2, mode="bilinear")
+    with pytest.raises(pc.ArgumentError, match="size, scale_factor: give exactly one"):
+        pc.interpolate(x)
+    with pytest.raises(pc.ArgumentError, match="align_corners"):
+        pc.interpolate(x, scale_factor=2, align_corners=False)
+    with pytest.raises(pc.ArgumentError, match="size: expected a positive int or 2"):
+        pc.interpolate(x, size=(2, 3, 4))
+    with pytest.raises(pc.ArgumentError, match=r"input: interpolate expects a batched"):
+        pc.interpolate(be.asarray(np.ones((4, 4))), scale_factor=2)
+    with pytest.raises(pc.ArgumentError, match="recompute_scale_factor"):
+        pc.interpolate(x, scale_factor=2, recompute_scale_factor="yes")
 
 
 # -- the book's helpers on integers ----------------------------------------------------------------

@@ -383,7 +383,7 @@ def test_upsample_keeps_an_infinite_gradient_where_it_belongs(be):
 
 
 def test_upsample_refuses_bad_arguments_by_name(be):
-    with pytest.raises(pc.ArgumentError, match="mode: only 'nearest'"):
+    with pytest.raises(pc.ArgumentError, match="mode: portconv resizes by 'nearest' or"):
         nn.Upsample(scale_factor=2, mode="bilinear")
     with pytest.raises(pc.ArgumentError, match="size, scale_factor: give exactly one"):
         nn.Upsample()

@@ -12,20 +12,17 @@ through them as through the layers of :mod:`portconv.nn.layers`.
 
 from __future__ import annotations
 
-import math
 import numbers
-from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from .. import autograd as ag
 from ..autograd import Variable
 from ..errors import ArgumentError, ArrayTypeError
 from ..ops._args import int_tuple
-from ..ops._call import pad_call
-from ..ops._common import Op, Plan, prepare
+from ..ops._call import pad_call, positive_sizes
+from ..ops._common import Plan, prepare
 from ..ops.pad import PAD
+from ..ops.upsample import MODES as NEAREST_MODES
 from . import init as _init
 from ._checks import flag, real_number
 from .layers import _SPATIAL, _data, _float_input
@@ -1039,99 +1036,6 @@ class ReplicationPad3d(_Pad):
 # -- nearest-neighbour upsampling ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NearestCall:
-    """One nearest-neighbour resizing of an ``(n, c, *size)`` array to ``(n, c, *out)``:
-    output position ``j`` of an axis reads input position ``index(j)``, PyTorch's rule for
-    ``mode="nearest"`` (``min(floor(j * scale), size - 1)`` in float32, with ``scale`` ``1 /
-    scale_factor`` where a scale factor is given, else ``size / out``)."""
-
-    n: int
-    c: int
-    size: tuple[int, ...]
-    out: tuple[int, ...]
-    scales: tuple[float | None, ...]
-    dtype: Any = None
-    device: Any = None
-
-    op = "upsample_nearest"
-
-    @property
-    def d(self) -> int:
-        return len(self.size)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.n, self.c) + self.out
-
-    def index(self, axis: int) -> np.ndarray:
-        """The input position each output position of spatial axis ``axis`` reads."""
-        n, m, s = self.size[axis], self.out[axis], self.scales[axis]
-        j = np.arange(m, dtype=np.int64)
-        if m == n:
-            return j
-        if m == 2 * n:
-            return j >> 1
-        scale = np.float32(1.0 / s) if s is not None else np.float32(n) / np.float32(m)
-        pos = np.floor(j.astype(np.float32) * scale).astype(np.int64)
-        return np.minimum(pos, n - 1)
-
-
-def _nearest_forward(xp: Any, call: NearestCall, x: Any) -> Any:
-    for axis in range(call.d):
-        idx = xp.asarray(call.index(axis), device=call.device)
-        x = xp.take(x, idx, axis=2 + axis)
-    return x
-
-
-def _nearest_backward(xp: Any, call: NearestCall, arrays, y, g, needs) -> tuple:
-    """Each input position's gradient is the sum of the output gradients that read it, added
-    in output order (as PyTorch adds them); ``where`` rather than a 0/1 product, so an
-    infinite gradient stays where it belongs."""
-    if not needs[0]:
-        return (None,)
-    for axis in reversed(range(call.d)):
-        idx = call.index(axis)
-        n, m = call.size[axis], call.out[axis]
-        count = np.bincount(idx, minlength=n)
-        start = np.searchsorted(idx, np.arange(n))
-        shape = [1] * g.ndim
-        shape[2 + axis] = n
-        total = None
-        for k in range(int(count.max()) if count.size else 0):
-            pos = xp.asarray(np.minimum(start + k, m - 1), device=call.device)
-            mask = xp.reshape(xp.asarray(k < count, device=call.device), tuple(shape))
-            taken = xp.take(g, pos, axis=2 + axis)
-            term = xp.where(mask, taken, xp.zeros_like(taken))
-            total = term if total is None else total + term
-        g = total
-    return (g,)
-
-
-#: nearest-neighbour resizing: forward and gradient (no native kernel)
-NEAREST = Op("upsample_nearest", _nearest_forward, _nearest_backward)
-
-
-def _positive_sizes(name: str, value: Any, d: int, kind: type) -> tuple:
-    """``value`` (one number, or one per spatial axis) as a ``d``-tuple of positive numbers
-    of ``kind`` (int for ``size``, float for ``scale_factor``)."""
-    items = tuple(value) if isinstance(value, list | tuple) else (value,) * d
-    ok = len(items) == d and all(
-        not isinstance(v, bool)
-        and isinstance(v, numbers.Integral if kind is int else numbers.Real)
-        and v > 0
-        and math.isfinite(v)
-        for v in items
-    )
-    if not ok:
-        what = "int" if kind is int else "number"
-        raise ArgumentError(
-            f"{name}: expected a positive {what} or {d} of them (one per spatial axis of the "
-            f"input), got {value!r}"
-        )
-    return tuple(kind(v) for v in items)
-
-
 class Upsample(Module):
     """PyTorch's ``Upsample(size=None, scale_factor=None, mode="nearest")``: each output
     element copies the nearest input element (PyTorch's index rule), for 1 to 3 spatial
@@ -1185,13 +1089,15 @@ class Upsample(Module):
         recompute_scale_factor: bool | None = None,
     ) -> None:
         super().__init__()
-        if mode != "nearest":
+        if mode not in NEAREST_MODES:
             raise ArgumentError(
-                f"mode: only 'nearest' upsampling is available in portconv.nn, got {mode!r}"
+                f"mode: portconv resizes by {' or '.join(map(repr, NEAREST_MODES))} only, "
+                f"got {mode!r}"
             )
         if align_corners is not None:
             raise ArgumentError(
-                f"align_corners: only None with mode='nearest' (as PyTorch), got {align_corners!r}"
+                f"align_corners: only None with the nearest modes (as PyTorch), got "
+                f"{align_corners!r}"
             )
         if (size is None) == (scale_factor is None):
             raise ArgumentError(
@@ -1199,13 +1105,13 @@ class Upsample(Module):
                 f"scale_factor={scale_factor!r}"
             )
         if size is not None:
-            _positive_sizes("size", size, len(size) if isinstance(size, list | tuple) else 1, int)
+            positive_sizes("size", size, len(size) if isinstance(size, list | tuple) else 1, int)
             self.size = tuple(size) if isinstance(size, list) else size
             self.scale_factor = None
         else:
             one = not isinstance(scale_factor, list | tuple)
             d = 1 if one else len(scale_factor)
-            factors = _positive_sizes("scale_factor", scale_factor, d, float)
+            factors = positive_sizes("scale_factor", scale_factor, d, float)
             self.size = None
             self.scale_factor = factors[0] if one else factors
         self.mode = mode
@@ -1217,36 +1123,14 @@ class Upsample(Module):
 
     def forward(self, x: Any) -> Variable:
         data = _float_input(x)
-        d = data.ndim - 2
-        if d not in (1, 2, 3):
+        if data.ndim not in (3, 4, 5):
             raise ArgumentError(
                 f"input: Upsample expects a batched (N, C, L), (N, C, H, W) or (N, C, D, H, "
                 f"W) array, got shape {tuple(data.shape)}"
             )
-        size = tuple(int(s) for s in data.shape[2:])
-        if self.size is not None:
-            out = _positive_sizes("size", self.size, d, int)
-            scales: tuple = (None,) * d
-        else:
-            factors = _positive_sizes("scale_factor", self.scale_factor, d, float)
-            out = tuple(int(math.floor(n * f)) for n, f in zip(size, factors))
-            scales = (None,) * d if self.recompute else factors
-        if min(size) < 1 or min(out) < 1:
-            raise ArgumentError(
-                f"input: Upsample needs a non-empty input and output along every spatial axis, "
-                f"got input shape {tuple(data.shape)} and output size {out}"
-            )
-        be, _, _ = prepare(data, names=("input",))
-        call = NearestCall(
-            int(data.shape[0]),
-            int(data.shape[1]),
-            size,
-            out,
-            scales,
-            data.dtype,
-            be.adapter.device(data),
+        return ag.interpolate(
+            x, self.size, self.scale_factor, self.mode, None, self.recompute or None
         )
-        return ag._record(Plan(NEAREST, be, call), (x,), None)
 
     def extra_repr(self) -> str:
         if self.scale_factor is not None:

@@ -1,6 +1,7 @@
 """Functional ops, each written once against the array API standard, forward and backward
 side by side: ``conv.py`` (convolution), ``conv_transpose.py``, ``pool.py`` (max and average
-pooling), ``adaptive.py`` (adaptive and global pooling), ``unpool.py`` (max unpooling);
+pooling), ``adaptive.py`` (adaptive and global pooling), ``unpool.py`` (max unpooling),
+``upsample.py`` (nearest-neighbour resizing), and the rest of the family in their own modules;
 ``_call.py`` holds the call descriptions and every padding and output-size rule,
 ``_common.py`` the dispatch, ``_indices.py`` scattering to indices."""
 
@@ -32,6 +33,7 @@ from .pool import (
 )
 from .qconv import conv_integer, qlinear_conv
 from .unpool import max_unpool1d, max_unpool2d, max_unpool3d
+from .upsample import interpolate
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -57,6 +59,7 @@ __all__ = [
     "fractional_max_pool3d",
     "global_avg_pool",
     "global_max_pool",
+    "interpolate",
     "lp_pool1d",
     "lp_pool2d",
     "lp_pool3d",

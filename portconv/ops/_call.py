@@ -168,8 +168,24 @@ def _groups(groups: Any) -> int:
 # -- convolution -----------------------------------------------------------------------------------
 
 
+class _Spatial:
+    """What a call description on ``(n, c, *size)`` arrays derives from its fields: the
+    number of spatial dimensions and the result's shape ``(n, c, *out)`` (``(n, c_out,
+    *out)`` where the op mixes channels: its own ``out_shape``)."""
+
+    @property
+    def d(self) -> int:
+        """The number of spatial dimensions."""
+        return len(self.size)  # type: ignore[attr-defined]
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """The shape of the kernels' result."""
+        return (self.n, self.c) + self.out  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class ConvCall:
+class ConvCall(_Spatial):
     """One convolution (``op="conv"``) or transposed convolution (``op="conv_transpose"``).
 
     Arrays reach the kernels channels-first and batched: input ``(n, c_in, *size)``, weight
@@ -196,11 +212,6 @@ class ConvCall:
     dtype: Any = None
     device: Any = None
     channels_last: bool = False
-
-    @property
-    def d(self) -> int:
-        """The number of spatial dimensions."""
-        return len(self.size)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -468,7 +479,7 @@ def transpose_padding(
 
 
 @dataclass(frozen=True)
-class PoolCall:
+class PoolCall(_Spatial):
     """One max (``kind="max"``) or average (``kind="avg"``) pooling of an ``(n, c, *size)``
     input to ``(n, c, *out)``.
 
@@ -508,14 +519,6 @@ class PoolCall:
         if self.indices:
             return "max_pool_with_indices"
         return "max_pool_integer" if self.integer else f"{self.kind}_pool"
-
-    @property
-    def d(self) -> int:
-        return len(self.size)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.n, self.c) + self.out
 
     @property
     def symmetric(self) -> bool:
@@ -645,7 +648,7 @@ def divisor_arg(divisor_override: Any) -> int | None:
 
 
 @dataclass(frozen=True)
-class AdaptiveCall:
+class AdaptiveCall(_Spatial):
     """One adaptive max or average pooling of an ``(n, c, *size)`` input to ``(n, c, *out)``:
     output ``i`` of ``o`` along an axis of size ``n`` covers ``[floor(i*n/o),
     ceil((i+1)*n/o))`` (PyTorch's windows). Global pooling is the case ``out == (1, ...)``."""
@@ -663,14 +666,6 @@ class AdaptiveCall:
     @property
     def op(self) -> str:
         return "adaptive_max_pool_with_indices" if self.indices else f"adaptive_{self.kind}_pool"
-
-    @property
-    def d(self) -> int:
-        return len(self.size)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.n, self.c) + self.out
 
     def windows(self, axis: int) -> list[tuple[int, int]]:
         """The ``(start, stop)`` of every output's window along spatial axis ``axis``."""
@@ -754,7 +749,7 @@ PAD_MODES = ("constant", "reflect", "replicate", "circular")
 
 
 @dataclass(frozen=True)
-class PadCall:
+class PadCall(_Spatial):
     """Padding the spatial axes of an ``(n, c, *size)`` array by ``padding`` (before, after)
     pairs: "constant" (``value``), "reflect" (mirrored without repeating the edge, as
     ``numpy.pad``'s "reflect"), "replicate" (the edge repeated, NumPy's "edge") or
@@ -772,16 +767,8 @@ class PadCall:
     op = "pad"
 
     @property
-    def d(self) -> int:
-        return len(self.size)
-
-    @property
     def out(self) -> tuple[int, ...]:
         return tuple(n + b + a for n, (b, a) in zip(self.size, self.padding))
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.n, self.c) + self.out
 
 
 def pad_call(
@@ -823,11 +810,105 @@ def pad_call(
     return PadCall(mode, shape[0], shape[1], tuple(spatial), tuple(padding), value, dtype, device)
 
 
+# -- nearest-neighbour resizing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NearestCall(_Spatial):
+    """One nearest-neighbour resizing of an ``(n, c, *size)`` array to ``(n, c, *out)``:
+    output position ``j`` of an axis reads input position ``index(j)``, PyTorch's rules:
+    ``mode="nearest"`` ``min(floor(j * scale), size - 1)`` in float32, ``"nearest-exact"``
+    (``exact``) ``min(floor((j + 0.5) * scale), size - 1)``, with ``scale`` ``1 /
+    scale_factor`` where a scale factor is given, else ``size / out``."""
+
+    n: int
+    c: int
+    size: tuple[int, ...]
+    out: tuple[int, ...]
+    scales: tuple[float | None, ...]
+    exact: bool = False
+    dtype: Any = None
+    device: Any = None
+
+    op = "interpolate"
+
+    def index(self, axis: int) -> Any:
+        """The input position each output position of spatial axis ``axis`` reads (a NumPy
+        int64 array: host-side, as the rule is float32 arithmetic on positions)."""
+        import numpy as np
+
+        n, m, s = self.size[axis], self.out[axis], self.scales[axis]
+        j = np.arange(m, dtype=np.int64)
+        if m == n:
+            return j
+        if m == 2 * n:  # both rules
+            return j >> 1
+        scale = np.float32(1.0 / s) if s is not None else np.float32(n) / np.float32(m)
+        at = j.astype(np.float32) + (np.float32(0.5) if self.exact else np.float32(0.0))
+        return np.minimum(np.floor(at * scale).astype(np.int64), n - 1)
+
+
+def positive_sizes(name: str, value: Any, d: int, kind: type) -> tuple:
+    """``value`` (one number, or one per spatial axis) as a ``d``-tuple of positive finite
+    numbers of ``kind`` (int for ``size``, float for ``scale_factor``)."""
+    items = tuple(value) if isinstance(value, list | tuple) else (value,) * d
+    ok = len(items) == d and all(
+        not isinstance(v, bool)
+        and isinstance(v, numbers.Integral if kind is int else numbers.Real)
+        and v > 0
+        and math.isfinite(v)
+        for v in items
+    )
+    if not ok:
+        what = "int" if kind is int else "number"
+        raise ArgumentError(
+            f"{name}: expected a positive {what} or {d} of them (one per spatial axis of the "
+            f"input), got {value!r}"
+        )
+    return tuple(kind(v) for v in items)
+
+
+def nearest_call(
+    input_shape: Sequence[int],
+    size: Any = None,
+    scale_factor: Any = None,
+    recompute_scale_factor: bool = False,
+    exact: bool = False,
+    *,
+    dtype: Any = None,
+    device: Any = None,
+) -> NearestCall:
+    """Check a nearest-neighbour resizing of an ``(N, C, *spatial)`` array to ``size`` or by
+    ``scale_factor`` (exactly one; PyTorch's rules: the output is ``floor(n *
+    scale_factor)``, indexed by ``1 / scale_factor`` unless ``recompute_scale_factor``)."""
+    shape = tuple(int(s) for s in input_shape)
+    d = len(shape) - 2
+    if (size is None) == (scale_factor is None):
+        raise ArgumentError(
+            f"size, scale_factor: give exactly one of them, got size={size!r} and "
+            f"scale_factor={scale_factor!r}"
+        )
+    spatial = shape[2:]
+    if size is not None:
+        out = positive_sizes("size", size, d, int)
+        scales: tuple = (None,) * d
+    else:
+        factors = positive_sizes("scale_factor", scale_factor, d, float)
+        out = tuple(int(math.floor(n * f)) for n, f in zip(spatial, factors))
+        scales = (None,) * d if recompute_scale_factor else factors
+    if min(spatial) < 1 or min(out) < 1:
+        raise ArgumentError(
+            f"input: nearest-neighbour resizing needs a non-empty input and output along "
+            f"every spatial axis, got input shape {shape} and output size {out}"
+        )
+    return NearestCall(shape[0], shape[1], spatial, out, scales, exact, dtype, device)
+
+
 # -- max unpooling ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class UnpoolCall:
+class UnpoolCall(_Spatial):
     """One max unpooling (PyTorch's ``max_unpool``, ONNX's MaxUnpool) of an ``(n, c, *size)``
     input with indices of the same shape to ``(n, c, *out)``: every input value goes to the
     flat position its index names within its ``(n, c)`` plane of the output (the rest is 0).
@@ -845,14 +926,6 @@ class UnpoolCall:
     device: Any = None
 
     op = "max_unpool"
-
-    @property
-    def d(self) -> int:
-        return len(self.size)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.n, self.c) + self.out
 
 
 def unpool_call(
@@ -962,7 +1035,7 @@ def lp_norm(norm_type: Any) -> float:
 
 
 @dataclass(frozen=True)
-class FractionalCall:
+class FractionalCall(_Spatial):
     """One fractional max pooling (Graham, 2014; PyTorch's ``fractional_max_pool2d/3d``) of
     an ``(n, c, *size)`` input to ``(n, c, *out)`` with windows of ``kernel``: along an axis
     of size ``n``, output ``i < out - 1`` of plane ``(b, ch)`` starts at
@@ -980,14 +1053,6 @@ class FractionalCall:
     device: Any = None
 
     op = "fractional_max_pool"
-
-    @property
-    def d(self) -> int:
-        return len(self.size)
-
-    @property
-    def out_shape(self) -> tuple[int, ...]:
-        return (self.n, self.c) + self.out
 
     @property
     def samples_shape(self) -> tuple[int, ...]:
@@ -1054,7 +1119,7 @@ def fractional_call(
 
 
 @dataclass(frozen=True)
-class DeformCall:
+class DeformCall(_Spatial):
     """One deformable convolution (torchvision's ``deform_conv2d``, ONNX's DeformConv) of an
     ``(n, c_in, *size)`` input with a ``(c_out, c_in/groups, *kernel)`` weight: each kernel
     tap of each output samples the input bilinearly at its regular position plus a learned
@@ -1079,10 +1144,6 @@ class DeformCall:
     device: Any = None
 
     op = "deform_conv"
-
-    @property
-    def d(self) -> int:
-        return len(self.size)
 
     @property
     def out_shape(self) -> tuple[int, ...]:
