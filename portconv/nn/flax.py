@@ -85,12 +85,12 @@ def lecun_normal() -> Any:
 
     def init(shape, fan_in, fan_out, rng):
         std = math.sqrt(1.0 / max(fan_in, 1)) / _TRUNCATED_STD
-        size = math.prod(shape)
-        out = np.empty(0)
-        while out.size < size:  # rejection: redraw what falls outside [-2, 2]
-            draw = rng.standard_normal(max(2 * (size - out.size), 16))
-            out = np.concatenate([out, draw[np.abs(draw) <= 2.0]])
-        return out[:size].reshape(shape) * std
+        out = rng.standard_normal(math.prod(shape))
+        bad = np.flatnonzero(np.abs(out) > 2.0)
+        while bad.size:  # rejection: redraw what falls outside [-2, 2]
+            out[bad] = rng.standard_normal(bad.size)
+            bad = bad[np.abs(out[bad]) > 2.0]
+        return out.reshape(shape) * std
 
     return init
 
