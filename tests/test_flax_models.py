@@ -1001,7 +1001,7 @@ def test_flax_training_mode_batch_statistics(linen):
 
 LAYER_SUMMARIES = [
     ("LeNet", "LeNet", {}, fm.LeNet, 28),
-    ("VGG", "VGG", {"arch": ((1, 4), (2, 8))}, lambda: fm.VGG(((1, 4), (2, 8))), 32),
+    ("ResNet", "ResNet", {"arch": ((1, 64), (1, 16))}, lambda: fm.ResNet(((1, 64), (1, 16))), 16),
     (
         "DenseNet",
         "DenseNet",
