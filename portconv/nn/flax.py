@@ -979,7 +979,7 @@ def load_variables(model: Module, variables: Any) -> Module:
         if not isinstance(value, np.ndarray):
             try:
                 host = np.asarray(backend_of(value).adapter.to_numpy(value))
-            except Exception:
+            except TypeError:  # not an array of a known library: a list, a scalar
                 host = np.asarray(value)
         state[theirs[path]] = host
     model.load_state_dict(state, strict=True)
