@@ -629,8 +629,8 @@ def avg_pool(
     array([[0.4444, 0.6667, 0.4444],
            [0.6667, 1.    , 0.6667],
            [0.4444, 0.6667, 0.4444]])
-    >>> flax.avg_pool(x, (3, 3), padding="SAME", count_include_pad=False).data[0, 0, 0, 0]
-    np.float64(1.0)
+    >>> float(flax.avg_pool(x, (3, 3), padding="SAME", count_include_pad=False).data[0, 0, 0, 0])
+    1.0
     """
     return _pool(
         "avg", inputs, window_shape, strides, padding, flag("count_include_pad", count_include_pad)
