@@ -2,7 +2,7 @@
 runs on every backend: LeNet (7.6), AlexNet (8.1), VGG (8.2), NiN (8.3), GoogLeNet (8.4),
 BNLeNet (8.5), ResNet and ResNeXt (8.6), DenseNet (8.7), AnyNet and RegNetX (8.8), plus the
 LeNet variants of the seeds (``LeNet5``, ``LeNetModern``). :mod:`portconv.models.keras` has the
-TensorFlow edition's channels-last models.
+TensorFlow edition's channels-last models, :mod:`portconv.models.flax` the JAX edition's.
 
 Each follows the structure of the book's PyTorch code with lazy layers (input sizes are
 inferred on the first call), so parameter names match a ``torch.nn`` model of the same
@@ -14,7 +14,7 @@ count without computing anything (VGG-16 at 224 x 224 in no time).
 Every model takes ``init="xavier"`` (the book's ``init_cnn``) and ``lr`` keyword-only.
 """
 
-from . import keras
+from . import flax, keras
 from ._base import Classifier
 from .classic import VGG, VGG11, VGG13, VGG16, VGG19, VGG_ARCHS, AlexNet, NiN, nin_block, vgg_block
 from .densenet import DenseBlock, DenseNet, conv_block, transition_block
@@ -53,6 +53,7 @@ __all__ = [
     "Residual",
     "conv_block",
     "count_parameters",
+    "flax",
     "keras",
     "nin_block",
     "output_shape",

@@ -1,10 +1,10 @@
 """Layers and models: ``Module``, ``Sequential``, the book's layers under Gluon's and PyTorch's
 names (more of ``torch.nn``'s in :mod:`portconv.nn.extra_layers`), Keras's channels-last
-layers (:mod:`portconv.nn.keras`), initialisers (:mod:`portconv.nn.init`), state dicts saved
-as ``.npz``, and a model as a pure function of its parameters (:func:`to_functional`, for
-``jax.jit`` and ``jax.grad``)."""
+layers (:mod:`portconv.nn.keras`), Flax's (:mod:`portconv.nn.flax`), initialisers
+(:mod:`portconv.nn.init`), state dicts saved as ``.npz``, and a model as a pure function of
+its parameters (:func:`to_functional`, for ``jax.jit`` and ``jax.grad``)."""
 
-from . import init, keras
+from . import flax, init, keras
 from .extra_layers import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool3d,
@@ -174,6 +174,7 @@ __all__ = [
     "ZeroPad1d",
     "ZeroPad2d",
     "ZeroPad3d",
+    "flax",
     "init",
     "keras",
     "load_npz",
