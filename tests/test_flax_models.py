@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import doctest
 import io
+import math
 
 import numpy as np
 import pytest
@@ -167,7 +168,24 @@ def test_jax_edition_prints_the_jax_editions_nhwc_shapes(be, name, make, size, r
             "book-sized forward passes (224 x 224 / 96 x 96) run on NumPy only, for time; "
             "every backend runs the same layers in the logits tests below"
         )
-    assert make().layer_summary((1, size, size, 1), like=be.asarray(np.zeros(1))) == rows
+    model = make()
+    assert model.layer_summary((1, size, size, 1), like=be.asarray(np.zeros(1))) == rows
+    built = sum(math.prod(p.shape) for p in model.parameters())
+    assert models.count_parameters(make(), (1, size, size, 1)) == built  # the dry run's count
+
+
+@pytest.mark.parametrize("name, make, size, rows", SHAPES, ids=[s[0] for s in SHAPES])
+def test_dry_run_prints_the_same_rows_without_computing(name, make, size, rows):
+    assert models.shape_summary(make(), (1, size, size, 1), file=io.StringIO()) == rows
+
+
+def test_dry_run_refuses_what_the_forward_refuses():
+    with pytest.raises(pc.ArgumentError, match="residual branch gives shape"):
+        models.output_shape(fm.Residual(8), (1, 6, 6, 4))  # 4 channels in, 8 out, no 1x1
+    with pytest.raises(pc.ArgumentError, match="window_shape"):
+        models.output_shape(flax.MaxPool((5, 5)), (1, 3, 3, 2))
+    with pytest.raises(pc.ArgumentError, match="GlobalAvgPool expects 4-D input"):
+        models.output_shape(flax.GlobalAvgPool(), (3, 3, 2))
 
 
 # -- logits equal to the channels-first editions --------------------------------------------------

@@ -410,6 +410,14 @@ class Inception(Module):
         b4 = ag.relu(self.b4_2(self.b4_1(x)))
         return ag.concat([b1, b2, b3, b4], axis=-1)
 
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule (:mod:`portconv.models.shapes`): the branches' shapes
+        concatenated on the features axis."""
+        branches = ((self.b1_1,), (self.b2_1, self.b2_2), (self.b3_1, self.b3_2))
+        branches += ((self.b4_1, self.b4_2),)
+        outs = [_walk_all(b, shape, walk) for b in branches]
+        return _concat_shape([o for o, _ in outs]), sum(n for _, n in outs)
+
 
 class GoogLeNet(Classifier):
     """The JAX edition's GoogLeNet (8.4.2, the book's ``GoogleNet``): ``b1`` ... ``b5`` (a
@@ -488,12 +496,33 @@ class GoogLeNet(Classifier):
 GoogleNet = GoogLeNet
 
 
-def _shortcut_check(Y: Variable, X: Any) -> None:
-    if tuple(Y.shape) != tuple(X.shape):
+def _shortcut_check(Y: Any, X: Any) -> None:
+    """Refuse a residual whose branch and shortcut differ (arrays, or shapes in a dry run)."""
+    y, x = (tuple(getattr(a, "shape", a)) for a in (Y, X))
+    if y != x:
         raise ArgumentError(
-            f"input: the residual branch gives shape {tuple(Y.shape)} but the shortcut "
-            f"{tuple(X.shape)}; use use_1x1conv=True where the channels or the stride change"
+            f"input: the residual branch gives shape {y} but the shortcut {x}; use "
+            f"use_1x1conv=True where the channels or the stride change"
         )
+
+
+def _walk_all(layers: Any, shape: tuple, walk: Any) -> tuple[tuple, int]:
+    """A chain of layers' dry run: the last shape and the parameters of all."""
+    total = 0
+    for layer in layers:
+        shape, n = walk(layer, shape)
+        total += n
+    return shape, total
+
+
+def _concat_shape(shapes: list) -> tuple:
+    """The shape of concatenating ``shapes`` on the last (features) axis."""
+    first = shapes[0]
+    if any(tuple(s[:-1]) != tuple(first[:-1]) for s in shapes):
+        raise ArgumentError(
+            f"input: the branches give shapes {shapes}, which differ outside the features axis"
+        )
+    return tuple(first[:-1]) + (sum(s[-1] for s in shapes),)
 
 
 class Residual(Module):
@@ -542,6 +571,13 @@ class Residual(Module):
             X = self.conv3(X)
         _shortcut_check(Y, X)
         return ag.relu(ag.add(Y, X))
+
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the branch's shape, which the shortcut's must equal."""
+        y, total = _walk_all((self.conv1, self.bn1, self.conv2, self.bn2), shape, walk)
+        x, n = (shape, 0) if self.conv3 is None else walk(self.conv3, shape)
+        _shortcut_check(y, x)
+        return y, total + n
 
 
 class ResNet(Classifier):
@@ -663,6 +699,11 @@ class ConvBlock(Module):
         Y = self.Conv_0(ag.relu(self.BatchNorm_0(X)))
         return ag.concat([X, Y], axis=-1)
 
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the input and the convolution's output concatenated."""
+        y, total = _walk_all((self.BatchNorm_0, self.Conv_0), shape, walk)
+        return _concat_shape([shape, y]), total
+
 
 class DenseBlock(Module):
     """The JAX edition's dense block (8.7.2): ``net``, a Sequential of ``num_convs``
@@ -696,6 +737,10 @@ class DenseBlock(Module):
 
     def forward(self, X: Any) -> Variable:
         return self.net(X)
+
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the convolution blocks in turn, as the forward runs them."""
+        return walk(self.net, shape)
 
 
 def transition_block(num_channels: int) -> nn.Sequential:
@@ -876,6 +921,14 @@ class ResNeXtBlock(Module):
             X = self.bn4(self.conv4(X))
         _shortcut_check(Y, X)
         return ag.relu(ag.add(Y, X))
+
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the branch's shape, which the shortcut's must equal."""
+        branch = (self.conv1, self.bn1, self.conv2, self.bn2, self.conv3, self.bn3)
+        y, total = _walk_all(branch, shape, walk)
+        x, n = (shape, 0) if self.conv4 is None else _walk_all((self.conv4, self.bn4), shape, walk)
+        _shortcut_check(y, x)
+        return y, total + n
 
 
 class AnyNet(Classifier):

@@ -35,7 +35,7 @@ from .. import autograd as ag
 from ..autograd import Variable
 from ..errors import ArgumentError, ArrayTypeError, describe_type
 from ..ops._args import int_tuple
-from ..ops._call import padding_pairs
+from ..ops._call import output_size, padding_pairs
 from . import init as _init
 from . import keras as _keras
 from ._checks import flag, positive_int, real_number
@@ -362,6 +362,22 @@ class BatchNorm(Module):
                 f"{self.axis}, got an input of shape {tuple(data.shape)}"
             )
 
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule (:mod:`portconv.models.shapes`): the shape unchanged, a scale
+        and a bias per feature."""
+        if len(shape) < 2 or not -len(shape) <= self.axis < len(shape):
+            raise ArgumentError(
+                f"input: BatchNorm(axis={self.axis}) expects an input with a batch axis and "
+                f"axis {self.axis}, got shape {shape}"
+            )
+        c = shape[self.axis]
+        if self.mean is not None and int(self.mean.shape[0]) != c:
+            raise ArgumentError(
+                f"input: BatchNorm was built for {int(self.mean.shape[0])} features on axis "
+                f"{self.axis}, got an input of shape {shape}"
+            )
+        return shape, c * (int(self.use_scale) + int(self.use_bias))
+
     def forward(self, x: Any, use_running_average: bool | None = None) -> Variable:
         running = _merge("use_running_average", self.use_running_average, use_running_average)
         self.check_input(x)
@@ -460,6 +476,10 @@ class Dropout(Module):
         super().__init__()
         self.rate = real_number("rate", rate, low=0.0, high=1.0)
         self.deterministic = _merge("deterministic", deterministic, None)
+
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the shape unchanged, no parameters."""
+        return shape, 0
 
     def forward(self, x: Any, deterministic: bool | None = None) -> Any:
         det = _merge("deterministic", self.deterministic, deterministic)
@@ -678,6 +698,10 @@ class Activation(Module):
         self.name = name
         self.fn, self.summary_name = _ACTIVATIONS[name]
 
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the shape unchanged, no parameters."""
+        return shape, 0
+
     def forward(self, x: Any) -> Variable:
         _float_input(x)
         return self.fn(x)
@@ -732,6 +756,28 @@ class MaxPool(_FunctionEntry):
             )
         self.padding = padding
 
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: the pooling's output shape (the padding resolved by the one
+        SAME rule, the sizes by the ops' output-size rule), no parameters."""
+        d = len(self.window_shape)
+        if len(shape) < d + 1:
+            raise ArgumentError(
+                f"inputs: a window of {d} axes needs (batch..., {d} spatial axes, features), "
+                f"got shape {shape}"
+            )
+        spatial = shape[-d - 1 : -1]
+        pads = _pool_padding(self.padding, d, spatial, self.window_shape, self.strides)
+        out = tuple(
+            output_size(n, k, s, 1, lo, hi)
+            for n, k, s, (lo, hi) in zip(spatial, self.window_shape, self.strides, pads)
+        )
+        if min(out, default=1) < 1:
+            raise ArgumentError(
+                f"window_shape: {self.window_shape} does not fit the padded input {spatial} "
+                f"(padding {pads})"
+            )
+        return shape[: -d - 1] + out + shape[-1:], 0
+
     def forward(self, x: Any) -> Variable:
         if self.kind == "max":
             return max_pool(x, self.window_shape, self.strides, self.padding)
@@ -778,6 +824,14 @@ class GlobalAvgPool(_FunctionEntry):
     (2, 1, 1, 4)
     """
 
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: ``(N, H, W, C)`` -> ``(N, 1, 1, C)``."""
+        if len(shape) != 4:
+            raise ArgumentError(
+                f"input: GlobalAvgPool expects 4-D input (N, H, W, C), got shape {shape}"
+            )
+        return (shape[0], 1, 1, shape[3]), 0
+
     def forward(self, x: Any) -> Variable:
         data = _data(x)
         if data.ndim != 4:
@@ -800,6 +854,12 @@ class Flatten(_FunctionEntry):
     >>> flax.Flatten()(np.zeros((2, 5, 5, 16), np.float32)).shape
     (2, 400)
     """
+
+    def infer_shape(self, shape: tuple, walk: Any) -> tuple[tuple, int]:
+        """The dry run's rule: every axis but the batch merged."""
+        if len(shape) < 1:
+            raise ArgumentError(f"input: Flatten expects a batch axis, got shape {shape}")
+        return (shape[0], math.prod(shape[1:])), 0
 
     def forward(self, x: Any) -> Variable:
         data = _data(x)
