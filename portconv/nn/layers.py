@@ -2906,3 +2906,33 @@ class Flatten(Module):
         # portconv's extension: PyTorch's layers have no layout
         last = ", layout='channels_last'" if self.channels_last else ""
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}{last}"
+
+
+def channels_last_layers(model: Module) -> list[tuple[str, Module]]:
+    """The layers of ``model`` (itself included) that take channels-last input.
+
+    Parameters
+    ----------
+    model : Module
+        Any module.
+
+    Returns
+    -------
+    list of (str, Module)
+        ``(name, layer)`` in module order (``""`` names ``model`` itself): the convolution,
+        pooling and flatten layers built with a channels-last layout and the batch norms
+        over the last axis.
+
+    Examples
+    --------
+    >>> from portconv import nn
+    >>> net = nn.Sequential(nn.LazyConv2d(4, 3, layout="channels_last"), nn.ReLU())
+    >>> [name for name, _ in nn.layers.channels_last_layers(net)]
+    ['0']
+    """
+    kinds = (_Conv, _Pool, AdaptiveAvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, Flatten)
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if (isinstance(m, kinds) and m.channels_last) or (isinstance(m, _BatchNorm) and m.axis != 1)
+    ]
