@@ -135,6 +135,7 @@ class LeNet5(Module):
     """
 
     takes_array = True
+    layout = "channels_first"  # for subclasses that build their own layers
 
     def __init__(self, *, init: Any = None, layout: str = "channels_first") -> None:
         super().__init__()
