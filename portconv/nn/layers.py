@@ -1479,7 +1479,7 @@ class _Pool(Module):
         pooling_convention: str,
         pool_size: Any,
         strides: Any,
-        layout: Any,
+        layout: Any = "channels_first",
     ) -> None:
         super().__init__()
         d = self.d
