@@ -137,9 +137,9 @@ def export_torch_state_dict(model: Module, device: Any = None) -> OrderedDict:
     PyTorch's names, ready for ``torch_model.load_state_dict(...)`` (a BatchNorm's missing
     ``num_batches_tracked`` is filled in by PyTorch itself). Tensors are copies, on
     ``device`` (default: the CPU, or the model's own device when it lives on torch)."""
+    _require_module(model, "PyTorch")
     import torch
 
-    _require_module(model, "PyTorch")
     state = model.state_dict()
     if not state:
         raise ArgumentError(
