@@ -76,9 +76,18 @@ __all__ = [
 # -- PyTorch -----------------------------------------------------------------------------------
 
 
-def _require_module(model: Any) -> None:
+def _require_module(model: Any, source: str | None = None) -> None:
     if not isinstance(model, Module):
         raise ArrayTypeError(f"model: expected a portconv.nn.Module, got {describe_type(model)}")
+    last = _layers.channels_last_layers(model) if source else []
+    if last:  # the converters read and write OIHW kernels and (C, H, W)-flattened features
+        name, m = last[0]
+        raise ArgumentError(
+            f"model: {name or type(model).__name__} ({type(m).__name__}) takes channels-last "
+            f"input; portconv's {source} converters map channels-first models only (OIHW "
+            f"kernels, features flattened as (C, H, W)): build the model with "
+            f"layout='channels_first' for them"
+        )
 
 
 def _torch_to_numpy(name: str, value: Any) -> np.ndarray:
@@ -103,7 +112,7 @@ def load_torch_state_dict(model: Module, state_dict: Any, strict: bool = True) -
     device (before the first call: the first input's). ``num_batches_tracked`` is skipped
     (portconv's BatchNorm has no cumulative-average mode). Every name, shape and dtype is
     checked before anything changes. Returns ``model``."""
-    _require_module(model)
+    _require_module(model, "PyTorch")
     if not isinstance(state_dict, Mapping) and hasattr(state_dict, "state_dict"):
         state_dict = state_dict.state_dict()
     if not isinstance(state_dict, Mapping):
@@ -128,9 +137,9 @@ def export_torch_state_dict(model: Module, device: Any = None) -> OrderedDict:
     PyTorch's names, ready for ``torch_model.load_state_dict(...)`` (a BatchNorm's missing
     ``num_batches_tracked`` is filled in by PyTorch itself). Tensors are copies, on
     ``device`` (default: the CPU, or the model's own device when it lives on torch)."""
+    _require_module(model, "PyTorch")
     import torch
 
-    _require_module(model)
     state = model.state_dict()
     if not state:
         raise ArgumentError(
@@ -346,7 +355,7 @@ def _gluon_arrays(params: Any) -> OrderedDict:
 def gluon_to_state_dict(model: Module, params: Any) -> OrderedDict:
     """The state dict (PyTorch's names, NumPy arrays) that ``params`` (see
     :func:`load_gluon_params`) becomes for ``model``, by order within each kind of layer."""
-    _require_module(model)
+    _require_module(model, "Gluon")
     arrays = _gluon_arrays(params)
     if not arrays:
         raise ArgumentError("params: no Gluon parameters given")
@@ -456,7 +465,7 @@ def export_gluon_params(model: Module, path: str | os.PathLike, net: Any = None)
     Returns the dict written (Gluon name -> NDArray)."""
     import mxnet as mx
 
-    _require_module(model)
+    _require_module(model, "Gluon")
     state = model.state_dict()
     if not state:
         raise ArgumentError(
@@ -689,7 +698,7 @@ def flax_to_state_dict(model: Module, variables: Any, *, flatten_shape: Any = No
         both sides), leaves or collections without a portconv counterpart, transposed
         convolutions.
     """
-    _require_module(model)
+    _require_module(model, "Flax")
     ours = _our_layers(model, "Flax")
     _transposed(ours)
     pairs = _pair(ours, _flax_layers(variables), "Flax")
@@ -838,7 +847,7 @@ def export_flax_params(
     """
     from ._dispatch import asarray, backend_of
 
-    _require_module(model)
+    _require_module(model, "Flax")
     state = model.state_dict()
     if not state:
         raise ArgumentError(

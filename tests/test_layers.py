@@ -401,7 +401,7 @@ REFUSED = [
     (lambda: nn.Conv2D(6, 5, in_channels="3"), pc.ArrayTypeError, "in_channels"),
     (lambda: nn.Conv2D(6, 5, in_channels=-2), pc.ArgumentError, "in_channels"),
     (lambda: nn.Conv2D(6, 5, activation="gelu"), pc.ArgumentError, "activation"),
-    (lambda: nn.Conv2D(6, 5, layout="NHWC"), pc.ArgumentError, "layout"),
+    (lambda: nn.Conv2D(6, 5, layout="NCW"), pc.ArgumentError, "layout"),
     (lambda: nn.Linear(0, 5), pc.ArgumentError, "in_features"),
     (lambda: nn.Linear(None, 5), pc.ArrayTypeError, "in_features"),
     (lambda: nn.Linear(3, 0), pc.ArgumentError, "out_features"),
@@ -424,7 +424,7 @@ REFUSED = [
     (lambda: nn.MaxPool2d(2, ceil_mode="yes"), pc.ArrayTypeError, "ceil_mode"),
     (lambda: nn.AvgPool2d(2, divisor_override=3), pc.ArgumentError, "divisor_override"),
     (lambda: nn.AvgPool2d(2, dilation=2), pc.ArgumentError, "dilation"),
-    (lambda: nn.MaxPool2D(2, 2, 0, "NHWC"), pc.ArgumentError, "layout"),
+    (lambda: nn.MaxPool2D(2, 2, 0, "NWC"), pc.ArgumentError, "layout"),
     (lambda: nn.MaxPool2d(2, pool_size=3), pc.ArgumentError, "pool_size"),
     (lambda: nn.Activation("swish"), pc.ArgumentError, "activation"),
 ]

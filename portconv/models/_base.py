@@ -12,8 +12,21 @@ from ..autograd import Variable, no_grad
 from ..errors import ArgumentError
 from ..nn import Module
 from ..nn._checks import positive_int, positive_number
+from ..nn.layers import _channels_last, _layout_name
 
-__all__ = ["Classifier", "int_pairs", "positive_int", "positive_number", "predict_classes"]
+__all__ = [
+    "Classifier",
+    "check_layout",
+    "int_pairs",
+    "positive_int",
+    "positive_number",
+    "predict_classes",
+]
+
+
+def check_layout(layout: Any) -> str:
+    """A model's keyword-only ``layout``, checked: 'channels_first' or 'channels_last'."""
+    return _layout_name(_channels_last(layout, 2))
 
 
 def int_pairs(name: str, arch: Any, width: int = 2) -> tuple[tuple[int, ...], ...]:
@@ -63,13 +76,20 @@ class Classifier(Module):
     (PyTorch's), ``"xavier"`` is the book's ``init_cnn`` (Xavier-uniform weights of every
     convolution and linear layer, default biases; batch-norm scales stay 1), or any preset or
     (weight, bias) pair :meth:`Module.initialize` takes.
+
+    And ``layout``: ``"channels_first"`` (the default; ``(N, C, H, W)`` input, as the book's
+    MXNet and PyTorch editions) or ``"channels_last"`` (``(N, H, W, C)``, as its TensorFlow
+    and JAX editions), passed to every convolution, pooling, batch-norm and flatten layer:
+    convolution weights are then HWIO, channels are concatenated on the last axis, and the
+    features reach the first dense layer in ``(H, W, C)`` order.
     """
 
     takes_array = True
 
-    def __init__(self, *, lr: float = 0.1) -> None:
+    def __init__(self, *, lr: float = 0.1, layout: str = "channels_first") -> None:
         super().__init__()
         self.lr = positive_number("lr", lr)
+        self.layout = check_layout(layout)
 
     def _finish(self, init: Any) -> None:
         """Apply ``init`` to every layer (call at the end of ``__init__``)."""

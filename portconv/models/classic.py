@@ -17,24 +17,32 @@ class AlexNet(Classifier):
     a torch.nn re-implementation counts the same). The smallest input it accepts is 65 x 65.
     """
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(lr=lr)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(
-            nn.LazyConv2d(96, kernel_size=11, stride=4, padding=1),
+            nn.LazyConv2d(96, kernel_size=11, stride=4, padding=1, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.LazyConv2d(256, kernel_size=5, padding=2),
+            nn.MaxPool2d(kernel_size=3, stride=2, layout=layout),
+            nn.LazyConv2d(256, kernel_size=5, padding=2, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.LazyConv2d(384, kernel_size=3, padding=1),
+            nn.MaxPool2d(kernel_size=3, stride=2, layout=layout),
+            nn.LazyConv2d(384, kernel_size=3, padding=1, layout=layout),
             nn.ReLU(),
-            nn.LazyConv2d(384, kernel_size=3, padding=1),
+            nn.LazyConv2d(384, kernel_size=3, padding=1, layout=layout),
             nn.ReLU(),
-            nn.LazyConv2d(256, kernel_size=3, padding=1),
+            nn.LazyConv2d(256, kernel_size=3, padding=1, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Flatten(),
+            nn.MaxPool2d(kernel_size=3, stride=2, layout=layout),
+            nn.Flatten(layout=layout),
             nn.LazyLinear(4096),
             nn.ReLU(),
             nn.Dropout(p=0.5),
@@ -46,16 +54,19 @@ class AlexNet(Classifier):
         self._finish(init)
 
 
-def vgg_block(num_convs: int, out_channels: int) -> nn.Sequential:
+def vgg_block(
+    num_convs: int, out_channels: int, *, layout: str = "channels_first"
+) -> nn.Sequential:
     """A VGG block (8.2.1): ``num_convs`` 3 x 3 convolutions padded by 1 (``out_channels``
-    each, ReLU after each), then 2 x 2 max pooling of stride 2 (halving height and width)."""
+    each, ReLU after each), then 2 x 2 max pooling of stride 2 (halving height and width);
+    ``layout`` as the models take it."""
     num_convs = positive_int("num_convs", num_convs)
     out_channels = positive_int("out_channels", out_channels)
     layers: list[nn.Module] = []
     for _ in range(num_convs):
-        layers.append(nn.LazyConv2d(out_channels, kernel_size=3, padding=1))
+        layers.append(nn.LazyConv2d(out_channels, kernel_size=3, padding=1, layout=layout))
         layers.append(nn.ReLU())
-    layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    layers.append(nn.MaxPool2d(kernel_size=2, stride=2, layout=layout))
     return nn.Sequential(*layers)
 
 
@@ -77,15 +88,22 @@ class VGG(Classifier):
     paper's 138 million (and torchvision's count)."""
 
     def __init__(
-        self, arch: Any, num_classes: int = 10, *, lr: float = 0.1, init: Any = None
+        self,
+        arch: Any,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
     ) -> None:
-        super().__init__(lr=lr)
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.arch = int_pairs("arch", arch)
         self.num_classes = positive_int("num_classes", num_classes)
-        conv_blks = [vgg_block(n, c) for n, c in self.arch]
+        conv_blks = [vgg_block(n, c, layout=layout) for n, c in self.arch]
         self.net = nn.Sequential(
             *conv_blks,
-            nn.Flatten(),
+            nn.Flatten(layout=layout),
             nn.LazyLinear(4096),
             nn.ReLU(),
             nn.Dropout(0.5),
@@ -101,8 +119,15 @@ def _vgg_preset(name: str):
     arch = VGG_ARCHS[name]
 
     class Preset(VGG):
-        def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-            super().__init__(arch, num_classes, lr=lr, init=init)
+        def __init__(
+            self,
+            num_classes: int = 10,
+            *,
+            lr: float = 0.1,
+            init: Any = None,
+            layout: str = "channels_first",
+        ) -> None:
+            super().__init__(arch, num_classes, lr=lr, init=init, layout=layout)
 
     Preset.__name__ = Preset.__qualname__ = name
     Preset.__doc__ = f"{name[:3]}-{name[3:]}: ``VGG({arch})`` (Simonyan & Zisserman, Table 1)."
@@ -115,16 +140,24 @@ VGG16 = _vgg_preset("VGG16")
 VGG19 = _vgg_preset("VGG19")
 
 
-def nin_block(out_channels: int, kernel_size: Any, strides: Any, padding: Any) -> nn.Sequential:
+def nin_block(
+    out_channels: int,
+    kernel_size: Any,
+    strides: Any,
+    padding: Any,
+    *,
+    layout: str = "channels_first",
+) -> nn.Sequential:
     """A NiN block (8.3.1): a convolution of ``kernel_size``, ``strides`` and ``padding``,
-    then two 1 x 1 convolutions (the per-pixel MLP), each of ``out_channels`` with a ReLU."""
+    then two 1 x 1 convolutions (the per-pixel MLP), each of ``out_channels`` with a ReLU;
+    ``layout`` as the models take it."""
     out_channels = positive_int("out_channels", out_channels)
     return nn.Sequential(
-        nn.LazyConv2d(out_channels, kernel_size, strides, padding),
+        nn.LazyConv2d(out_channels, kernel_size, strides, padding, layout=layout),
         nn.ReLU(),
-        nn.LazyConv2d(out_channels, kernel_size=1),
+        nn.LazyConv2d(out_channels, kernel_size=1, layout=layout),
         nn.ReLU(),
-        nn.LazyConv2d(out_channels, kernel_size=1),
+        nn.LazyConv2d(out_channels, kernel_size=1, layout=layout),
         nn.ReLU(),
     )
 
@@ -135,19 +168,27 @@ class NiN(Classifier):
     block of ``num_classes`` channels and global average pooling: no dense layer. The
     smallest input it accepts is 67 x 67."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(lr=lr)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(
-            nin_block(96, kernel_size=11, strides=4, padding=0),
-            nn.MaxPool2d(3, stride=2),
-            nin_block(256, kernel_size=5, strides=1, padding=2),
-            nn.MaxPool2d(3, stride=2),
-            nin_block(384, kernel_size=3, strides=1, padding=1),
-            nn.MaxPool2d(3, stride=2),
+            nin_block(96, kernel_size=11, strides=4, padding=0, layout=layout),
+            nn.MaxPool2d(3, stride=2, layout=layout),
+            nin_block(256, kernel_size=5, strides=1, padding=2, layout=layout),
+            nn.MaxPool2d(3, stride=2, layout=layout),
+            nin_block(384, kernel_size=3, strides=1, padding=1, layout=layout),
+            nn.MaxPool2d(3, stride=2, layout=layout),
             nn.Dropout(0.5),
-            nin_block(self.num_classes, kernel_size=3, strides=1, padding=1),
-            nn.AdaptiveAvgPool2d((1, 1)),
-            nn.Flatten(),
+            nin_block(self.num_classes, kernel_size=3, strides=1, padding=1, layout=layout),
+            nn.AdaptiveAvgPool2d((1, 1), layout=layout),
+            nn.Flatten(layout=layout),
         )
         self._finish(init)

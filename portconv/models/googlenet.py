@@ -9,7 +9,7 @@ from .. import nn
 from ..autograd import Variable
 from ..errors import ArgumentError
 from ..nn import Module
-from ._base import Classifier, positive_int
+from ._base import Classifier, check_layout, positive_int
 
 
 def _pair(name: str, value: Any) -> tuple[int, int]:
@@ -33,19 +33,23 @@ class Inception(Module):
     3. a 1 x 1 convolution of ``c3[0]``, then a 5 x 5 (padding 2) of ``c3[1]``;
     4. 3 x 3 max pooling (stride 1, padding 1), then a 1 x 1 convolution of ``c4``.
 
-    Every convolution is followed by a ReLU."""
+    Every convolution is followed by a ReLU. ``layout`` as the models take it (channels last:
+    concatenated on the last axis)."""
 
-    def __init__(self, c1: int, c2: Any, c3: Any, c4: int) -> None:
+    def __init__(
+        self, c1: int, c2: Any, c3: Any, c4: int, *, layout: str = "channels_first"
+    ) -> None:
         super().__init__()
+        self.layout = layout = check_layout(layout)
         c1, c4 = positive_int("c1", c1), positive_int("c4", c4)
         c2, c3 = _pair("c2", c2), _pair("c3", c3)
-        self.b1_1 = nn.LazyConv2d(c1, kernel_size=1)
-        self.b2_1 = nn.LazyConv2d(c2[0], kernel_size=1)
-        self.b2_2 = nn.LazyConv2d(c2[1], kernel_size=3, padding=1)
-        self.b3_1 = nn.LazyConv2d(c3[0], kernel_size=1)
-        self.b3_2 = nn.LazyConv2d(c3[1], kernel_size=5, padding=2)
-        self.b4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1)
-        self.b4_2 = nn.LazyConv2d(c4, kernel_size=1)
+        self.b1_1 = nn.LazyConv2d(c1, kernel_size=1, layout=layout)
+        self.b2_1 = nn.LazyConv2d(c2[0], kernel_size=1, layout=layout)
+        self.b2_2 = nn.LazyConv2d(c2[1], kernel_size=3, padding=1, layout=layout)
+        self.b3_1 = nn.LazyConv2d(c3[0], kernel_size=1, layout=layout)
+        self.b3_2 = nn.LazyConv2d(c3[1], kernel_size=5, padding=2, layout=layout)
+        self.b4_1 = nn.MaxPool2d(kernel_size=3, stride=1, padding=1, layout=layout)
+        self.b4_2 = nn.LazyConv2d(c4, kernel_size=1, layout=layout)
 
     def _branches(self):
         return (
@@ -60,7 +64,11 @@ class Inception(Module):
         b2 = ag.relu(self.b2_2(ag.relu(self.b2_1(x))))
         b3 = ag.relu(self.b3_2(ag.relu(self.b3_1(x))))
         b4 = ag.relu(self.b4_2(self.b4_1(x)))
-        return ag.concat([b1, b2, b3, b4], axis=1)
+        return ag.concat([b1, b2, b3, b4], axis=self._axis)
+
+    @property
+    def _axis(self) -> int:
+        return -1 if self.layout == "channels_last" else 1
 
     def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
         total, channels = 0, 0
@@ -69,8 +77,10 @@ class Inception(Module):
             for layer in branch:
                 y, n = walk(layer, y)
                 total += n
-            channels += y[1]
-        return (shape[0], channels) + y[2:], total
+            channels += y[self._axis]
+        if self._axis == 1:
+            return (shape[0], channels) + y[2:], total
+        return y[:-1] + (channels,), total
 
 
 class GoogLeNet(Classifier):
@@ -80,8 +90,16 @@ class GoogLeNet(Classifier):
     then a dense layer of ``num_classes`` units. On 96 x 96 inputs the modules give 64 x 24 x
     24, 192 x 12 x 12, 480 x 6 x 6, 832 x 3 x 3 and 1024 features."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(lr=lr)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(
             self.b1(), self.b2(), self.b3(), self.b4(), self.b5(), nn.LazyLinear(self.num_classes)
@@ -89,44 +107,49 @@ class GoogLeNet(Classifier):
         self._finish(init)
 
     def b1(self) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            nn.LazyConv2d(64, kernel_size=7, stride=2, padding=3),
+            nn.LazyConv2d(64, kernel_size=7, stride=2, padding=3, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1, layout=layout),
         )
 
     def b2(self) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            nn.LazyConv2d(64, kernel_size=1),
+            nn.LazyConv2d(64, kernel_size=1, layout=layout),
             nn.ReLU(),
-            nn.LazyConv2d(192, kernel_size=3, padding=1),
+            nn.LazyConv2d(192, kernel_size=3, padding=1, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1, layout=layout),
         )
 
     def b3(self) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            Inception(64, (96, 128), (16, 32), 32),
-            Inception(128, (128, 192), (32, 96), 64),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            Inception(64, (96, 128), (16, 32), 32, layout=layout),
+            Inception(128, (128, 192), (32, 96), 64, layout=layout),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1, layout=layout),
         )
 
     def b4(self) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            Inception(192, (96, 208), (16, 48), 64),
-            Inception(160, (112, 224), (24, 64), 64),
-            Inception(128, (128, 256), (24, 64), 64),
-            Inception(112, (144, 288), (32, 64), 64),
-            Inception(256, (160, 320), (32, 128), 128),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            Inception(192, (96, 208), (16, 48), 64, layout=layout),
+            Inception(160, (112, 224), (24, 64), 64, layout=layout),
+            Inception(128, (128, 256), (24, 64), 64, layout=layout),
+            Inception(112, (144, 288), (32, 64), 64, layout=layout),
+            Inception(256, (160, 320), (32, 128), 128, layout=layout),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1, layout=layout),
         )
 
     def b5(self) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            Inception(256, (160, 320), (32, 128), 128),
-            Inception(384, (192, 384), (48, 128), 128),
-            nn.AdaptiveAvgPool2d((1, 1)),
-            nn.Flatten(),
+            Inception(256, (160, 320), (32, 128), 128, layout=layout),
+            Inception(384, (192, 384), (48, 128), 128, layout=layout),
+            nn.AdaptiveAvgPool2d((1, 1), layout=layout),
+            nn.Flatten(layout=layout),
         )
 
 

@@ -13,7 +13,7 @@ from .. import autograd as ag
 from ..autograd import Variable
 from ..errors import ArgumentError
 from ..nn import Module
-from ._base import Classifier, positive_int, predict_classes
+from ._base import Classifier, check_layout, positive_int, predict_classes
 
 
 class LeNet(Classifier):
@@ -22,17 +22,25 @@ class LeNet(Classifier):
     and ``num_classes`` units with sigmoids between them. On 28 x 28 inputs and 10 classes
     it has 61,706 parameters, as the book's."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(lr=lr)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(
-            nn.LazyConv2d(6, kernel_size=5, padding=2),
+            nn.LazyConv2d(6, kernel_size=5, padding=2, layout=layout),
             nn.Sigmoid(),
-            nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.LazyConv2d(16, kernel_size=5),
+            nn.AvgPool2d(kernel_size=2, stride=2, layout=layout),
+            nn.LazyConv2d(16, kernel_size=5, layout=layout),
             nn.Sigmoid(),
-            nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.Flatten(),
+            nn.AvgPool2d(kernel_size=2, stride=2, layout=layout),
+            nn.Flatten(layout=layout),
             nn.LazyLinear(120),
             nn.Sigmoid(),
             nn.LazyLinear(84),
@@ -47,17 +55,25 @@ class LeNetModern(Classifier):
     ``LeNet_modern``): the same layer sizes as :class:`LeNet`, so the same 61,706
     parameters."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(lr=lr)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(
-            nn.LazyConv2d(6, kernel_size=5, padding=2),
+            nn.LazyConv2d(6, kernel_size=5, padding=2, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2),
-            nn.LazyConv2d(16, kernel_size=5),
+            nn.MaxPool2d(kernel_size=2, stride=2, layout=layout),
+            nn.LazyConv2d(16, kernel_size=5, layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=2, stride=2),
-            nn.Flatten(),
+            nn.MaxPool2d(kernel_size=2, stride=2, layout=layout),
+            nn.Flatten(layout=layout),
             nn.LazyLinear(120),
             nn.ReLU(),
             nn.LazyLinear(84),
@@ -75,19 +91,27 @@ class BNLeNet(Classifier):
     each hidden dense layer, before the sigmoid. As in the book, the first convolution is not
     padded (28 x 28 inputs give 16 x 4 x 4 features before the dense layers)."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(lr=lr)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.num_classes = positive_int("num_classes", num_classes)
         self.net = nn.Sequential(
-            nn.LazyConv2d(6, kernel_size=5),
-            nn.LazyBatchNorm2d(),
+            nn.LazyConv2d(6, kernel_size=5, layout=layout),
+            nn.LazyBatchNorm2d(layout=layout),
             nn.Sigmoid(),
-            nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.LazyConv2d(16, kernel_size=5),
-            nn.LazyBatchNorm2d(),
+            nn.AvgPool2d(kernel_size=2, stride=2, layout=layout),
+            nn.LazyConv2d(16, kernel_size=5, layout=layout),
+            nn.LazyBatchNorm2d(layout=layout),
             nn.Sigmoid(),
-            nn.AvgPool2d(kernel_size=2, stride=2),
-            nn.Flatten(),
+            nn.AvgPool2d(kernel_size=2, stride=2, layout=layout),
+            nn.Flatten(layout=layout),
             nn.LazyLinear(120),
             nn.LazyBatchNorm1d(),
             nn.Sigmoid(),
@@ -111,11 +135,13 @@ class LeNet5(Module):
     """
 
     takes_array = True
+    layout = "channels_first"  # for subclasses that build their own layers
 
-    def __init__(self, *, init: Any = None) -> None:
+    def __init__(self, *, init: Any = None, layout: str = "channels_first") -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 20, 5, 1)
-        self.conv2 = nn.Conv2d(20, 20, 5, 1)
+        self.layout = layout = check_layout(layout)
+        self.conv1 = nn.Conv2d(1, 20, 5, 1, layout=layout)
+        self.conv2 = nn.Conv2d(20, 20, 5, 1, layout=layout)
         self.fc1 = nn.Linear(20 * 5 * 5, 500)
         self.fc2 = nn.Linear(500, 10)
         if init is not None:
@@ -140,11 +166,11 @@ class LeNet5(Module):
         show("Input shape", x)
         x = self.conv1(x)
         show("Conv2d", x)
-        x = ag.max_pool2d(ag.relu(x), 2, 2)
+        x = ag.max_pool2d(ag.relu(x), 2, 2, layout=self.layout)
         show("MaxPool2d", x)
         x = self.conv2(x)
         show("Conv2d", x)
-        x = ag.max_pool2d(ag.relu(x), 2, 2)
+        x = ag.max_pool2d(ag.relu(x), 2, 2, layout=self.layout)
         show("MaxPool2d", x)
         x = ag.reshape(x, (-1, 20 * 5 * 5))
         show("Flatten", x)
@@ -170,7 +196,7 @@ class LeNet5(Module):
 
     def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:
         total = 0
-        pool = nn.MaxPool2d(2, 2)
+        pool = nn.MaxPool2d(2, 2, layout=self.layout)
         for layer in (self.conv1, pool, self.conv2, pool):
             shape, n = walk(layer, shape)
             total += n

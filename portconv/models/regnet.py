@@ -51,8 +51,10 @@ class AnyNet(Classifier):
         *,
         lr: float = 0.1,
         init: Any = None,
+        layout: str = "channels_first",
     ) -> None:
-        super().__init__(lr=lr)
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.arch = anynet_stages(arch)
         self.stem_channels = positive_int("stem_channels", stem_channels)
         self.num_classes = positive_int("num_classes", num_classes)
@@ -62,15 +64,18 @@ class AnyNet(Classifier):
         self.net.add_module(
             "head",
             nn.Sequential(
-                nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.LazyLinear(self.num_classes)
+                nn.AdaptiveAvgPool2d((1, 1), layout=layout),
+                nn.Flatten(layout=layout),
+                nn.LazyLinear(self.num_classes),
             ),
         )
         self._finish(init)
 
     def stem(self, num_channels: int) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            nn.LazyConv2d(num_channels, kernel_size=3, stride=2, padding=1),
-            nn.LazyBatchNorm2d(),
+            nn.LazyConv2d(num_channels, kernel_size=3, stride=2, padding=1, layout=layout),
+            nn.LazyBatchNorm2d(layout=layout),
             nn.ReLU(),
         )
 
@@ -78,9 +83,9 @@ class AnyNet(Classifier):
         blk = []
         for i in range(depth):
             if i == 0:
-                blk.append(ResNeXtBlock(num_channels, groups, bot_mul, use_1x1conv=True, strides=2))
+                blk.append(ResNeXtBlock(num_channels, groups, bot_mul, True, 2, layout=self.layout))
             else:
-                blk.append(ResNeXtBlock(num_channels, groups, bot_mul))
+                blk.append(ResNeXtBlock(num_channels, groups, bot_mul, layout=self.layout))
         return nn.Sequential(*blk)
 
 
@@ -89,7 +94,14 @@ class RegNetX32(AnyNet):
     4 and 6 with 32 and 80 channels, group width 16, bottleneck multiplier 1. On 96 x 96
     inputs: 32 x 48 x 48, 32 x 24 x 24, 80 x 12 x 12, then ``num_classes``."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
         stem_channels, groups, bot_mul = 32, 16, 1
         depths, channels = (4, 6), (32, 80)
         super().__init__(
@@ -101,4 +113,5 @@ class RegNetX32(AnyNet):
             num_classes,
             lr=lr,
             init=init,
+            layout=layout,
         )

@@ -9,7 +9,7 @@ from .. import nn
 from ..autograd import Variable
 from ..errors import ArgumentError
 from ..nn import Module
-from ._base import Classifier, int_pairs, positive_int, positive_number
+from ._base import Classifier, check_layout, int_pairs, positive_int, positive_number
 
 
 def _same(block: str, y: tuple, x: tuple) -> None:
@@ -27,20 +27,31 @@ class Residual(Module):
     of stride ``strides``). The shortcut is ``X`` itself, or with ``use_1x1conv`` a 1 x 1
     convolution ``conv3`` of ``num_channels`` and stride ``strides`` (no batch norm on it, as
     in the book). ``Residual(3)`` keeps a (4, 3, 6, 6) input's shape;
-    ``Residual(6, use_1x1conv=True, strides=2)`` makes it (4, 6, 3, 3)."""
+    ``Residual(6, use_1x1conv=True, strides=2)`` makes it (4, 6, 3, 3). ``layout`` as the
+    models take it."""
 
-    def __init__(self, num_channels: int, use_1x1conv: bool = False, strides: int = 1) -> None:
+    def __init__(
+        self,
+        num_channels: int,
+        use_1x1conv: bool = False,
+        strides: int = 1,
+        *,
+        layout: str = "channels_first",
+    ) -> None:
         super().__init__()
+        layout = check_layout(layout)
         num_channels = positive_int("num_channels", num_channels)
         strides = positive_int("strides", strides)
-        self.conv1 = nn.LazyConv2d(num_channels, kernel_size=3, padding=1, stride=strides)
-        self.conv2 = nn.LazyConv2d(num_channels, kernel_size=3, padding=1)
+        self.conv1 = nn.LazyConv2d(
+            num_channels, kernel_size=3, padding=1, stride=strides, layout=layout
+        )
+        self.conv2 = nn.LazyConv2d(num_channels, kernel_size=3, padding=1, layout=layout)
         if use_1x1conv:
-            self.conv3 = nn.LazyConv2d(num_channels, kernel_size=1, stride=strides)
+            self.conv3 = nn.LazyConv2d(num_channels, kernel_size=1, stride=strides, layout=layout)
         else:
             self.conv3 = None
-        self.bn1 = nn.LazyBatchNorm2d()
-        self.bn2 = nn.LazyBatchNorm2d()
+        self.bn1 = nn.LazyBatchNorm2d(layout=layout)
+        self.bn2 = nn.LazyBatchNorm2d(layout=layout)
 
     def forward(self, X: Any) -> Variable:
         Y = ag.relu(self.bn1(self.conv1(X)))
@@ -80,9 +91,16 @@ class ResNet(Classifier):
     """
 
     def __init__(
-        self, arch: Any, num_classes: int = 10, *, lr: float = 0.1, init: Any = None
+        self,
+        arch: Any,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
     ) -> None:
-        super().__init__(lr=lr)
+        super().__init__(lr=lr, layout=layout)
+        layout = self.layout
         self.arch = int_pairs("arch", arch)
         self.num_classes = positive_int("num_classes", num_classes)
         if self.arch[0][1] != 64:
@@ -96,17 +114,20 @@ class ResNet(Classifier):
         self.net.add_module(
             "last",
             nn.Sequential(
-                nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(), nn.LazyLinear(self.num_classes)
+                nn.AdaptiveAvgPool2d((1, 1), layout=layout),
+                nn.Flatten(layout=layout),
+                nn.LazyLinear(self.num_classes),
             ),
         )
         self._finish(init)
 
     def b1(self) -> nn.Sequential:
+        layout = self.layout
         return nn.Sequential(
-            nn.LazyConv2d(64, kernel_size=7, stride=2, padding=3),
-            nn.LazyBatchNorm2d(),
+            nn.LazyConv2d(64, kernel_size=7, stride=2, padding=3, layout=layout),
+            nn.LazyBatchNorm2d(layout=layout),
             nn.ReLU(),
-            nn.MaxPool2d(kernel_size=3, stride=2, padding=1),
+            nn.MaxPool2d(kernel_size=3, stride=2, padding=1, layout=layout),
         )
 
     def block(
@@ -115,24 +136,40 @@ class ResNet(Classifier):
         blk = []
         for i in range(num_residuals):
             if i == 0 and not first_block:
-                blk.append(Residual(num_channels, use_1x1conv=True, strides=2))
+                blk.append(Residual(num_channels, use_1x1conv=True, strides=2, layout=self.layout))
             else:
-                blk.append(Residual(num_channels))
+                blk.append(Residual(num_channels, layout=self.layout))
         return nn.Sequential(*blk)
 
 
 class ResNet18(ResNet):
     """ResNet-18: ``ResNet(((2, 64), (2, 128), (2, 256), (2, 512)))``."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(((2, 64), (2, 128), (2, 256), (2, 512)), num_classes, lr=lr, init=init)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        arch = ((2, 64), (2, 128), (2, 256), (2, 512))
+        super().__init__(arch, num_classes, lr=lr, init=init, layout=layout)
 
 
 class ResNet34(ResNet):
     """ResNet-34: ``ResNet(((3, 64), (4, 128), (6, 256), (3, 512)))`` (He et al., Table 1)."""
 
-    def __init__(self, num_classes: int = 10, *, lr: float = 0.1, init: Any = None) -> None:
-        super().__init__(((3, 64), (4, 128), (6, 256), (3, 512)), num_classes, lr=lr, init=init)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        *,
+        lr: float = 0.1,
+        init: Any = None,
+        layout: str = "channels_first",
+    ) -> None:
+        arch = ((3, 64), (4, 128), (6, 256), (3, 512))
+        super().__init__(arch, num_classes, lr=lr, init=init, layout=layout)
 
 
 def bottleneck_channels(num_channels: int, groups: int, bot_mul: float) -> int:
@@ -158,7 +195,8 @@ class ResNeXtBlock(Module):
 
     As in the book's code, ``groups`` is the width of each group: the 3 x 3 convolution has
     ``bottleneck_channels // groups`` groups (so ``ResNeXtBlock(32, 16, 1)`` has 2 groups of
-    16 channels, and RegNetX's "group width 16" is ``groups=16``)."""
+    16 channels, and RegNetX's "group width 16" is ``groups=16``). ``layout`` as the models
+    take it."""
 
     def __init__(
         self,
@@ -167,23 +205,31 @@ class ResNeXtBlock(Module):
         bot_mul: float,
         use_1x1conv: bool = False,
         strides: int = 1,
+        *,
+        layout: str = "channels_first",
     ) -> None:
         super().__init__()
+        layout = check_layout(layout)
         num_channels = positive_int("num_channels", num_channels)
         groups = positive_int("groups", groups)
         bot_channels = bottleneck_channels(num_channels, groups, bot_mul)
         strides = positive_int("strides", strides)
-        self.conv1 = nn.LazyConv2d(bot_channels, kernel_size=1, stride=1)
+        self.conv1 = nn.LazyConv2d(bot_channels, kernel_size=1, stride=1, layout=layout)
         self.conv2 = nn.LazyConv2d(
-            bot_channels, kernel_size=3, stride=strides, padding=1, groups=bot_channels // groups
+            bot_channels,
+            kernel_size=3,
+            stride=strides,
+            padding=1,
+            groups=bot_channels // groups,
+            layout=layout,
         )
-        self.conv3 = nn.LazyConv2d(num_channels, kernel_size=1, stride=1)
-        self.bn1 = nn.LazyBatchNorm2d()
-        self.bn2 = nn.LazyBatchNorm2d()
-        self.bn3 = nn.LazyBatchNorm2d()
+        self.conv3 = nn.LazyConv2d(num_channels, kernel_size=1, stride=1, layout=layout)
+        self.bn1 = nn.LazyBatchNorm2d(layout=layout)
+        self.bn2 = nn.LazyBatchNorm2d(layout=layout)
+        self.bn3 = nn.LazyBatchNorm2d(layout=layout)
         if use_1x1conv:
-            self.conv4 = nn.LazyConv2d(num_channels, kernel_size=1, stride=strides)
-            self.bn4 = nn.LazyBatchNorm2d()
+            self.conv4 = nn.LazyConv2d(num_channels, kernel_size=1, stride=strides, layout=layout)
+            self.bn4 = nn.LazyBatchNorm2d(layout=layout)
         else:
             self.conv4 = None
             self.bn4 = None

@@ -47,15 +47,23 @@ def _spatial(m: Any, shape: Shape, d: int) -> Shape:
     return shape[-d:]
 
 
-def _batched(shape: Shape, d: int) -> Shape:
-    """The ``(N, C, *spatial)`` shape the call descriptions take."""
-    return shape if len(shape) == d + 2 else (1,) + shape
+def _batched(shape: Shape, d: int, last: bool = False) -> Shape:
+    """The ``(N, C, *spatial)`` shape the call descriptions take (from ``(N, *spatial, C)``
+    for a channels-last layer)."""
+    shape = shape if len(shape) == d + 2 else (1,) + shape
+    return (shape[0], shape[-1]) + shape[1:-1] if last else shape
+
+
+def _laid_out(shape: Shape, channels: int, spatial: Shape, last: bool) -> Shape:
+    """An output shape in the layer's layout, batched as its input ``shape`` was."""
+    d = len(spatial)
+    return shape[: -d - 1] + ((*spatial, channels) if last else (channels, *spatial))
 
 
 def _conv(m: _Conv, shape: Shape) -> tuple[Shape, int]:
-    d = m.d
+    d, last = m.d, m.channels_last
     _spatial(m, shape, d)
-    cin = shape[-d - 1]
+    cin = shape[-1] if last else shape[-d - 1]
     if m.in_channels is not None and m.in_channels != cin:
         raise ArgumentError(
             f"{type(m).__name__}: built for {m.in_channels} input channels, got {cin}"
@@ -69,16 +77,16 @@ def _conv(m: _Conv, shape: Shape) -> tuple[Shape, int]:
     if m.transposed:
         weight = (cin, m.channels // m.groups) + k
         call = conv_transpose_call(
-            _batched(shape, d), weight, bias, m.stride, m.padding, m.output_padding,
+            _batched(shape, d, last), weight, bias, m.stride, m.padding, m.output_padding,
             m.groups, m.dilation,
         )  # fmt: skip
     else:
         weight = (m.channels, cin // m.groups) + k
         call = conv_call(
-            _batched(shape, d), weight, bias, m.stride, m.padding, m.dilation, m.groups
+            _batched(shape, d, last), weight, bias, m.stride, m.padding, m.dilation, m.groups
         )
     count = math.prod(weight) + (m.channels if m.use_bias else 0)
-    return shape[: -d - 1] + (m.channels,) + call.out, count
+    return _laid_out(shape, m.channels, call.out, last), count
 
 
 def _dense(m: Dense, shape: Shape) -> tuple[Shape, int]:
@@ -91,20 +99,27 @@ def _dense(m: Dense, shape: Shape) -> tuple[Shape, int]:
 
 
 def _pool(m: _Pool, shape: Shape) -> tuple[Shape, int]:
-    d = m.d
+    d, last = m.d, m.channels_last
     _spatial(m, shape, d)
     mode = pool_mode(m.ceil_mode, m.convention)
+    batched = _batched(shape, d, last)
     call = pool_call(
-        m.kind, _batched(shape, d), m.kernel_size, m.stride, m.padding, m.dilation, mode,
+        m.kind, batched, m.kernel_size, m.stride, m.padding, m.dilation, mode,
         m.count_include_pad,
     )  # fmt: skip
-    return shape[:-d] + call.out, 0
+    return _laid_out(shape, batched[1], call.out, last), 0
 
 
 def _adaptive(m: AdaptiveAvgPool2D, shape: Shape) -> tuple[Shape, int]:
     _spatial(m, shape, 2)
-    call = adaptive_call("avg", _batched(shape, 2), m.output_size)
-    return shape[:-2] + call.out, 0
+    batched = _batched(shape, 2, m.channels_last)
+    call = adaptive_call("avg", batched, m.output_size)
+    return _laid_out(shape, batched[1], call.out, m.channels_last), 0
+
+
+def _global(m: Module, shape: Shape) -> tuple[Shape, int]:
+    _spatial(m, shape, 2)
+    return _laid_out(shape, _batched(shape, 2, m.channels_last)[1], (1, 1), m.channels_last), 0
 
 
 def _flatten(m: Flatten, shape: Shape) -> tuple[Shape, int]:
@@ -114,7 +129,7 @@ def _flatten(m: Flatten, shape: Shape) -> tuple[Shape, int]:
 
 
 def _batchnorm(m: _BatchNorm, shape: Shape) -> tuple[Shape, int]:
-    c = shape[1]
+    c = shape[m.channel_axis(len(shape))]
     if m.num_features is not None and m.num_features != c:
         raise ArgumentError(f"{type(m).__name__}: built for {m.num_features} channels, got {c}")
     return shape, 2 * c
@@ -171,7 +186,7 @@ _RULES = (
     (Dense, _dense),
     (_Pool, _pool),
     (AdaptiveAvgPool2D, _adaptive),
-    ((GlobalAvgPool2D, GlobalMaxPool2D), lambda m, s: (s[:-2] + (1, 1), 0)),
+    ((GlobalAvgPool2D, GlobalMaxPool2D), _global),
     (Flatten, _flatten),
     (_BatchNorm, _batchnorm),
     ((_Elementwise, Dropout), lambda m, s: (s, 0)),

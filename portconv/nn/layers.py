@@ -12,8 +12,12 @@ it by :meth:`~portconv.nn.Module.layer_summary`.
 Input sizes that are given create the parameters at construction; those that are not are
 inferred from the first input (see :mod:`portconv.nn.module`). Every layer takes
 channels-first arrays, batched ``(N, C, *spatial)`` or unbatched ``(C, *spatial)``, of any
-backend, and returns a :class:`portconv.autograd.Variable` whose ``.data`` is an array of the
-input's library (``Dropout`` in evaluation mode returns its input itself, as PyTorch's does).
+backend; the convolution (not transposed), pooling, batch-norm and flatten layers take
+channels-last ones, ``(N, *spatial, C)``, with ``layout="channels_last"`` (Gluon's
+``layout="NHWC"``, its BatchNorm's ``axis=-1``), computed in that layout by the functional
+ops, convolution weights kept HWIO. Each returns a :class:`portconv.autograd.Variable` whose
+``.data`` is an array of the input's library (``Dropout`` in evaluation mode returns its input
+itself, as PyTorch's does).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import numpy as np
 from .. import autograd as ag
 from ..autograd import Variable
 from ..errors import ArgumentError
-from ..ops._args import gluon_alias, int_tuple
+from ..ops._args import channels_last, gluon_alias, int_tuple
 from ..ops._call import padding_pairs
 from ..ops._common import prepare, require_float
 from . import init as _init
@@ -37,6 +41,8 @@ from .module import Module, _creation_lock, _host_to, require_array
 _ACTIVATIONS = {"relu": ag.relu, "sigmoid": ag.sigmoid, "tanh": ag.tanh}
 _SPATIAL = {1: "L", 2: "H, W", 3: "D, H, W"}
 _GLUON_LAYOUT = {1: "NCW", 2: "NCHW", 3: "NCDHW"}
+_GLUON_LAST = {1: "NWC", 2: "NHWC", 3: "NDHWC"}
+_LAYOUT_WORDS = ("channels_first", "channels_last")
 
 
 def _activation(name: str | None):
@@ -76,15 +82,24 @@ def _float_input(x: Any) -> Any:
     return data
 
 
-def _gluon_layout(layout: Any, d: int) -> None:
-    """Gluon's ``layout=``: only the channels-first layout these layers compute."""
-    if layout is None or layout in (_GLUON_LAYOUT[d], "channels_first"):
-        return
-    raise ArgumentError(
-        f"layout: the layers of portconv.nn take channels-first input, "
-        f"{_GLUON_LAYOUT[d]!r}; got {layout!r} (the functional ops take "
-        f"layout='channels_last')"
-    )
+def _channels_last(layout: Any, d: int, *, gluon: bool = False) -> bool:
+    """True for a channels-last ``layout``. Every layer takes ``'channels_first'`` and
+    ``'channels_last'``; the Gluon-named ones also take Gluon's own strings for ``d`` spatial
+    dimensions (``'NCHW'``/``'NHWC'`` ...) and None (channels first, Gluon's default)."""
+    allowed = [_GLUON_LAYOUT[d], _GLUON_LAST[d], *_LAYOUT_WORDS] if gluon else list(_LAYOUT_WORDS)
+    if gluon and layout is None:
+        return False
+    if not isinstance(layout, str) or layout not in allowed:
+        words = [repr(a) for a in allowed] + (["None"] if gluon else [])
+        raise ArgumentError(
+            f"layout: expected {', '.join(words[:-1])} or {words[-1]}, got {layout!r}"
+        )
+    return channels_last(layout, d, "layer")
+
+
+def _layout_name(last: bool) -> str:
+    """The functional ops' name of a layout."""
+    return "channels_last" if last else "channels_first"
 
 
 def _as_tuple(value: Any, d: int) -> Any:
@@ -105,7 +120,8 @@ def _as_tuple(value: Any, d: int) -> Any:
 
 class _Conv(Module):
     """What every convolution layer shares: argument checks, parameters (weight
-    ``(C_out, C_in / groups, *kernel)``, or ``(C_in, C_out / groups, *kernel)`` transposed),
+    ``(C_out, C_in / groups, *kernel)``, or ``(C_in, C_out / groups, *kernel)`` transposed;
+    channels last ``(*kernel, C_in / groups, C_out)``, HWIO as Keras and Flax store it),
     shape inference, the call, and both frameworks' printouts. The public classes below fix
     the number of spatial dimensions ``d`` and their framework's signature."""
 
@@ -131,9 +147,19 @@ class _Conv(Module):
         strides: Any = None,
         use_bias: bool | None = None,
         names: tuple[str, str] = ("channels", "in_channels"),
+        layout: Any = "channels_first",
     ) -> None:
         super().__init__()
         d = self.d
+        last = _channels_last(layout, d, gluon=self.gluon)
+        if last and self.transposed:
+            # the functional transposed convolution has no layout, and a layer transposes nothing
+            first = [_GLUON_LAYOUT[d], "channels_first", None] if self.gluon else ["channels_first"]
+            raise ArgumentError(
+                f"layout: transposed convolution layers take channels-first input only, got "
+                f"{layout!r}; allowed: {', '.join(map(repr, first))}"
+            )
+        self.channels_last = last
         out_name, in_name = names
         self.channels = positive_int(out_name, channels)
         self.kernel_size = int_tuple("kernel_size", kernel_size, d)
@@ -181,28 +207,48 @@ class _Conv(Module):
         g = self.groups
         if self.transposed:
             return (cin, self.channels // g) + self.kernel_size
+        if self.channels_last:
+            return self.kernel_size + (None if cin is None else cin // g, self.channels)
         return (self.channels, None if cin is None else cin // g) + self.kernel_size
+
+    def fans(self, weight_shape: tuple) -> tuple[int, int]:
+        if not self.channels_last:
+            return super().fans(weight_shape)
+        # (*kernel, C_in/groups, C_out): PyTorch's fans, read from the HWIO axes
+        receptive = math.prod(weight_shape[:-2])
+        return int(weight_shape[-2]) * receptive, int(weight_shape[-1]) * receptive
 
     def _known_in_channels(self) -> int | None:
         w = self._params.get("weight")
         if w is None:
             return self.in_channels
+        if self.channels_last:
+            return int(w.shape[-2] * self.groups)
         return int(w.shape[0] if self.transposed else w.shape[1] * self.groups)
+
+    def _channel_axis(self, ndim: int) -> int:
+        return ndim - 1 if self.channels_last else ndim - self.d - 1
 
     def check_input(self, x: Any) -> None:
         data = _float_input(x)
         d = self.d
         if data.ndim not in (d + 1, d + 2):
-            raise ArgumentError(
-                f"input: {self._repr_name()} expects (N, C, {_SPATIAL[d]}) or "
-                f"(C, {_SPATIAL[d]}) arrays, got shape {tuple(data.shape)}"
+            expects = (
+                f"(N, {_SPATIAL[d]}, C) or ({_SPATIAL[d]}, C)"
+                if self.channels_last
+                else f"(N, C, {_SPATIAL[d]}) or (C, {_SPATIAL[d]})"
             )
-        cin = int(data.shape[-d - 1])
+            raise ArgumentError(
+                f"input: {self._repr_name()} expects {expects} arrays, got shape "
+                f"{tuple(data.shape)}"
+            )
+        axis = self._channel_axis(data.ndim)
+        cin = int(data.shape[axis])
         known = self._known_in_channels()
         if known is not None and cin != known:
             raise ArgumentError(
                 f"input: {self._repr_name()} expects {known} input channels (axis "
-                f"{data.ndim - d - 1}), got an input of shape {tuple(data.shape)}"
+                f"{axis}), got an input of shape {tuple(data.shape)}"
             )
         if known is None and cin % self.groups:
             raise ArgumentError(
@@ -217,7 +263,7 @@ class _Conv(Module):
             self.check_input(x)
             with _creation_lock:
                 if params["weight"] is None:
-                    cin = int(data.shape[-self.d - 1])
+                    cin = int(data.shape[self._channel_axis(data.ndim)])
                     self.materialise("weight", self._weight_shape(cin), data)
                 if self.use_bias and params["bias"] is None:
                     self.materialise("bias", (self.channels,), data)
@@ -233,7 +279,10 @@ class _Conv(Module):
             )
         else:
             op = getattr(ag, f"conv{d}d")
-            y = op(x, w, b, self.stride, self.padding, self.dilation, self.groups)
+            y = op(
+                x, w, b, self.stride, self.padding, self.dilation, self.groups,
+                layout=_layout_name(self.channels_last),
+            )  # fmt: skip
         return self.act(y) if self.act is not None else y
 
     # -- printing
@@ -263,12 +312,16 @@ class _Conv(Module):
             s += f", groups={self.groups}"
         if not self.use_bias:
             s += ", bias=False"
+        if self.channels_last:  # portconv's extension: PyTorch's layers have no layout
+            s += ", layout='channels_last'"
         return s
 
     def _gluon_repr(self) -> str:
         d = self.d
         w = self._params.get("weight")
         shape = tuple(w.shape) if w is not None else self._weight_shape(self.in_channels)
+        if self.channels_last:  # Gluon reads its axes 1 and 0 of the channels-first weight
+            shape = (shape[-1], shape[-2])
         s = f"{shape[1] or None} -> {shape[0]}, kernel_size={self.kernel_size}"
         s += f", stride={_as_tuple(self.stride, d)}"
         padding = _as_tuple(self.padding, d)
@@ -308,7 +361,6 @@ class _GluonConv(_Conv):
         use_bias: bool | None = None,
         layout: str | None = None,
     ) -> None:
-        _gluon_layout(layout, self.d)
         super().__init__(
             channels,
             kernel_size,
@@ -321,6 +373,7 @@ class _GluonConv(_Conv):
             activation,
             strides=strides,
             use_bias=use_bias,
+            layout=layout,
         )
 
 
@@ -338,6 +391,8 @@ class _TorchConv(_Conv):
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
+        *,
+        layout: str = "channels_first",
     ) -> None:
         if in_channels is None or (isinstance(in_channels, int) and in_channels == 0):
             hint = f"; for in_channels taken from the first input use Lazy{type(self).__name__}"
@@ -357,6 +412,7 @@ class _TorchConv(_Conv):
             bias,
             cin,
             names=("out_channels", "in_channels"),
+            layout=layout,
         )
 
 
@@ -375,6 +431,8 @@ class _LazyConv(_Conv):
         dilation: Any = 1,
         groups: int = 1,
         bias: bool = True,
+        *,
+        layout: str = "channels_first",
     ) -> None:
         super().__init__(
             out_channels,
@@ -385,6 +443,7 @@ class _LazyConv(_Conv):
             groups,
             bias,
             names=("out_channels", "in_channels"),
+            layout=layout,
         )
 
 
@@ -413,8 +472,10 @@ class Conv1D(_GluonConv):
         Applied to the output.
     stride, use_bias : optional
         The other framework's spellings of ``strides`` and ``bias``.
-    layout : {None, 'NCW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCW', 'NWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first). Channels last keeps the
+        weight as ``(k, C_in / groups, channels)``, as Keras and Flax do (MXNet 1.9's
+        Conv1D takes NCW only).
 
     Shape
     -----
@@ -461,8 +522,10 @@ class Conv2D(_GluonConv):
         Applied to the output.
     stride, use_bias : optional
         The other framework's spellings of ``strides`` and ``bias``.
-    layout : {None, 'NCHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCHW', 'NHWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first). Channels last keeps the
+        weight as ``(*kernel, C_in / groups, channels)`` (HWIO, as Keras and Flax; MXNet
+        1.9 declares OHWI for it but its CPU kernels do not compute it).
 
     Shape
     -----
@@ -511,8 +574,10 @@ class Conv3D(_GluonConv):
         Applied to the output.
     stride, use_bias : optional
         The other framework's spellings of ``strides`` and ``bias``.
-    layout : {None, 'NCDHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCDHW', 'NDHWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first). Channels last keeps the
+        weight as ``(*kernel, C_in / groups, channels)`` (HWIO, as Keras and Flax; MXNet
+        1.9 declares OHWI for it but its CPU kernels do not compute it).
 
     Shape
     -----
@@ -551,6 +616,10 @@ class Conv1d(_TorchConv):
         Split input and output channels into this many independent groups.
     bias : bool, default True
         Add a learned bias per output channel.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``, and keeps the weight as
+        ``(*kernel, in_channels / groups, out_channels)`` (HWIO, as Keras and Flax).
 
     Shape
     -----
@@ -593,6 +662,10 @@ class Conv2d(_TorchConv):
         Split input and output channels into this many independent groups.
     bias : bool, default True
         Add a learned bias per output channel.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``, and keeps the weight as
+        ``(*kernel, in_channels / groups, out_channels)`` (HWIO, as Keras and Flax).
 
     Shape
     -----
@@ -639,6 +712,10 @@ class Conv3d(_TorchConv):
         Split input and output channels into this many independent groups.
     bias : bool, default True
         Add a learned bias per output channel.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``, and keeps the weight as
+        ``(*kernel, in_channels / groups, out_channels)`` (HWIO, as Keras and Flax).
 
     Shape
     -----
@@ -666,6 +743,10 @@ class LazyConv1d(_LazyConv):
         Output channels.
     kernel_size, stride, padding, dilation, groups, bias
         As :class:`Conv1d`.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``, and keeps the weight as
+        ``(*kernel, in_channels / groups, out_channels)`` (HWIO, as Keras and Flax).
 
     Shape
     -----
@@ -699,6 +780,10 @@ class LazyConv2d(_LazyConv):
         Output channels.
     kernel_size, stride, padding, dilation, groups, bias
         As :class:`Conv2d`.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``, and keeps the weight as
+        ``(*kernel, in_channels / groups, out_channels)`` (HWIO, as Keras and Flax).
 
     Shape
     -----
@@ -732,6 +817,10 @@ class LazyConv3d(_LazyConv):
         Output channels.
     kernel_size, stride, padding, dilation, groups, bias
         As :class:`Conv3d`.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``, and keeps the weight as
+        ``(*kernel, in_channels / groups, out_channels)`` (HWIO, as Keras and Flax).
 
     Shape
     -----
@@ -777,7 +866,6 @@ class _GluonConvTranspose(_Conv):
         stride: Any = None,
         bias: bool | None = None,
     ) -> None:
-        _gluon_layout(layout, self.d)
         super().__init__(
             channels,
             kernel_size,
@@ -791,6 +879,7 @@ class _GluonConvTranspose(_Conv):
             output_padding=output_padding,
             strides=strides,
             use_bias=use_bias,
+            layout=layout,
         )
 
 
@@ -929,8 +1018,9 @@ class Conv3DTranspose(_GluonConvTranspose):
         Output channels.
     kernel_size, strides, padding, output_padding, dilation, groups, in_channels, activation
         As :class:`Conv2DTranspose`, one value per spatial axis.
-    layout : {None, 'NCDHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCDHW', 'channels_first'}
+        Gluon's layout; channels first only (the functional transposed convolution has no
+        layout).
 
     Shape
     -----
@@ -1389,9 +1479,11 @@ class _Pool(Module):
         pooling_convention: str,
         pool_size: Any,
         strides: Any,
+        layout: Any = "channels_first",
     ) -> None:
         super().__init__()
         d = self.d
+        self.channels_last = _channels_last(layout, d, gluon=self.gluon)
         kernel = gluon_alias("kernel_size", kernel_size, "pool_size", pool_size, None)
         if kernel is None and self.gluon:
             kernel = 2  # Gluon's default window
@@ -1428,6 +1520,7 @@ class _Pool(Module):
                 self.ceil_mode,
                 self.return_indices,
                 pooling_convention=self.convention,
+                layout=_layout_name(self.channels_last),
             )
         return getattr(ag, f"avg_pool{self.d}d")(
             x,
@@ -1437,6 +1530,7 @@ class _Pool(Module):
             self.ceil_mode,
             self.count_include_pad,
             pooling_convention=self.convention,
+            layout=_layout_name(self.channels_last),
         )
 
     def extra_repr(self) -> str:
@@ -1447,17 +1541,20 @@ class _Pool(Module):
             return (
                 f"size={k}, stride={s}, padding={_as_tuple(self.padding, d)}, "
                 f"ceil_mode={self.convention == 'full'}, global_pool=False, "
-                f"pool_type={self.kind}, layout={_GLUON_LAYOUT[d]}"
+                f"pool_type={self.kind}, "
+                f"layout={(_GLUON_LAST if self.channels_last else _GLUON_LAYOUT)[d]}"
             )
         k, s, p = self.kernel_size, self.stride, self.padding
         s = k if s is None else s
         if self.kind == "avg" and d == 1:  # PyTorch keeps AvgPool1d's sizes as tuples
             k, s, p = _as_tuple(k, 1), _as_tuple(s, 1), _as_tuple(p, 1)
+        # portconv's extension: PyTorch's layers have no layout
+        last = ", layout='channels_last'" if self.channels_last else ""
         if self.kind == "avg":
-            return f"kernel_size={k}, stride={s}, padding={p}"
+            return f"kernel_size={k}, stride={s}, padding={p}{last}"
         return (
             f"kernel_size={k}, stride={s}, padding={p}, dilation={self.dilation}, "
-            f"ceil_mode={self.ceil_mode}"
+            f"ceil_mode={self.ceil_mode}{last}"
         )
 
 
@@ -1480,6 +1577,7 @@ class _TorchMaxPool(_Pool):
         strides: Any = None,
         pooling_convention: str = "valid",
         count_include_pad: bool = True,
+        layout: str = "channels_first",
     ) -> None:
         super().__init__(
             kernel_size=kernel_size,
@@ -1491,6 +1589,7 @@ class _TorchMaxPool(_Pool):
             pooling_convention=pooling_convention,
             pool_size=pool_size,
             strides=strides,
+            layout=layout,
         )
         self.return_indices = flag("return_indices", return_indices)
 
@@ -1514,6 +1613,7 @@ class _TorchAvgPool(_Pool):
         strides: Any = None,
         pooling_convention: str = "valid",
         dilation: Any = 1,
+        layout: str = "channels_first",
     ) -> None:
         if divisor_override is not None:
             raise ArgumentError(
@@ -1534,6 +1634,7 @@ class _TorchAvgPool(_Pool):
             pooling_convention=pooling_convention,
             pool_size=pool_size,
             strides=strides,
+            layout=layout,
         )
 
 
@@ -1558,7 +1659,6 @@ class _GluonMaxPool(_Pool):
         count_include_pad: bool = True,
         pooling_convention: str = "valid",
     ) -> None:
-        _gluon_layout(layout, self.d)
         super().__init__(
             kernel_size=kernel_size,
             stride=stride,
@@ -1569,6 +1669,7 @@ class _GluonMaxPool(_Pool):
             pooling_convention=pooling_convention,
             pool_size=pool_size,
             strides=strides,
+            layout=layout,
         )
 
 
@@ -1593,7 +1694,6 @@ class _GluonAvgPool(_Pool):
         pooling_convention: str = "valid",
         dilation: Any = 1,
     ) -> None:
-        _gluon_layout(layout, self.d)
         if int_tuple("dilation", dilation, self.d) != (1,) * self.d:
             raise ArgumentError(
                 f"dilation: average pooling has no dilation in portconv.nn, got {dilation!r}"
@@ -1608,6 +1708,7 @@ class _GluonAvgPool(_Pool):
             pooling_convention=pooling_convention,
             pool_size=pool_size,
             strides=strides,
+            layout=layout,
         )
 
 
@@ -1629,6 +1730,9 @@ class MaxPool1d(_TorchMaxPool):
         PyTorch does (an int64 array, for :class:`MaxUnpool1d`).
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -1668,6 +1772,9 @@ class MaxPool2d(_TorchMaxPool):
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule: a last window that would start in the
         right padding is dropped).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -1695,6 +1802,9 @@ class MaxPool3d(_TorchMaxPool):
     ----------
     kernel_size, stride, padding, dilation, return_indices, ceil_mode
         As :class:`MaxPool2d`, one value per spatial axis.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -1729,6 +1839,9 @@ class AvgPool1d(_TorchAvgPool):
         Divide by the whole window, padding included (else by the elements inside the input).
     divisor_override : None
         Only None.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -1766,6 +1879,9 @@ class AvgPool2d(_TorchAvgPool):
         Divide by the whole window, padding included (else by the elements inside the input).
     divisor_override : None
         Only None.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -1793,6 +1909,9 @@ class AvgPool3d(_TorchAvgPool):
     ----------
     kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
         As :class:`AvgPool2d`, one value per spatial axis.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -1821,8 +1940,8 @@ class MaxPool1D(_GluonMaxPool):
         Step of the window; default the window (``stride=`` is accepted too).
     padding : int, (int,) or ((int, int),), default 0
         -inf added at both ends.
-    layout : {None, 'NCW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCW', 'NWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first).
     ceil_mode : bool, default False
         MXNet's "full" convention: round the output size up.
 
@@ -1853,8 +1972,8 @@ class MaxPool2D(_GluonMaxPool):
         Step of the window; default the window (``stride=`` is accepted too).
     padding : int, (int, int), ((int, int), (int, int)), 'valid', 'same' or 'same_lower'
         -inf added; any amount; default 0.
-    layout : {None, 'NCHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCHW', 'NHWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first).
     ceil_mode : bool, default False
         MXNet's "full" convention: round the output size up (every window that starts
         inside the padded input counts, unlike PyTorch's ceil_mode).
@@ -1885,8 +2004,8 @@ class MaxPool3D(_GluonMaxPool):
     ----------
     pool_size, strides, padding, ceil_mode
         As :class:`MaxPool2D`, one value per spatial axis.
-    layout : {None, 'NCDHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCDHW', 'NDHWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first).
 
     Shape
     -----
@@ -1917,8 +2036,8 @@ class AvgPool1D(_GluonAvgPool):
         Zeros added at both ends.
     ceil_mode : bool, default False
         MXNet's "full" convention: round the output size up.
-    layout : {None, 'NCW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCW', 'NWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first).
     count_include_pad : bool, default True
         Divide by the whole window, padding included.
 
@@ -1951,8 +2070,8 @@ class AvgPool2D(_GluonAvgPool):
         Zeros added; default 0.
     ceil_mode : bool, default False
         MXNet's "full" convention: round the output size up.
-    layout : {None, 'NCHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCHW', 'NHWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first).
     count_include_pad : bool, default True
         Divide by the whole window, padding included (else by the elements inside the input).
 
@@ -1982,8 +2101,8 @@ class AvgPool3D(_GluonAvgPool):
     ----------
     pool_size, strides, padding, ceil_mode, count_include_pad
         As :class:`AvgPool2D`, one value per spatial axis.
-    layout : {None, 'NCDHW'}
-        Gluon's layout; only channels-first.
+    layout : {None, 'NCDHW', 'NDHWC', 'channels_first', 'channels_last'}
+        Gluon's layout of the input (None: channels first).
 
     Shape
     -----
@@ -2009,10 +2128,13 @@ class AdaptiveAvgPool2D(Module):
     ----------
     output_size : int, (int, int) or (int or None, int or None)
         The output's height and width (None keeps the input's size on that axis).
+    layout : {'channels_first', 'channels_last', 'NCHW', 'NHWC'}, keyword-only
+        The input's layout.
 
     Shape
     -----
-    ``(N, C, H, W)`` or ``(C, H, W)`` -> ``(N, C, *output_size)``.
+    ``(N, C, H, W)`` or ``(C, H, W)`` -> ``(N, C, *output_size)``; channels last
+    ``(N, H, W, C)`` -> ``(N, *output_size, C)``.
 
     Examples
     --------
@@ -2024,16 +2146,20 @@ class AdaptiveAvgPool2D(Module):
 
     summary_name = "AdaptiveAvgPool2d"
     takes_array = True
+    gluon = True  # Gluon's layout strings too
 
-    def __init__(self, output_size: Any) -> None:
+    def __init__(self, output_size: Any, *, layout: str = "channels_first") -> None:
         super().__init__()
         self.output_size = output_size
+        self.channels_last = _channels_last(layout, 2, gluon=self.gluon)
 
     def forward(self, x: Any) -> Variable:
-        return ag.adaptive_avg_pool2d(x, self.output_size)
+        return ag.adaptive_avg_pool2d(x, self.output_size, layout=_layout_name(self.channels_last))
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        # portconv's extension: PyTorch's layers have no layout
+        last = ", layout='channels_last'" if self.channels_last else ""
+        return f"output_size={self.output_size}{last}"
 
 
 class AdaptiveAvgPool2d(AdaptiveAvgPool2D):
@@ -2043,10 +2169,14 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool2D):
     ----------
     output_size : int, (int, int) or (int or None, int or None)
         The output's height and width (None keeps the input's size on that axis).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout).
 
     Shape
     -----
-    ``(N, C, H, W)`` or ``(C, H, W)`` -> ``(N, C, *output_size)``.
+    ``(N, C, H, W)`` or ``(C, H, W)`` -> ``(N, C, *output_size)``; channels last
+    ``(N, H, W, C)`` -> ``(N, *output_size, C)``.
 
     Examples
     --------
@@ -2059,13 +2189,21 @@ class AdaptiveAvgPool2d(AdaptiveAvgPool2D):
     (2, 8, 1, 1)
     """
 
+    gluon = False
+
 
 class GlobalAvgPool2D(Module):
     """Gluon's global average pooling: the mean of each channel.
 
+    Parameters
+    ----------
+    layout : {'NCHW', 'NHWC', 'channels_first', 'channels_last', None}
+        Gluon's layout of the input (None: channels first).
+
     Shape
     -----
-    ``(N, C, H, W)`` -> ``(N, C, 1, 1)`` (Gluon keeps the spatial axes; flatten after it).
+    ``(N, C, H, W)`` -> ``(N, C, 1, 1)`` (Gluon keeps the spatial axes; flatten after it);
+    NHWC ``(N, H, W, C)`` -> ``(N, 1, 1, C)``.
 
     Examples
     --------
@@ -2079,22 +2217,31 @@ class GlobalAvgPool2D(Module):
     takes_array = True
     _pool_type = "avg"
 
+    def __init__(self, layout: str | None = "NCHW") -> None:
+        super().__init__()
+        self.channels_last = _channels_last(layout, 2, gluon=True)
+
     def forward(self, x: Any) -> Variable:
-        return ag.global_avg_pool(x)
+        return ag.global_avg_pool(x, layout=_layout_name(self.channels_last))
 
     def extra_repr(self) -> str:
         return (
             "size=(1, 1), stride=(1, 1), padding=(0, 0), ceil_mode=True, global_pool=True, "
-            f"pool_type={self._pool_type}, layout=NCHW"
+            f"pool_type={self._pool_type}, layout={'NHWC' if self.channels_last else 'NCHW'}"
         )
 
 
 class GlobalMaxPool2D(Module):
     """Gluon's global max pooling: the maximum of each channel.
 
+    Parameters
+    ----------
+    layout : {'NCHW', 'NHWC', 'channels_first', 'channels_last', None}
+        Gluon's layout of the input (None: channels first).
+
     Shape
     -----
-    ``(N, C, H, W)`` -> ``(N, C, 1, 1)``.
+    ``(N, C, H, W)`` -> ``(N, C, 1, 1)``; NHWC ``(N, H, W, C)`` -> ``(N, 1, 1, C)``.
 
     Examples
     --------
@@ -2110,8 +2257,12 @@ class GlobalMaxPool2D(Module):
     takes_array = True
     _pool_type = "max"
 
+    def __init__(self, layout: str | None = "NCHW") -> None:
+        super().__init__()
+        self.channels_last = _channels_last(layout, 2, gluon=True)
+
     def forward(self, x: Any) -> Variable:
-        return ag.global_max_pool(x)
+        return ag.global_max_pool(x, layout=_layout_name(self.channels_last))
 
     extra_repr = GlobalAvgPool2D.extra_repr
 
@@ -2120,7 +2271,8 @@ class GlobalMaxPool2D(Module):
 
 
 class _BatchNorm(Module):
-    """Batch normalisation over the channel axis 1 (the base of every batch-norm layer).
+    """Batch normalisation over the channel axis, 1 or the last (the base of every batch-norm
+    layer).
 
     Training normalises with the batch's mean and (biased) variance and updates the running
     statistics; evaluation uses the running statistics. ``convention`` chooses how the running
@@ -2148,8 +2300,18 @@ class _BatchNorm(Module):
         convention: str = "torch",
         in_channels: int | None = None,
         epsilon: float | None = None,
+        layout: str = "channels_first",
+        axis: Any = None,
     ) -> None:
         super().__init__()
+        if axis is None:
+            axis = -1 if _channels_last(layout, 2) else 1
+        elif isinstance(axis, bool) or not isinstance(axis, int | np.integer) or axis in (0, -2):
+            raise ArgumentError(
+                f"axis: expected the channel axis, 1 (channels first) or -1 or the last axis "
+                f"(channels last), got {axis!r}"
+            )
+        self.axis = int(axis)
         if convention not in ("torch", "gluon"):
             raise ArgumentError(f"convention: expected 'torch' or 'gluon', got {convention!r}")
         self.convention = convention
@@ -2174,30 +2336,41 @@ class _BatchNorm(Module):
             self.declare_buffer("running_mean", np.zeros(self.num_features))
             self.declare_buffer("running_var", np.ones(self.num_features))
 
-    def _axes(self, ndim: int) -> tuple[int, ...]:
-        return (0,) + tuple(range(2, ndim))
+    def channel_axis(self, ndim: int) -> int:
+        """The channel axis of an input of ``ndim`` dimensions (1 or the last)."""
+        if self.axis in (1, -1, ndim - 1):
+            return 1 if self.axis == 1 else ndim - 1
+        raise ArgumentError(
+            f"axis: {self._repr_name()} normalises over the channel axis, 1 or the last; "
+            f"axis={self.axis} of a {ndim}-D input is neither"
+        )
 
     def check_input(self, x: Any) -> None:
         data = _float_input(x)
         if data.ndim not in self.ndims:
-            shapes = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
+            if self.axis == 1:
+                shapes = {2: "(N, C)", 3: "(N, C, L)", 4: "(N, C, H, W)", 5: "(N, C, D, H, W)"}
+            else:
+                shapes = {2: "(N, C)", 3: "(N, L, C)", 4: "(N, H, W, C)", 5: "(N, D, H, W, C)"}
             expects = " or ".join(shapes[n] for n in self.ndims)
             raise ArgumentError(
                 f"input: {self._repr_name()} expects {expects} arrays, "
                 f"got shape {tuple(data.shape)}"
             )
+        axis = self.channel_axis(data.ndim)
         w = self._params.get("weight")
         known = int(w.shape[0]) if w is not None else self.num_features
-        if known is not None and int(data.shape[1]) != known:
+        if known is not None and int(data.shape[axis]) != known:
             raise ArgumentError(
-                f"input: {self._repr_name()} expects {known} channels (axis 1), got an input "
-                f"of shape {tuple(data.shape)}"
+                f"input: {self._repr_name()} expects {known} channels (axis {axis}), got an "
+                f"input of shape {tuple(data.shape)}"
             )
 
     def forward(self, x: Any) -> Variable:
         self.check_input(x)
         data = _data(x)
-        c = int(data.shape[1])
+        channel = self.channel_axis(data.ndim)
+        c = int(data.shape[channel])
         if self._incomplete():
             with _creation_lock:
                 if self._params["weight"] is None:
@@ -2209,8 +2382,8 @@ class _BatchNorm(Module):
         w = self._params["weight"]
         if type(w.data) is not type(data):
             self._same_library_as(data, w.data)
-        axes = self._axes(data.ndim)
-        shape = (1, c) + (1,) * (data.ndim - 2)
+        axes = tuple(a for a in range(data.ndim) if a != channel)
+        shape = tuple(c if a == channel else 1 for a in range(data.ndim))
         weight, bias = ag.reshape(self.weight, shape), ag.reshape(self.bias, shape)
         # the per-channel factors are folded before they meet the (large) input: two
         # elementwise passes over it in evaluation, as frameworks' inference kernels do
@@ -2231,7 +2404,7 @@ class _BatchNorm(Module):
 
         be = backend_of(mean)
         xp, ad = be.adapter.namespace(), be.adapter
-        c = int(mean.shape[1])
+        c = math.prod(mean.shape)  # one statistic per channel, on whichever axis
         m = ad.to_standard(mean)
         v = ad.to_standard(var)
         m, v = xp.reshape(m, (c,)), xp.reshape(v, (c,))
@@ -2259,12 +2432,14 @@ class _BatchNorm(Module):
         c = int(w.shape[0]) if w is not None else self.num_features
         if self.gluon:
             return (
-                f"axis=1, eps={self.eps!r}, momentum={self.momentum!r}, fix_gamma=False, "
-                f"use_global_stats=False, in_channels={c or None}"
+                f"axis={self.axis}, eps={self.eps!r}, momentum={self.momentum!r}, "
+                f"fix_gamma=False, use_global_stats=False, in_channels={c or None}"
             )
+        # portconv's extension: PyTorch's layers have no layout
+        last = ", layout='channels_last'" if self.axis != 1 else ""
         return (
             f"{c or 0}, eps={self.eps}, momentum={self.momentum}, affine=True, bias=True, "
-            f"track_running_stats=True"
+            f"track_running_stats=True{last}"
         )
 
 
@@ -2284,6 +2459,9 @@ class BatchNorm1d(_BatchNorm):
         How the running statistics move (see :class:`BatchNorm`).
     in_channels : int, optional
         Gluon's name for ``num_features``.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -2320,6 +2498,9 @@ class BatchNorm2d(_BatchNorm):
         Gluon's (``momentum`` weighs the old value, biased variance).
     in_channels : int, optional
         Gluon's name for ``num_features``.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -2349,6 +2530,9 @@ class LazyBatchNorm1d(BatchNorm1d):
         Added to the variance.
     momentum : float, default 0.1
         Weight of the batch in the running statistics.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -2367,8 +2551,10 @@ class LazyBatchNorm1d(BatchNorm1d):
 
     lazy = True
 
-    def __init__(self, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        super().__init__(None, eps, momentum)
+    def __init__(
+        self, eps: float = 1e-5, momentum: float = 0.1, *, layout: str = "channels_first"
+    ) -> None:
+        super().__init__(None, eps, momentum, layout=layout)
 
 
 class LazyBatchNorm2d(BatchNorm2d):
@@ -2381,6 +2567,9 @@ class LazyBatchNorm2d(BatchNorm2d):
         Added to the variance.
     momentum : float, default 0.1
         Weight of the batch in the running statistics.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -2399,8 +2588,10 @@ class LazyBatchNorm2d(BatchNorm2d):
 
     lazy = True
 
-    def __init__(self, eps: float = 1e-5, momentum: float = 0.1) -> None:
-        super().__init__(None, eps, momentum)
+    def __init__(
+        self, eps: float = 1e-5, momentum: float = 0.1, *, layout: str = "channels_first"
+    ) -> None:
+        super().__init__(None, eps, momentum, layout=layout)
 
 
 class BatchNorm(_BatchNorm):
@@ -2420,6 +2611,9 @@ class BatchNorm(_BatchNorm):
         PyTorch's.
     eps : float, optional
         PyTorch's name for ``epsilon``.
+    axis : int, keyword-only, default 1
+        Gluon's channel axis: 1 (channels first), or -1 or the last axis (channels last,
+        ``(N, *, C)``).
 
     Shape
     -----
@@ -2446,6 +2640,7 @@ class BatchNorm(_BatchNorm):
         epsilon: float = 1e-5,
         in_channels: int = 0,
         *,
+        axis: int = 1,
         convention: str = "gluon",
         eps: float | None = None,
     ) -> None:
@@ -2455,6 +2650,7 @@ class BatchNorm(_BatchNorm):
             momentum,
             convention=convention,
             in_channels=in_channels,
+            axis=axis,
         )
 
 
@@ -2669,6 +2865,12 @@ class Flatten(Module):
         The first axis merged.
     end_dim : int, default -1
         The last axis merged.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension; PyTorch has none). The axes are merged in
+        the order they are laid out, so a channels-last ``(N, H, W, C)`` map gives its
+        features in ``(H, W, C)`` order, as Keras's and Flax's models flatten, where a
+        channels-first one gives ``(C, H, W)``; a dense layer after it therefore holds its
+        weight columns in that order. Nothing is transposed.
 
     Shape
     -----
@@ -2687,15 +2889,50 @@ class Flatten(Module):
     summary_name = "Flatten"
     takes_array = True
 
-    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+    def __init__(
+        self, start_dim: int = 1, end_dim: int = -1, *, layout: str = "channels_first"
+    ) -> None:
         super().__init__()
         for name, v in (("start_dim", start_dim), ("end_dim", end_dim)):
             if isinstance(v, bool) or not isinstance(v, int | np.integer):
                 raise ArgumentError(f"{name}: expected an int, got {v!r}")
         self.start_dim, self.end_dim = int(start_dim), int(end_dim)
+        self.channels_last = _channels_last(layout, 2)
 
     def forward(self, x: Any) -> Variable:
         return ag.flatten(x, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
-        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+        # portconv's extension: PyTorch's layers have no layout
+        last = ", layout='channels_last'" if self.channels_last else ""
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}{last}"
+
+
+def channels_last_layers(model: Module) -> list[tuple[str, Module]]:
+    """The layers of ``model`` (itself included) that take channels-last input.
+
+    Parameters
+    ----------
+    model : Module
+        Any module.
+
+    Returns
+    -------
+    list of (str, Module)
+        ``(name, layer)`` in module order (``""`` names ``model`` itself): the convolution,
+        pooling and flatten layers built with a channels-last layout and the batch norms
+        over the last axis.
+
+    Examples
+    --------
+    >>> from portconv import nn
+    >>> net = nn.Sequential(nn.LazyConv2d(4, 3, layout="channels_last"), nn.ReLU())
+    >>> [name for name, _ in nn.layers.channels_last_layers(net)]
+    ['0']
+    """
+    kinds = (_Conv, _Pool, AdaptiveAvgPool2D, GlobalAvgPool2D, GlobalMaxPool2D, Flatten)
+    return [
+        (name, m)
+        for name, m in model.named_modules()
+        if (isinstance(m, kinds) and m.channels_last) or (isinstance(m, _BatchNorm) and m.axis != 1)
+    ]
