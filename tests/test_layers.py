@@ -422,7 +422,7 @@ REFUSED = [
     (lambda: nn.MaxPool2d(0), pc.ArgumentError, "kernel_size"),
     (lambda: nn.MaxPool2d(), pc.ArgumentError, "kernel_size: required"),
     (lambda: nn.MaxPool2d(2, ceil_mode="yes"), pc.ArrayTypeError, "ceil_mode"),
-    (lambda: nn.AvgPool2d(2, divisor_override=3), pc.ArgumentError, "divisor_override"),
+    (lambda: nn.AvgPool2d(2, divisor_override=0), pc.ArgumentError, "divisor_override"),
     (lambda: nn.AvgPool2d(2, dilation=2), pc.ArgumentError, "dilation"),
     (lambda: nn.MaxPool2D(2, 2, 0, "NWC"), pc.ArgumentError, "layout"),
     (lambda: nn.MaxPool2d(2, pool_size=3), pc.ArgumentError, "pool_size"),

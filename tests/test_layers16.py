@@ -336,6 +336,26 @@ def test_layer_summary_names_the_new_layers_as_torch_does(be):
     ]
 
 
+# -- average pooling's divisor_override --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "expr, shape",
+    [("AvgPool2d(3, 2, 1, divisor_override=2)", (2, 3, 7, 7)),
+     ("AvgPool3d(2, divisor_override=-3)", (1, 2, 4, 4, 5))],
+)  # fmt: skip
+def test_avg_pool_divisor_override_equals_torch_nn(be, expr, shape):
+    torch = _torch()  # noqa: F841 (eval)
+    _against_torch(be, eval(f"nn.{expr}"), eval(f"torch.nn.{expr}"), _rand(shape))
+
+
+def test_avg_pool_divisor_override_is_refused_where_torch_has_none(be):
+    with pytest.raises(pc.ArgumentError, match="divisor_override: AvgPool1d has none"):
+        nn.AvgPool1d(2, divisor_override=2)
+    with pytest.raises(pc.ArgumentError, match="divisor_override: must not be zero"):
+        nn.AvgPool2d(2, divisor_override=0)
+
+
 # -- nearest upsampling --------------------------------------------------------------------------
 
 UPSAMPLES = [

@@ -32,7 +32,7 @@ from .. import autograd as ag
 from ..autograd import Variable
 from ..errors import ArgumentError
 from ..ops._args import channels_last, gluon_alias, int_tuple
-from ..ops._call import padding_pairs
+from ..ops._call import divisor_arg, padding_pairs
 from ..ops._common import prepare, require_float
 from . import init as _init
 from ._checks import flag, in_size, positive_int, real_number
@@ -1466,6 +1466,7 @@ class _Pool(Module):
     gluon = False
     takes_array = True
     return_indices = False  # PyTorch's max pooling layers may set it
+    divisor_override = None  # PyTorch's 2-D and 3-D average pooling layers may set it
 
     def __init__(
         self,
@@ -1529,6 +1530,7 @@ class _Pool(Module):
             self.padding,
             self.ceil_mode,
             self.count_include_pad,
+            self.divisor_override,
             pooling_convention=self.convention,
             layout=_layout_name(self.channels_last),
         )
@@ -1615,11 +1617,12 @@ class _TorchAvgPool(_Pool):
         dilation: Any = 1,
         layout: str = "channels_first",
     ) -> None:
-        if divisor_override is not None:
+        if divisor_override is not None and self.d == 1:  # as torch.nn.AvgPool1d
             raise ArgumentError(
-                f"divisor_override: not available in portconv.nn, got {divisor_override!r}; "
-                f"give None (the window's count)"
+                f"divisor_override: AvgPool1d has none (AvgPool2d and AvgPool3d do), got "
+                f"{divisor_override!r}"
             )
+        divisor = divisor_arg(divisor_override)
         if int_tuple("dilation", dilation, self.d) != (1,) * self.d:
             raise ArgumentError(
                 f"dilation: average pooling has no dilation in portconv.nn, got {dilation!r}"
@@ -1636,6 +1639,7 @@ class _TorchAvgPool(_Pool):
             strides=strides,
             layout=layout,
         )
+        self.divisor_override = divisor
 
 
 class _GluonMaxPool(_Pool):
@@ -1837,8 +1841,8 @@ class AvgPool1d(_TorchAvgPool):
         Round the output size up (PyTorch's rule).
     count_include_pad : bool, default True
         Divide by the whole window, padding included (else by the elements inside the input).
-    divisor_override : None
-        Only None.
+    divisor_override : int, optional
+        Divide every window's sum by this (non-zero) instead of its count.
     layout : {'channels_first', 'channels_last'}, keyword-only
         The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
         layout); channels last takes ``(N, *spatial, C)``.
@@ -1877,8 +1881,8 @@ class AvgPool2d(_TorchAvgPool):
         Round the output size up (PyTorch's rule).
     count_include_pad : bool, default True
         Divide by the whole window, padding included (else by the elements inside the input).
-    divisor_override : None
-        Only None.
+    divisor_override : int, optional
+        Divide every window's sum by this (non-zero) instead of its count.
     layout : {'channels_first', 'channels_last'}, keyword-only
         The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
         layout); channels last takes ``(N, *spatial, C)``.
