@@ -1,5 +1,5 @@
-"""Weights between portconv and the frameworks the book uses: PyTorch, MXNet Gluon and
-JAX's Flax.
+"""Weights between portconv and the frameworks the book uses: PyTorch, MXNet Gluon, JAX's
+Flax and Keras.
 
 PyTorch. portconv names parameters as ``torch.nn`` does (``"net.0.weight"``,
 ``"net.b2.0.conv1.bias"``, ``"running_mean"``), so a ``torch.nn`` model of the same structure
@@ -43,6 +43,12 @@ the kernels, and reorders the inputs of the first dense layer after a convolutio
 :func:`export_flax_params` does the reverse, into the tree of the Flax model's own variables
 (``like=``) or into the names the book's JAX edition gives a ``nn.Sequential``
 (:func:`flax_names`).
+
+Keras. portconv's Keras layers (:mod:`portconv.nn.keras`) hold Keras's own layouts, so
+Keras weight files need no transposing. :func:`load_keras_weights` reads Keras 3's
+``.weights.h5`` (each layer's variables at a path that follows the model's structure; see
+:func:`keras_names`) and the legacy Keras 2 / ``tf.keras`` HDF5 layout (by layer order, as
+Keras reads it); :func:`save_keras_weights` writes the Keras 3 layout. Both need h5py.
 """
 
 from __future__ import annotations
