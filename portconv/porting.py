@@ -1337,6 +1337,7 @@ def save_keras_weights(model: Module, path: str | os.PathLike) -> None:
     """
     from ._dispatch import backend_of
     from ._files import path_argument
+    from .autograd import Variable
 
     _require_module(model)
     text = path_argument(path, "path")
@@ -1369,7 +1370,7 @@ def save_keras_weights(model: Module, path: str | os.PathLike) -> None:
     for prefix, _, m, names in layers:
         for local in names:
             v = m._params[local] if local in m._params else m._buffers[local]
-            data = v.data if hasattr(v, "grad") else v
+            data = v.data if isinstance(v, Variable) else v  # a parameter, or a buffer's array
             arrays[prefix + local] = np.asarray(backend_of(data).adapter.to_numpy(data))
     with atomic_path(path, what="path") as tmp, h5py.File(tmp, "w") as f:
         for prefix, where, m in walk:
