@@ -35,6 +35,9 @@ MXNET = ["mxnet==1.9.1", "numpy<1.24"]  # the last MXNet release needs NumPy < 1
 CUPY = os.environ.get("PORTCONV_CUPY", "cupy-cuda12x")
 JAX = os.environ.get("PORTCONV_JAX", "jax[cpu]==0.10.2")
 FLAX = "flax==0.12.8"  # tests/test_jax.py checks the Flax weight converters against Flax itself
+# tests/test_keras_interop.py checks the Keras layers, models and weight files against Keras 3,
+# on its PyTorch backend, in the torch session (it brings h5py)
+KERAS = "keras==3.15.1"
 
 # backend name -> (packages to install, PORTCONV_BACKENDS value)
 BACKENDS = {
@@ -106,7 +109,7 @@ def tests(session: nox.Session, backend: str) -> None:
     extras = "test,digits,plot,progress" if backend == "numpy" else "test"
     names = install_backend(session, backend, extras)
     if backend == "torch":  # torch.testing._internal (the OpInfo oracle) imports expecttest
-        session.install("expecttest")
+        session.install("expecttest", KERAS)
     env = {
         "PORTCONV_BACKENDS": names,
         "PORTCONV_REQUIRE_BACKENDS": "1",  # a backend that fails to load fails, not skips

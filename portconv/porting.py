@@ -1,5 +1,5 @@
-"""Weights between portconv and the frameworks the book uses: PyTorch, MXNet Gluon and
-JAX's Flax.
+"""Weights between portconv and the frameworks the book uses: PyTorch, MXNet Gluon, JAX's
+Flax and Keras.
 
 PyTorch. portconv names parameters as ``torch.nn`` does (``"net.0.weight"``,
 ``"net.b2.0.conv1.bias"``, ``"running_mean"``), so a ``torch.nn`` model of the same structure
@@ -43,6 +43,12 @@ the kernels, and reorders the inputs of the first dense layer after a convolutio
 :func:`export_flax_params` does the reverse, into the tree of the Flax model's own variables
 (``like=``) or into the names the book's JAX edition gives a ``nn.Sequential``
 (:func:`flax_names`).
+
+Keras. portconv's Keras layers (:mod:`portconv.nn.keras`) hold Keras's own layouts, so
+Keras weight files need no transposing. :func:`load_keras_weights` reads Keras 3's
+``.weights.h5`` (each layer's variables at a path that follows the model's structure; see
+:func:`keras_names`) and the legacy Keras 2 / ``tf.keras`` HDF5 layout (by layer order, as
+Keras reads it); :func:`save_keras_weights` writes the Keras 3 layout. Both need h5py.
 """
 
 from __future__ import annotations
@@ -71,6 +77,10 @@ __all__ = [
     "load_flax_params",
     "load_gluon_params",
     "load_torch_state_dict",
+    "keras_names",
+    "keras_to_state_dict",
+    "load_keras_weights",
+    "save_keras_weights",
 ]
 
 # -- PyTorch -----------------------------------------------------------------------------------
@@ -893,3 +903,487 @@ def export_flax_params(
         converted = _ours_to_flax(kinds[prefix], local, value, flat.get(prefix))
         node[leaf] = asarray(converted, backend)
     return out
+
+
+# -- Keras -------------------------------------------------------------------------------------
+
+_KERAS_INSTALL = 'Keras weight files need h5py: pip install "portconv[keras]" (or h5py)'
+
+
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError(_KERAS_INSTALL) from None
+    return h5py
+
+
+def _snake(name: str) -> str:
+    """A class name as Keras names a layer's group: ``"MaxPooling2D"`` -> ``"max_pooling2d"``,
+    ``"ReLU"`` -> ``"re_lu"`` (a word starts at a capital followed by a lower-case letter or a
+    digit, and at a capital right after a lower-case letter)."""
+    out = []
+    for i, ch in enumerate(name):
+        prev = name[i - 1] if i else ""
+        nxt = name[i + 1] if i + 1 < len(name) else ""
+        starts_word = ch.isupper() and (
+            (prev and (nxt.islower() or nxt.isdigit())) or prev.islower()
+        )
+        out.append(("_" if starts_word else "") + ch.lower())
+    return "".join(out)
+
+
+def _keras_vars(m: Module) -> tuple[str, ...] | None:
+    """The variables of a Keras layer in Keras's order (its file's ``vars/0``, ``vars/1``,
+    ...), or None for a module that is not a Keras layer with variables."""
+    from .nn import keras as K
+
+    if isinstance(m, (K.Conv2D, K.Dense)):
+        order: tuple[str, ...] = ("kernel", "bias")
+    elif isinstance(m, K.BatchNormalization):
+        order = ("gamma", "beta", "moving_mean", "moving_variance")
+    else:
+        return None
+    return tuple(n for n in order if n in m._params or n in m._buffers)
+
+
+def _keras_class(m: Module) -> str:
+    return type(m).summary_name or type(m).__name__
+
+
+def _keras_list_attrs() -> dict[type, dict[str, str]]:
+    """portconv modules whose Sequential child the book's TensorFlow edition keeps as a plain
+    Python list attribute (saved by Keras as that list, without a ``layers`` level)."""
+    from .models import keras as km
+
+    return {km.DenseBlock: {"net": "listLayers"}}
+
+
+def _keras_walk(model: Module) -> list[tuple[str, str, Module]]:
+    """Every module of ``model`` as ``(portconv prefix, Keras path, module)``, in the order
+    Keras visits the layers it saves (see :func:`keras_names`)."""
+    _require_module(model)
+    lists = _keras_list_attrs()
+    out: list[tuple[str, str, Module]] = []
+    seen: set[int] = set()
+
+    def join(path: str, part: str) -> str:
+        return f"{path}/{part}" if path else part
+
+    def container(children: list, prefix: str, path: str) -> None:
+        used: dict[str, int] = {}
+        for cname, child in children:
+            base = _snake(_keras_class(child))
+            n = used.get(base, -1) + 1
+            used[base] = n
+            visit(child, f"{prefix}{cname}.", join(path, base if n == 0 else f"{base}_{n}"))
+
+    def visit(m: Module, prefix: str, path: str) -> None:
+        if id(m) in seen:  # Keras saves an object once, where it first meets it
+            return
+        seen.add(id(m))
+        out.append((prefix, path, m))
+        children = [(n, c) for n, c in m._children.items() if c is not None]
+        if isinstance(m, Sequential):
+            container(children, prefix, join(path, "layers"))
+            return
+        renamed = lists.get(type(m), {})
+        # a keras.Model subclass: its attributes in sorted order ('_' ones last), its
+        # tracked layers under "layers" at that name's place (those not met before it)
+        order = sorted(
+            [(renamed.get(n, n), n, c) for n, c in children] + [("layers", None, None)],
+            key=lambda t: ("~" + t[0]) if t[0].startswith("_") else t[0],
+        )
+        for key, cname, child in order:
+            if cname is None:  # a list attribute is not a tracked layer of the model
+                tracked = [(n, c) for n, c in children if n not in renamed]
+                container(tracked, prefix, join(path, "layers"))
+            elif cname in renamed and isinstance(child, Sequential):
+                seen.add(id(child))
+                inner = [(n, c) for n, c in child._children.items() if c is not None]
+                container(inner, f"{prefix}{cname}.", join(path, key))
+            else:
+                visit(child, f"{prefix}{cname}.", join(path, key))
+
+    visit(model, "", "")
+    return out
+
+
+def _keras_layers(model: Module) -> list[tuple[str, str, Module, tuple[str, ...]]]:
+    """The layers with variables: ``(portconv prefix, Keras path, module, variable names)``."""
+    out = []
+    for prefix, path, m in _keras_walk(model):
+        names = _keras_vars(m)
+        if names:
+            out.append((prefix, path, m, names))
+        elif m._params or m._buffers:
+            raise ArgumentError(
+                f"{prefix.rstrip('.') or type(m).__name__} ({type(m).__name__}): a layer with "
+                f"parameters that is not one of portconv.nn.keras's (Conv2D, Dense, "
+                f"BatchNormalization); Keras weight files map those only"
+            )
+    return out
+
+
+def keras_names(model: Module) -> OrderedDict:
+    """portconv name -> the dataset that holds it in a Keras 3 ``.weights.h5`` file written
+    by the Keras model the book's TensorFlow edition would write for ``model``.
+
+    Keras saves each layer's variables, in its own order (``kernel``, ``bias``; ``gamma``,
+    ``beta``, ``moving_mean``, ``moving_variance``), as ``<path>/vars/0``, ``vars/1``, ...,
+    where ``<path>`` follows the model's structure, not the layers' auto-generated names:
+
+    - the layers of a ``Sequential`` sit under ``layers/``, each named by its class in
+      snake case, numbered within the Sequential from the second of a class on
+      (``layers/conv2d``, ``layers/conv2d_1``, ``layers/max_pooling2d``);
+    - the layers of a subclassed model are its attribute names (``conv1``, ``bn1``), in
+      sorted order; a ``keras.Model`` subclass also lists its layers under ``layers/``, at
+      that name's place in the order, so an attribute that sorts after ``layers`` (the
+      book's ``self.net``) is saved there instead (``layers/sequential/...``);
+    - a plain list attribute (the book's ``DenseBlock.listLayers``, portconv's
+      ``DenseBlock.net``) is numbered as a Sequential's layers, without ``layers/``.
+
+    Parameters
+    ----------
+    model : Module
+        A model of :mod:`portconv.nn.keras` layers (:mod:`portconv.models.keras`, or a
+        :class:`~portconv.nn.Sequential` of them, which is a Keras ``Sequential`` at the root).
+
+    Returns
+    -------
+    OrderedDict
+        portconv name (``"net.0.kernel"``) -> dataset path (``"layers/sequential/layers/
+        conv2d/vars/0"``), in Keras's order.
+
+    Raises
+    ------
+    ArgumentError
+        A layer with parameters that is not one of :mod:`portconv.nn.keras`'s.
+
+    Examples
+    --------
+    >>> from portconv import nn, porting
+    >>> from portconv.nn import keras
+    >>> model = nn.Sequential(keras.Conv2D(4, 3), keras.Flatten(), keras.Dense(2))
+    >>> for ours, theirs in porting.keras_names(model).items():
+    ...     print(ours, "->", theirs)
+    0.kernel -> layers/conv2d/vars/0
+    0.bias -> layers/conv2d/vars/1
+    2.kernel -> layers/dense/vars/0
+    2.bias -> layers/dense/vars/1
+    """
+    out: OrderedDict = OrderedDict()
+    for prefix, path, _, names in _keras_layers(model):
+        for i, local in enumerate(names):
+            out[prefix + local] = f"{path}/vars/{i}"
+    return out
+
+
+def _keras_expected(m: Module, local: str) -> tuple:
+    """The shape ``m`` expects for ``local`` (None where the first input decides)."""
+    value = m._params.get(local) if local in m._params else m._buffers.get(local)
+    if value is not None:
+        return tuple(value.shape)
+    if local in m._params:
+        return tuple(m._shapes[local])
+    for name in ("gamma", "beta", "moving_mean"):  # a batch norm: one value per feature
+        other = m._params.get(name) if name in m._params else m._buffers.get(name)
+        if other is not None:
+            return tuple(other.shape)
+    return (None,)
+
+
+def _read_dataset(f: Any, path: str, where: str) -> np.ndarray:
+    h5py = _h5py()
+    node = f.get(path)
+    if not isinstance(node, h5py.Dataset):
+        raise FileFormatError(f"{where}: {path} is not an array")
+    value = np.array(node[()])  # a new array: nothing of the file is kept
+    if value.dtype.kind != "f":
+        raise FileFormatError(f"{where}: {path} holds dtype {value.dtype}, not floating point")
+    return value
+
+
+def _keras3_state(f: Any, model: Module, where: str) -> OrderedDict:
+    h5py = _h5py()
+    state: OrderedDict = OrderedDict()
+    read: set[str] = set()
+    for prefix, path, m, names in _keras_layers(model):
+        group = f.get(f"{path}/vars")
+        label = f"{prefix.rstrip('.') or type(m).__name__} ({type(m).__name__})"
+        if not isinstance(group, h5py.Group):
+            top = ", ".join(sorted(f.keys())) or "nothing"
+            hint = (
+                "; the file may hold a keras.Sequential: load it into model.net"
+                if "net" in model._children and f"{path}".startswith("layers/sequential/")
+                else ""
+            )
+            raise ArgumentError(
+                f"{where}: no weights for {label} at {path}/vars (the file's top level holds "
+                f"{top}){hint}"
+            )
+        found = sorted(group.keys(), key=lambda k: (len(k), k))
+        if found != [str(i) for i in range(len(names))]:
+            raise ArgumentError(
+                f"{where}: {path}/vars holds {len(found)} arrays ({', '.join(found) or 'none'})"
+                f", but {label} has {len(names)} ({', '.join(names)})"
+            )
+        for i, local in enumerate(names):
+            value = _read_dataset(f, f"{path}/vars/{i}", where)
+            want = _keras_expected(m, local)
+            if not _shape_ok(want, value.shape):
+                raise ArgumentError(
+                    f"{where}: {path}/vars/{i} of shape {tuple(value.shape)} -> "
+                    f"{prefix}{local} ({type(m).__name__}): portconv expects {_fmt(want)}"
+                )
+            state[prefix + local] = value
+        read.add(path)
+    left = []
+
+    def look(name: str, node: Any) -> None:
+        if not (isinstance(node, h5py.Group) and name.split("/")[-1] == "vars" and len(node)):
+            return
+        owner = name[: -len("/vars")] if name != "vars" else ""
+        parts = owner.split("/")
+        if owner in read or parts[0] == "optimizer" or "seed_generator" in parts[-1]:
+            return
+        left.append(owner or "(the model itself)")
+
+    f.visititems(look)
+    if left:
+        raise ArgumentError(
+            f"{where}: holds weights that {type(model).__name__} has no layer for: "
+            f"{', '.join(left)} (is it the same architecture?)"
+        )
+    return state
+
+
+def _decode(names: Any) -> list[str]:
+    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in np.atleast_1d(names)]
+
+
+def _legacy_tops(model: Module) -> list[tuple[str, Module]]:
+    """The Keras model's top-level layers (``model.layers``): a Sequential's layers, or a
+    subclassed model's attributes in the order they were set."""
+    return [(n, c) for n, c in model._children.items() if c is not None]
+
+
+def _legacy_state(f: Any, model: Module, where: str) -> OrderedDict:
+    """The legacy layout (Keras 2 / tf.keras ``save_weights("x.h5")``, and ``model_weights``
+    of a whole-model ``.h5``): the top-level layers with weights, in order, each with its
+    weights listed trainable first (every kernel, bias, gamma and beta of the layer and of
+    the layers inside it, depth first), then the moving statistics."""
+    root = f.get("model_weights", f)
+    file_layers = []
+    for name in _decode(root.attrs["layer_names"]):
+        group = root.get(name)
+        weights = _decode(group.attrs.get("weight_names", [])) if group is not None else []
+        weights = [w for w in weights if w]
+        if weights:
+            file_layers.append((name, group, weights))
+    ours = []
+    for cname, top in _legacy_tops(model):
+        trainable, stats = [], []
+        for prefix, _, m, names in _keras_layers_of(top, f"{cname}."):
+            for local in names:
+                (trainable if local in m._params else stats).append((prefix, local, m))
+        if trainable or stats:
+            ours.append((cname, top, trainable + stats))
+    if len(ours) != len(file_layers):
+        raise ArgumentError(
+            f"{where}: holds {len(file_layers)} top-level layers with weights "
+            f"({', '.join(n for n, _, _ in file_layers) or 'none'}), but {type(model).__name__} "
+            f"has {len(ours)} ({', '.join(n for n, _, _ in ours) or 'none'})"
+        )
+    state: OrderedDict = OrderedDict()
+    for (cname, top, slots), (lname, group, weights) in zip(ours, file_layers):
+        if len(slots) != len(weights):
+            raise ArgumentError(
+                f"{where}: layer {lname!r} holds {len(weights)} weights, but {cname} "
+                f"({type(top).__name__}) has {len(slots)}"
+            )
+        for (prefix, local, m), wname in zip(slots, weights):
+            value = _read_dataset(group, wname, f"{where}: layer {lname!r}")
+            want = _keras_expected(m, local)
+            if not _shape_ok(want, value.shape):
+                raise ArgumentError(
+                    f"{where}: {lname}/{wname} of shape {tuple(value.shape)} -> {prefix}{local} "
+                    f"({type(m).__name__}): portconv expects {_fmt(want)} (legacy files are "
+                    f"read by the order of the layers)"
+                )
+            state[prefix + local] = value
+    return state
+
+
+def _keras_layers_of(m: Module, prefix: str) -> list:
+    return [(prefix + p, path, mod, names) for p, path, mod, names in _keras_layers(m)]
+
+
+def keras_to_state_dict(model: Module, path: str | os.PathLike) -> OrderedDict:
+    """The state dict (portconv's names, NumPy arrays) that the Keras weight file at
+    ``path`` becomes for ``model``, every shape checked (see :func:`load_keras_weights`)."""
+    _require_module(model)
+    h5py = _h5py()
+    where = check_readable(path, "path")
+    try:
+        f = h5py.File(where, "r")
+    except OSError as exc:
+        raise FileFormatError(
+            f"path: {where} is not a readable HDF5 file ({str(exc).splitlines()[0]})"
+        ) from None
+    with f:
+        legacy = "layer_names" in f.attrs or (
+            "model_weights" in f and "layer_names" in f["model_weights"].attrs
+        )
+        if legacy:
+            return _legacy_state(f, model, where)
+        return _keras3_state(f, model, where)
+
+
+def load_keras_weights(model: Module, path: str | os.PathLike) -> Module:
+    """Load a Keras weight file into ``model``, a model of :mod:`portconv.nn.keras` layers.
+
+    Two layouts are read:
+
+    - Keras 3's ``.weights.h5`` (``keras_model.save_weights("x.weights.h5")``, TensorFlow
+      2.16 and later): each layer's variables sit at a path that follows the model's
+      structure (see :func:`keras_names`), so portconv finds every layer where the book's
+      TensorFlow edition's model of the same structure puts it;
+    - the legacy HDF5 layout of Keras 2 / ``tf.keras`` (``save_weights("x.h5")``, or the
+      ``model_weights`` of a whole-model ``.h5``): read as Keras reads it, by the order of
+      the top-level layers with weights and, within each, trainable weights first, then the
+      batch norms' moving statistics.
+
+    Keras's layouts are portconv's (kernels ``(kh, kw, C_in, filters)``, dense kernels
+    ``(in, units)``, ``gamma``/``beta``/``moving_mean``/``moving_variance``), so values are
+    copied as they are, then follow the model's library, device and dtype.
+
+    Parameters
+    ----------
+    model : Module
+        The model; lazy layers that have not run yet are built from the file's shapes.
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    Module
+        ``model``.
+
+    Raises
+    ------
+    ArgumentError
+        A layer missing from the file, a count or shape that does not match (the error names
+        the layer, the shape found and the shape expected), or weights in the file that the
+        model has no layer for. Nothing is loaded then: every array is read and checked
+        before the model changes.
+    FileFormatError, MissingFileError
+        Not an HDF5 file; no such file.
+    ImportError
+        h5py is not installed (``pip install "portconv[keras]"``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from portconv import nn, porting
+    >>> from portconv.nn import keras
+    >>> def build():
+    ...     return nn.Sequential(keras.Conv2D(4, 3), keras.Flatten(), keras.Dense(2))
+    >>> model, x = build(), np.ones((1, 5, 5, 3), np.float32)
+    >>> _ = model(x)  # creates the parameters
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.h5")
+    >>> import importlib.util
+    >>> if importlib.util.find_spec("h5py"):  # needs h5py: pip install "portconv[keras]"
+    ...     porting.save_keras_weights(model, path)
+    ...     fresh = porting.load_keras_weights(build(), path)
+    ...     assert np.allclose(fresh(x).data, model(x).data)
+    """
+    model.load_state_dict(keras_to_state_dict(model, path), strict=True)
+    return model
+
+
+def save_keras_weights(model: Module, path: str | os.PathLike) -> None:
+    """Write ``model``'s weights as Keras 3's ``.weights.h5`` file, for
+    ``keras_model.load_weights(path)`` on the Keras model of the same structure (the book's
+    TensorFlow edition's; paths as :func:`keras_names` describes).
+
+    Every module gets its group and ``vars`` (empty for layers without variables), as
+    Keras writes them; the file is written to a temporary file beside ``path`` and renamed
+    over it, so a reader never finds a part of one.
+
+    Parameters
+    ----------
+    model : Module
+        A model of :mod:`portconv.nn.keras` layers whose parameters exist (call it once).
+    path : str or os.PathLike
+        The file; its name must end in ``.weights.h5``, the only name under which Keras
+        reads this layout.
+
+    Raises
+    ------
+    ArgumentError
+        A name that does not end in ``.weights.h5``; a model without parameters yet; a layer
+        with parameters that is not one of :mod:`portconv.nn.keras`'s.
+    FileAccessError
+        The directory cannot be written.
+    ImportError
+        h5py is not installed (``pip install "portconv[keras]"``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from portconv import nn, porting
+    >>> from portconv.nn import keras
+    >>> model = nn.Sequential(keras.Conv2D(4, 3), keras.Flatten(), keras.Dense(2))
+    >>> _ = model(np.ones((1, 5, 5, 3), np.float32))
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.weights.h5")
+    >>> import importlib.util
+    >>> if importlib.util.find_spec("h5py"):  # needs h5py: pip install "portconv[keras]"
+    ...     porting.save_keras_weights(model, path)
+    ...     assert porting.keras_to_state_dict(model, path)["0.kernel"].shape == (3, 3, 3, 4)
+    """
+    from ._dispatch import backend_of
+    from ._files import path_argument
+    from .autograd import Variable
+
+    _require_module(model)
+    text = path_argument(path, "path")
+    if not text.endswith(".weights.h5"):
+        raise ArgumentError(
+            f"path: Keras reads its weights layout only from a file named '*.weights.h5' "
+            f"(a '.h5' is read as the legacy layout), got {text!r}"
+        )
+    h5py = _h5py()
+    walk = _keras_walk(model)
+    layers = _keras_layers(model)
+    missing = [
+        f"{prefix}{local}"
+        for prefix, _, m, names in layers
+        for local in names
+        if (m._params.get(local) if local in m._params else m._buffers.get(local)) is None
+    ]
+    if missing or not layers:
+        raise ArgumentError(
+            f"{type(model).__name__} has no parameters yet"
+            + (
+                f" ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"
+                if missing
+                else ""
+            )
+            + ": call it once on an input (or use layer_summary) so that its lazy layers "
+            "create them"
+        )
+    arrays = {}
+    for prefix, _, m, names in layers:
+        for local in names:
+            v = m._params[local] if local in m._params else m._buffers[local]
+            data = v.data if isinstance(v, Variable) else v  # a parameter, or a buffer's array
+            arrays[prefix + local] = np.asarray(backend_of(data).adapter.to_numpy(data))
+    with atomic_path(path, what="path") as tmp, h5py.File(tmp, "w") as f:
+        for prefix, where, m in walk:
+            group = f.require_group(f"{where}/vars" if where else "vars")
+            group.attrs["name"] = where.rsplit("/", 1)[-1] if where else _snake(_keras_class(m))
+            for i, local in enumerate(_keras_vars(m) or ()):
+                group.create_dataset(str(i), data=arrays[prefix + local])
