@@ -751,6 +751,23 @@ def flax_to_state_dict(model: Module, variables: Any, *, flatten_shape: Any = No
     return state
 
 
+def _flax_named(model: Any) -> bool:
+    """Whether ``model`` is built from :mod:`portconv.nn.flax`'s layers (the JAX edition's
+    models): already in Flax's layouts and names, converted by that module's own functions."""
+    from .nn import flax as _nn_flax
+
+    kinds = (_nn_flax.Conv, _nn_flax.Dense, _nn_flax.BatchNorm)
+    return isinstance(model, Module) and any(isinstance(m, kinds) for m in model.modules())
+
+
+def _no_flatten_shape(flatten_shape: Any) -> None:
+    if flatten_shape is not None:
+        raise ArgumentError(
+            f"flatten_shape: a model of portconv.nn.flax's layers flattens channels last, as "
+            f"Flax does (nothing to reorder); give None, got {flatten_shape!r}"
+        )
+
+
 def load_flax_params(model: Module, variables: Any, *, flatten_shape: Any = None) -> Module:
     """Load Flax (JAX) parameters into ``model``.
 
@@ -795,7 +812,16 @@ def load_flax_params(model: Module, variables: Any, *, flatten_shape: Any = None
     ... )
     >>> bool(np.allclose(fresh(x).data, model(x).data))
     True
+
+    A model of :mod:`portconv.nn.flax`'s layers (:mod:`portconv.models.flax`) is already in
+    Flax's layouts and names: its variables load name for name, as
+    :func:`portconv.nn.flax.load_variables` does.
     """
+    if _flax_named(model):
+        from .nn import flax as _nn_flax
+
+        _no_flatten_shape(flatten_shape)
+        return _nn_flax.load_variables(model, variables)
     model.load_state_dict(
         flax_to_state_dict(model, variables, flatten_shape=flatten_shape), strict=True
     )
@@ -829,6 +855,34 @@ def flax_names(model: Module) -> OrderedDict:
     return out
 
 
+def _export_flax_named(model: Module, like: Any, backend: str, flatten_shape: Any) -> dict:
+    """:func:`export_flax_params` for a model of :mod:`portconv.nn.flax`'s layers: its own
+    tree (:func:`portconv.nn.flax.variables`), checked against ``like``'s where given."""
+    from .nn import flax as _nn_flax
+
+    _no_flatten_shape(flatten_shape)
+    out = _nn_flax.variables(model, backend=backend)
+    if like is not None:
+        ours, theirs = {}, {}
+        for tree, flat in ((out, ours), (like, theirs)):
+            stack = [((), tree)]
+            while stack:
+                path, node = stack.pop()
+                if isinstance(node, Mapping):
+                    stack.extend((path + (str(k),), v) for k, v in node.items())
+                else:
+                    flat["/".join(path)] = tuple(np.shape(node))
+        if ours != theirs:
+            missing = sorted(set(theirs) - set(ours))[:3]
+            extra = sorted(set(ours) - set(theirs))[:3]
+            shapes = [k for k in ours if k in theirs and ours[k] != theirs[k]][:3]
+            raise ArgumentError(
+                f"like: the Flax variables differ from the model's: missing here {missing}, "
+                f"not in like {extra}, other shapes {[(k, ours[k], theirs[k]) for k in shapes]}"
+            )
+    return out
+
+
 def export_flax_params(
     model: Module, like: Any = None, *, backend: str = "numpy", flatten_shape: Any = None
 ) -> dict:
@@ -857,6 +911,8 @@ def export_flax_params(
     """
     from ._dispatch import asarray, backend_of
 
+    if _flax_named(model):
+        return _export_flax_named(model, like, backend, flatten_shape)
     _require_module(model, "Flax")
     state = model.state_dict()
     if not state:

@@ -475,6 +475,29 @@ def test_load_variables_refuses_a_mismatched_tree_and_changes_nothing(spoil, mes
         np.testing.assert_array_equal(np.asarray(p.data), before[n])
 
 
+def test_porting_converters_take_the_jax_edition_s_models():
+    from portconv import porting
+
+    x = np.random.default_rng(2).standard_normal((2, 28, 28, 1))
+    model = fm.LeNet()
+    y = model(x).data
+    tree = porting.export_flax_params(model)
+    assert _paths(tree) == _paths(flax.variables(model))
+    fresh = porting.load_flax_params(fm.LeNet(), tree)
+    np.testing.assert_allclose(fresh(x).data, y, rtol=1e-12)
+    assert _paths(porting.export_flax_params(model, like=tree)) == _paths(tree)
+    with pytest.raises(pc.ArgumentError, match="like: the Flax variables differ"):
+        porting.export_flax_params(model, like={"params": {}})
+    with pytest.raises(pc.ArgumentError, match="flatten_shape: a model of portconv.nn.flax"):
+        porting.load_flax_params(fm.LeNet(), tree, flatten_shape=(16, 5, 5))
+
+
+def _paths(tree, prefix=()):
+    if isinstance(tree, dict):
+        return sorted(p for k, v in tree.items() for p in _paths(v, prefix + (k,)))
+    return [(prefix, tuple(np.shape(tree)))]
+
+
 def test_load_variables_refuses_a_wrong_shape():
     model = fm.LeNet()
     model(np.zeros((1, 28, 28, 1), np.float32))
