@@ -945,6 +945,7 @@ def conv_transpose(
     dilation: Any = 1,
     *,
     output_size: Any = None,
+    layout: str = "channels_first",
     path: str | None = None,
 ) -> Variable:
     """:func:`portconv.conv_transpose` with gradients for input, weight and bias.
@@ -952,7 +953,7 @@ def conv_transpose(
     Parameters
     ----------
     input, weight, bias : Variable or array
-    stride, padding, output_padding, groups, dilation, output_size, path
+    stride, padding, output_padding, groups, dilation, output_size, layout, path
         As :func:`portconv.conv_transpose`.
 
     Returns
@@ -961,7 +962,7 @@ def conv_transpose(
     """
     plan = _conv_transpose_bind(
         _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
-        dilation, None, output_size,
+        dilation, None, output_size, layout,
     )  # fmt: skip
     return _record(plan, (input, weight, bias), path)
 
@@ -978,11 +979,12 @@ def _fixed_transpose(d: int):
         dilation: Any = 1,
         *,
         output_size: Any = None,
+        layout: str = "channels_first",
         path: str | None = None,
     ) -> Variable:
         plan = _conv_transpose_bind(
             _data(input), _data(weight), _data(bias), stride, padding, output_padding, groups,
-            dilation, d, output_size,
+            dilation, d, output_size, layout,
         )  # fmt: skip
         return _record(plan, (input, weight, bias), path)
 
@@ -991,7 +993,8 @@ def _fixed_transpose(d: int):
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, output_padding, groups, dilation, output_size, path
+    input, weight, bias, stride, padding, output_padding, groups, dilation, output_size,
+    layout, path
         As :func:`conv_transpose`.
 
     Returns

@@ -272,6 +272,26 @@ LAYERS = [
         lambda last: nn.BatchNorm2D(axis=3 if last else 1, in_channels=3),
         (2, 3, 4, 5),
     ),
+    (
+        "ConvTranspose2d",
+        lambda last: nn.ConvTranspose2d(4, 6, 3, 2, 1, 1, groups=2, layout=_lay(last)),
+        (2, 4, 5, 6),
+    ),
+    (
+        "LazyConvTranspose1d",
+        lambda last: nn.LazyConvTranspose1d(3, 3, 2, dilation=2, layout=_lay(last)),
+        (2, 2, 6),
+    ),
+    (
+        "Conv2DTranspose",
+        lambda last: nn.Conv2DTranspose(4, 3, 2, 1, 1, layout="NHWC" if last else None),
+        (1, 3, 4, 5),
+    ),
+    (
+        "Conv3DTranspose",
+        lambda last: nn.Conv3DTranspose(2, 2, 2, layout="NDHWC" if last else "NCDHW"),
+        (1, 3, 2, 3, 2),
+    ),
 ]
 
 
@@ -290,6 +310,31 @@ def test_channels_last_layer_equals_the_channels_first_one(be, make, shape):
     with be.run_context():
         want, got = cf(xf), cl(xl)
     be.check(_data(got), _last(be.to_numpy(_data(want))), rtol=1e-9, atol=1e-10, dtype="float64")
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_functional_transposed_convolution_takes_a_layout(be, d):
+    rng = np.random.default_rng(d)
+    x = rng.standard_normal((2, 4) + (3,) * d)
+    w = rng.standard_normal((4, 3) + (2,) * d)  # (C_in, C_out/groups, *kernel), groups=2
+    b = rng.standard_normal(6)
+    want = pc.conv_transpose(be.asarray(x), be.asarray(w), be.asarray(b), 2, 1, 1, 2)
+    w_last = np.transpose(w, tuple(range(2, d + 2)) + (1, 0))  # (*kernel, C_out/groups, C_in)
+    name = {1: "NWC", 2: "NHWC", 3: "NDHWC"}[d]
+    for layout in ("channels_last", name):
+        got = pc.conv_transpose(
+            be.asarray(_last(x)), be.asarray(w_last), be.asarray(b), 2, 1, 1, 2, layout=layout
+        )
+        be.check(got, _last(be.to_numpy(want)), rtol=1e-9, atol=1e-10, dtype="float64")
+    whole = (2,) + tuple(int(s) for s in want.shape[2:]) + (6,)  # a whole NHWC shape
+    sized = pc.conv_transpose(
+        be.asarray(_last(x)), be.asarray(w_last), None, 2, 1, 0, 2,
+        output_size=whole, layout="channels_last",
+    )  # fmt: skip
+    assert tuple(sized.shape) == whole
+    with pytest.raises(pc.ArgumentError, match="weight: expected a .*C_out/groups, C_in"):
+        fixed = getattr(pc, f"conv_transpose{d}d")
+        fixed(be.asarray(_last(x)), be.asarray(w_last[..., 0]), layout="channels_last")
 
 
 def test_channels_last_convolution_gradients_are_the_transposed_ones(be):
@@ -321,6 +366,12 @@ def test_channels_last_weights_are_hwio_with_pytorch_fans():
     w = np.abs(conv.weight.data)
     assert w.max() <= 1 / np.sqrt(60) and w.max() > 0.9 / np.sqrt(60)
     assert tuple(nn.Conv2D(6, 5, layout="NHWC", in_channels=2).weight.shape) == (5, 5, 2, 6)
+    # transposed: (*kernel, C_out/groups, C_in), Keras's Conv2DTranspose kernel
+    up = nn.ConvTranspose2d(4, 6, (3, 5), groups=2, layout=CL)
+    assert tuple(up.weight.shape) == (3, 5, 3, 4)
+    assert repr(up) == (
+        "ConvTranspose2d(4, 6, kernel_size=(3, 5), stride=(1, 1), groups=2, layout='channels_last')"
+    )
 
 
 def test_printouts_show_the_layout():
@@ -358,10 +409,8 @@ REFUSED = [
     (lambda: nn.BatchNorm(axis=0), "axis: expected the channel axis, 1 .* got 0"),
     (lambda: nn.BatchNorm(axis=True), "axis: .* got True"),
     (lambda: nn.Flatten(layout="NHWC"), "layout: .*got 'NHWC'"),
-    (
-        lambda: nn.Conv2DTranspose(2, 3, layout="NHWC"),
-        "layout: transposed convolution layers take channels-first input only, ",
-    ),
+    (lambda: nn.Conv2DTranspose(2, 3, layout="NWC"), "layout: .*got 'NWC'"),
+    (lambda: nn.ConvTranspose1d(2, 3, 3, layout="NWC"), BOTH + "got 'NWC'"),
     (lambda: models.ResNet18(layout="NHWC"), BOTH + "got 'NHWC'"),
     (lambda: models.LeNet5(layout="last"), "layout: .*got 'last'"),
     (lambda: models.vgg_block(1, 4, layout="bad"), "layout: .*got 'bad'"),

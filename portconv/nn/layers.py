@@ -151,15 +151,7 @@ class _Conv(Module):
     ) -> None:
         super().__init__()
         d = self.d
-        last = _channels_last(layout, d, gluon=self.gluon)
-        if last and self.transposed:
-            # the functional transposed convolution has no layout, and a layer transposes nothing
-            first = [_GLUON_LAYOUT[d], "channels_first", None] if self.gluon else ["channels_first"]
-            raise ArgumentError(
-                f"layout: transposed convolution layers take channels-first input only, got "
-                f"{layout!r}; allowed: {', '.join(map(repr, first))}"
-            )
-        self.channels_last = last
+        self.channels_last = _channels_last(layout, d, gluon=self.gluon)
         out_name, in_name = names
         self.channels = positive_int(out_name, channels)
         self.kernel_size = int_tuple("kernel_size", kernel_size, d)
@@ -205,6 +197,8 @@ class _Conv(Module):
 
     def _weight_shape(self, cin: int | None) -> tuple:
         g = self.groups
+        if self.transposed and self.channels_last:  # (*kernel, C_out/groups, C_in), Keras's
+            return self.kernel_size + (self.channels // g, cin)
         if self.transposed:
             return (cin, self.channels // g) + self.kernel_size
         if self.channels_last:
@@ -214,7 +208,8 @@ class _Conv(Module):
     def fans(self, weight_shape: tuple) -> tuple[int, int]:
         if not self.channels_last:
             return super().fans(weight_shape)
-        # (*kernel, C_in/groups, C_out): PyTorch's fans, read from the HWIO axes
+        # (*kernel, C_in/groups, C_out), or transposed (*kernel, C_out/groups, C_in): PyTorch's
+        # fans of the channels-first weight, read from the same axes
         receptive = math.prod(weight_shape[:-2])
         return int(weight_shape[-2]) * receptive, int(weight_shape[-1]) * receptive
 
@@ -223,7 +218,7 @@ class _Conv(Module):
         if w is None:
             return self.in_channels
         if self.channels_last:
-            return int(w.shape[-2] * self.groups)
+            return int(w.shape[-1] if self.transposed else w.shape[-2] * self.groups)
         return int(w.shape[0] if self.transposed else w.shape[1] * self.groups)
 
     def _channel_axis(self, ndim: int) -> int:
@@ -275,8 +270,9 @@ class _Conv(Module):
         if self.transposed:
             op = getattr(ag, f"conv_transpose{d}d")
             y = op(
-                x, w, b, self.stride, self.padding, self.output_padding, self.groups, self.dilation
-            )
+                x, w, b, self.stride, self.padding, self.output_padding, self.groups, self.dilation,
+                layout=_layout_name(self.channels_last),
+            )  # fmt: skip
         else:
             op = getattr(ag, f"conv{d}d")
             y = op(
@@ -900,6 +896,8 @@ class _TorchConvTranspose(_Conv):
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
+        *,
+        layout: str = "channels_first",
     ) -> None:
         super().__init__(
             out_channels,
@@ -912,6 +910,7 @@ class _TorchConvTranspose(_Conv):
             in_size("in_channels", in_channels, infer=False),
             output_padding=output_padding,
             names=("out_channels", "in_channels"),
+            layout=layout,
         )
 
 
@@ -932,6 +931,8 @@ class _LazyConvTranspose(_Conv):
         groups: int = 1,
         bias: bool = True,
         dilation: Any = 1,
+        *,
+        layout: str = "channels_first",
     ) -> None:
         super().__init__(
             out_channels,
@@ -943,6 +944,7 @@ class _LazyConvTranspose(_Conv):
             bias,
             output_padding=output_padding,
             names=("out_channels", "in_channels"),
+            layout=layout,
         )
 
 
@@ -992,7 +994,9 @@ class Conv2DTranspose(_GluonConvTranspose):
     Shape
     -----
     ``(N, C_in, H, W)`` -> ``(N, channels, H_out, W_out)``; weight
-    ``(C_in, channels / groups, kh, kw)`` as in PyTorch's ``ConvTranspose2d``.
+    ``(C_in, channels / groups, kh, kw)`` as in PyTorch's ``ConvTranspose2d``. Channels last
+    (``layout="NHWC"``): ``(N, H, W, C_in)`` -> ``(N, H_out, W_out, channels)``, weight
+    ``(kh, kw, channels / groups, C_in)`` as Keras's ``Conv2DTranspose`` kernel.
 
     Examples
     --------
@@ -1018,9 +1022,8 @@ class Conv3DTranspose(_GluonConvTranspose):
         Output channels.
     kernel_size, strides, padding, output_padding, dilation, groups, in_channels, activation
         As :class:`Conv2DTranspose`, one value per spatial axis.
-    layout : {None, 'NCDHW', 'channels_first'}
-        Gluon's layout; channels first only (the functional transposed convolution has no
-        layout).
+    layout : {None, 'NCDHW', 'NDHWC', 'channels_first', 'channels_last'}
+        Gluon's layout (channels last: weight ``(kd, kh, kw, channels / groups, C_in)``).
 
     Shape
     -----
@@ -1061,6 +1064,10 @@ class ConvTranspose1d(_TorchConvTranspose):
         Add a learned bias per output channel.
     dilation : int or (int,), default 1
         Spacing of the window's taps.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C_in)`` and holds the weight as
+        ``(*kernel, out_channels / groups, in_channels)`` (Keras's ``Conv2DTranspose``).
 
     Shape
     -----
@@ -1105,6 +1112,10 @@ class ConvTranspose2d(_TorchConvTranspose):
         Add a learned bias per output channel.
     dilation : int or (int, int), default 1
         Spacing of the window's taps.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C_in)`` and holds the weight as
+        ``(*kernel, out_channels / groups, in_channels)`` (Keras's ``Conv2DTranspose``).
 
     Shape
     -----
@@ -1133,7 +1144,7 @@ class ConvTranspose3d(_TorchConvTranspose):
     Parameters
     ----------
     in_channels, out_channels, kernel_size, stride, padding, output_padding, groups, bias,
-    dilation
+    dilation, layout
         As :class:`ConvTranspose2d`, one value per spatial axis.
 
     Shape
@@ -1157,7 +1168,7 @@ class LazyConvTranspose1d(_LazyConvTranspose):
 
     Parameters
     ----------
-    out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation
+    out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, layout
         As :class:`ConvTranspose1d`.
 
     Shape
@@ -1181,7 +1192,7 @@ class LazyConvTranspose2d(_LazyConvTranspose):
 
     Parameters
     ----------
-    out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation
+    out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, layout
         As :class:`ConvTranspose2d`.
 
     Shape
@@ -1208,7 +1219,7 @@ class LazyConvTranspose3d(_LazyConvTranspose):
 
     Parameters
     ----------
-    out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation
+    out_channels, kernel_size, stride, padding, output_padding, groups, bias, dilation, layout
         As :class:`ConvTranspose3d`.
 
     Shape

@@ -30,7 +30,7 @@ from typing import Any
 
 from .. import _windows
 from .._config import memory_budget
-from ._args import SPATIAL_NAMES, itemsize, refuse_huge, whole_array_limit
+from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_limit
 from ._call import ConvCall, conv_transpose_call
 from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run, same_dtype
 from .conv import _add_bias, bias_grad, conv_cf, weight_grad
@@ -102,16 +102,35 @@ CONV_TRANSPOSE = Op("conv_transpose", _forward, _backward)
 
 
 def _check(
-    input, weight, bias, stride, padding, output_padding, groups, dilation, d, output_size=None
+    input,
+    weight,
+    bias,
+    stride,
+    padding,
+    output_padding,
+    groups,
+    dilation,
+    d,
+    output_size=None,
+    layout="channels_first",
 ) -> Plan:
+    last = channels_last(layout, d, "transposed convolution")
     be, xp, (x, w, b) = prepare(input, weight, bias, names=("input", "weight", "bias"))
+    w_text = "(*kernel, C_out/groups, C_in)" if last else "(C_in, C_out/groups, *kernel)"
     if d is None:
-        require_ndim("weight", w, (3, 4, 5), "(C_in, C_out/groups, *kernel)")
+        require_ndim("weight", w, (3, 4, 5), w_text)
         d = w.ndim - 2
+        channels_last(layout, d, "transposed convolution")
     names = ", ".join(SPATIAL_NAMES[d])
     kernel_names = ", ".join("k" + s for s in SPATIAL_NAMES[d])
-    require_ndim("weight", w, (d + 2,), f"(C_in, C_out/groups, {kernel_names})")
-    require_ndim("input", x, (d + 1, d + 2), f"(N, C_in, {names}) or unbatched (C_in, {names})")
+    if last:
+        w_text = f"({kernel_names}, C_out/groups, C_in)"
+        x_text = f"(N, {names}, C_in) or unbatched ({names}, C_in)"
+    else:
+        w_text = f"(C_in, C_out/groups, {kernel_names})"
+        x_text = f"(N, C_in, {names}) or unbatched (C_in, {names})"
+    require_ndim("weight", w, (d + 2,), w_text)
+    require_ndim("input", x, (d + 1, d + 2), x_text)
     require_float(xp, "input", x)
     for name, a in (("weight", w), ("bias", b)):
         if a is not None and a.dtype != x.dtype:
@@ -119,9 +138,15 @@ def _check(
             same_dtype(name, a, x)
     batched = x.ndim == d + 2
     xs = tuple(x.shape) if batched else (1,) + tuple(x.shape)
+    ws = tuple(w.shape)
+    if last:  # (N, *spatial, C) -> (N, C, *spatial); (*kernel, Co/g, Ci) -> (Ci, Co/g, *kernel)
+        xs = (xs[0], xs[-1]) + xs[1:-1]
+        ws = (ws[-1], ws[-2]) + ws[:-2]
+        if output_size is not None and len(tuple(output_size)) == d + 2:  # a whole NHWC shape
+            output_size = tuple(output_size)[1:-1]
     call = conv_transpose_call(
         xs,
-        tuple(w.shape),
+        ws,
         None if b is None else tuple(b.shape),
         stride,
         padding,
@@ -139,14 +164,27 @@ def _check(
         max(call.n, 1) * max(call.c_out, 1) * math.prod(call.canvas) * itemsize(xp, x.dtype),
         whole_array_limit(be),
     )
-    return Plan(CONV_TRANSPOSE, be, call, batched)
+    return Plan(CONV_TRANSPOSE, be, call, batched, last)
 
 
 def bind(
-    input, weight, bias, stride, padding, output_padding, groups, dilation, d, output_size=None
+    input,
+    weight,
+    bias,
+    stride,
+    padding,
+    output_padding,
+    groups,
+    dilation,
+    d,
+    output_size=None,
+    layout="channels_first",
 ) -> Plan:
     """The checked :class:`Plan` of a transposed convolution call."""
-    args = ("conv_transpose", stride, padding, output_padding, groups, dilation, d, output_size)
+    args = (
+        "conv_transpose", stride, padding, output_padding, groups, dilation, d, output_size,
+        layout,
+    )  # fmt: skip
     return bound(
         (input, weight, bias),
         args,
@@ -161,6 +199,7 @@ def bind(
             dilation,
             d,
             output_size,
+            layout,
         ),  # fmt: skip
     )
 
@@ -179,6 +218,7 @@ def conv_transpose(
     dilation: Any = 1,
     *,
     output_size: Any = None,
+    layout: str = "channels_first",
     path: str | None = None,
 ) -> Any:
     """Transposed convolution ("deconvolution") over 1 to 3 spatial dimensions.
@@ -210,6 +250,9 @@ def conv_transpose(
         ``ConvTranspose2d(...)(x, output_size)``: it sets ``output_padding`` (the output is
         between the smallest size and that plus ``stride - 1``); with ``"same"`` or
         ``"same_lower"``, ONNX's ``output_shape``.
+    layout : {'channels_first', 'channels_last'} or 'NCHW'-style name
+        Channels last: input ``(N, *n, C_in)`` and weight ``(*kernel, C_out/groups, C_in)``
+        (Keras's ``Conv2DTranspose`` kernel), result ``(N, *out, C_out)``.
     path : str, optional
         None, "auto", "generic" or "native" (see :func:`portconv.conv`).
 
@@ -234,8 +277,9 @@ def conv_transpose(
     (1, 1, 6, 6)
     """
     plan = bind(
-        input, weight, bias, stride, padding, output_padding, groups, dilation, None, output_size
-    )
+        input, weight, bias, stride, padding, output_padding, groups, dilation, None,
+        output_size, layout,
+    )  # fmt: skip
     return run(plan, (input, weight, bias), path)
 
 
@@ -251,11 +295,13 @@ def _fixed(d: int):
         dilation: Any = 1,
         *,
         output_size: Any = None,
+        layout: str = "channels_first",
         path: str | None = None,
     ) -> Any:
         plan = bind(
-            input, weight, bias, stride, padding, output_padding, groups, dilation, d, output_size
-        )
+            input, weight, bias, stride, padding, output_padding, groups, dilation, d,
+            output_size, layout,
+        )  # fmt: skip
         return run(plan, (input, weight, bias), path)
 
     names = ", ".join(SPATIAL_NAMES[d])
@@ -270,7 +316,7 @@ def _fixed(d: int):
 
     Parameters
     ----------
-    input, weight, bias, stride, padding, output_padding, groups, dilation, path
+    input, weight, bias, stride, padding, output_padding, groups, dilation, layout, path
         As :func:`conv_transpose`.
     output_size
         As :func:`conv_transpose`.
