@@ -25,10 +25,15 @@ from ..ops.pad import PAD
 from ..ops.upsample import MODES as NEAREST_MODES
 from . import init as _init
 from ._checks import flag, real_number
-from .layers import _SPATIAL, _data, _float_input
+from .layers import _SPATIAL, _channels_last, _data, _float_input, _layout_name
 from .module import Module, _host_to, require_array
 
 # -- adaptive pooling ----------------------------------------------------------------------------
+
+
+def _layout_repr(last: bool) -> str:
+    """The printout's layout: nothing for channels first, as PyTorch prints its layers."""
+    return ", layout='channels_last'" if last else ""  # portconv's extension
 
 
 def _check_rank(layer: Module, data: Any, d: int) -> None:
@@ -62,19 +67,23 @@ class _AdaptivePool(Module):
     kind = "avg"
     takes_array = True
 
-    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+    def __init__(
+        self, output_size: Any, return_indices: bool = False, *, layout: str = "channels_first"
+    ) -> None:
         super().__init__()
         self.output_size = _output_size(output_size, self.d)
         self.return_indices = flag("return_indices", return_indices)
+        self.channels_last = _channels_last(layout, self.d)
 
     def forward(self, x: Any) -> Any:
         op = getattr(ag, f"adaptive_{self.kind}_pool{self.d}d")
+        layout = _layout_name(self.channels_last)
         if self.kind == "max":
-            return op(x, self.output_size, self.return_indices)
-        return op(x, self.output_size)
+            return op(x, self.output_size, self.return_indices, layout=layout)
+        return op(x, self.output_size, layout=layout)
 
     def extra_repr(self) -> str:
-        return f"output_size={self.output_size}"
+        return f"output_size={self.output_size}" + _layout_repr(self.channels_last)
 
 
 class AdaptiveMaxPool1d(_AdaptivePool):
@@ -88,6 +97,9 @@ class AdaptiveMaxPool1d(_AdaptivePool):
     return_indices : bool, default False
         Also return the flat position of each maximum within its ``(n, c)`` row, as
         PyTorch does (an int64 array, for :class:`MaxUnpool1d`).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -118,6 +130,9 @@ class AdaptiveMaxPool2d(_AdaptivePool):
         The output's height and width (None keeps the input's size on that axis).
     return_indices : bool, default False
         Also return the flat position of each maximum within its ``(n, c)`` plane.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -147,6 +162,9 @@ class AdaptiveMaxPool3d(_AdaptivePool):
         The output's depth, height and width (None keeps the input's size on that axis).
     return_indices : bool, default False
         Also return the flat position of each maximum within its ``(n, c)`` volume.
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -172,6 +190,9 @@ class AdaptiveAvgPool1d(_AdaptivePool):
     ----------
     output_size : int or (int or None,)
         The output length (None keeps the input's).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -188,8 +209,8 @@ class AdaptiveAvgPool1d(_AdaptivePool):
     d = 1
     summary_name = "AdaptiveAvgPool1d"
 
-    def __init__(self, output_size: Any) -> None:
-        super().__init__(output_size)
+    def __init__(self, output_size: Any, *, layout: str = "channels_first") -> None:
+        super().__init__(output_size, layout=layout)
 
 
 class AdaptiveAvgPool3d(_AdaptivePool):
@@ -199,6 +220,9 @@ class AdaptiveAvgPool3d(_AdaptivePool):
     ----------
     output_size : int or 3 ints or Nones
         The output's depth, height and width (None keeps the input's size on that axis).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -218,8 +242,8 @@ class AdaptiveAvgPool3d(_AdaptivePool):
     d = 3
     summary_name = "AdaptiveAvgPool3d"
 
-    def __init__(self, output_size: Any) -> None:
-        super().__init__(output_size)
+    def __init__(self, output_size: Any, *, layout: str = "channels_first") -> None:
+        super().__init__(output_size, layout=layout)
 
 
 # -- channel dropout -----------------------------------------------------------------------------
@@ -235,7 +259,9 @@ class _DropoutNd(Module):
     d = 2
     takes_array = True
 
-    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+    def __init__(
+        self, p: float = 0.5, inplace: bool = False, *, layout: str = "channels_first"
+    ) -> None:
         super().__init__()
         self.p = real_number("p", p, low=0.0, high=1.0, high_open=True)
         if flag("inplace", inplace):
@@ -243,6 +269,7 @@ class _DropoutNd(Module):
                 "inplace: portconv's arrays are not changed in place (some libraries' arrays "
                 "cannot be), give inplace=False"
             )
+        self.channels_last = _channels_last(layout, self.d)
 
     def _check(self, data: Any) -> None:
         d = self.d
@@ -262,15 +289,16 @@ class _DropoutNd(Module):
         data = _float_input(x)  # an integer array cannot hold the scaled survivors
         batched = data.ndim == self.d + 2
         n = int(data.shape[0]) if batched else 1
-        c = int(data.shape[-self.d - 1])
+        c = int(data.shape[-1 if self.channels_last else -self.d - 1])
         keep = _init.generator().random((n, c)) >= self.p
-        mask = (keep / (1.0 - self.p)).reshape((n, c) + (1,) * self.d)
+        per = (n,) + (1,) * self.d + (c,) if self.channels_last else (n, c) + (1,) * self.d
+        mask = (keep / (1.0 - self.p)).reshape(per)
         if not batched:
             mask = mask[0]
         return ag.multiply(x, _host_to(mask, data))
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, inplace=False"
+        return f"p={self.p}, inplace=False" + _layout_repr(self.channels_last)
 
 
 class Dropout1d(_DropoutNd):
@@ -286,6 +314,9 @@ class Dropout1d(_DropoutNd):
         The probability of zeroing a channel, in [0, 1).
     inplace : bool, default False
         Only False (arrays are never changed in place).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -314,6 +345,9 @@ class Dropout2d(_DropoutNd):
         The probability of zeroing a channel, in [0, 1).
     inplace : bool, default False
         Only False (arrays are never changed in place).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -345,6 +379,9 @@ class Dropout3d(_DropoutNd):
         The probability of zeroing a channel, in [0, 1).
     inplace : bool, default False
         Only False (arrays are never changed in place).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -370,7 +407,13 @@ class _LPPool(Module):
     takes_array = True
 
     def __init__(
-        self, norm_type: float, kernel_size: Any, stride: Any = None, ceil_mode: bool = False
+        self,
+        norm_type: float,
+        kernel_size: Any,
+        stride: Any = None,
+        ceil_mode: bool = False,
+        *,
+        layout: str = "channels_first",
     ) -> None:
         super().__init__()
         real_number("norm_type", norm_type, low=0.0, low_open=True)
@@ -379,16 +422,18 @@ class _LPPool(Module):
             int_tuple("stride", stride, self.d)
         self.norm_type, self.kernel_size, self.stride = norm_type, kernel_size, stride
         self.ceil_mode = flag("ceil_mode", ceil_mode)
+        self.channels_last = _channels_last(layout, self.d)
 
     def forward(self, x: Any) -> Variable:
         op = getattr(ag, f"lp_pool{self.d}d")
-        return op(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
+        layout = _layout_name(self.channels_last)
+        return op(x, self.norm_type, self.kernel_size, self.stride, self.ceil_mode, layout=layout)
 
     def extra_repr(self) -> str:
         return (
             f"norm_type={self.norm_type}, kernel_size={self.kernel_size}, "
             f"stride={self.stride}, ceil_mode={self.ceil_mode}"
-        )
+        ) + _layout_repr(self.channels_last)
 
 
 class LPPool1d(_LPPool):
@@ -405,6 +450,9 @@ class LPPool1d(_LPPool):
         Step of the window; default the window.
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -438,6 +486,9 @@ class LPPool2d(_LPPool):
         Step of the window; default the window.
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
@@ -469,6 +520,9 @@ class LPPool3d(_LPPool):
         Step of the window; default the window.
     ceil_mode : bool, default False
         Round the output size up (PyTorch's rule).
+    layout : {'channels_first', 'channels_last'}, keyword-only
+        The input's layout (a portconv extension: PyTorch has ``memory_format``, not a
+        layout); channels last takes ``(N, *spatial, C)``.
 
     Shape
     -----
