@@ -91,8 +91,7 @@ def split_device(text: str) -> tuple[str, int | None]:
 class NativePath:
     """A native kernel for one op: ``can_run(call)`` (True, or the reason it cannot),
     ``run(call, *arrays)`` (the result), and optionally ``vjp(call, arrays, needs)`` (the
-    result and a pullback computing the gradient with the library's own backward kernels,
-    or None where it has none for this call: the op's generic rule runs then).
+    result and a pullback computing the gradient with the library's own backward kernels).
     See the module docstring for the call descriptions and the arrays' layout."""
 
     can_run: Callable[[Any], bool | str]

@@ -31,11 +31,10 @@ How an op is cut into chunks (the "native" paths of this adapter, below):
 
 Chunk sizes must be known (``dask.array.Array.compute_chunk_sizes()`` after a boolean
 mask). ``path="generic"`` runs portconv's array API code on the Dask arrays themselves
-(:func:`namespace`). Autograd works on Dask arrays: the windowed ops' gradients run one task
-per batch chunk (:func:`batch_vjp`), and :meth:`DaskAdapter.settle` persists what training
-keeps from step to step (loss and gradients, new parameters, running statistics), so a step
-never recomputes the ones before it; but every step is scheduled task by task, so training is
-faster on the chunks' library, and inference over large data is what Dask is for.
+(:func:`namespace`). Autograd works on Dask arrays: :meth:`DaskAdapter.settle` persists what
+training keeps from step to step (loss and gradients, new parameters, running statistics),
+so a step never recomputes the ones before it; but every step is scheduled task by task, so
+training is faster on the chunks' library, and inference over large data is what Dask is for.
 """
 
 from __future__ import annotations
@@ -369,124 +368,43 @@ def windowed(
     )
 
 
-def _conv_block(call, xb, w, b=None, *, pads, lib=None):
+def _conv_block(call, xb, w, b=None, *, pads):
     import portconv
 
-    lib = lib or portconv
-    return lib.conv(xb, w, b, call.stride, pads, call.dilation, call.groups)
+    return portconv.conv(xb, w, b, call.stride, pads, call.dilation, call.groups)
 
 
-def _pool_block(call, xb, *, pads, lib=None):
+def _pool_block(call, xb, *, pads):
     # The rounding rule (PyTorch's ceil_mode, MXNet's "full") can be passed to every chunk:
     # a chunk that does not end an axis gets exactly its windows' extent along it, which
     # every rule rounds the same way.
     import portconv
 
-    lib = lib or portconv
     rule = {
         "ceil_mode": call.mode == "ceil",
         "pooling_convention": "full" if call.mode == "full" else "valid",
     }
     if call.kind == "max":
-        return lib.max_pool(xb, call.kernel, call.stride, pads, call.dilation, **rule)
+        return portconv.max_pool(xb, call.kernel, call.stride, pads, call.dilation, **rule)
     count = call.count == "padded"
-    return lib.avg_pool(
+    return portconv.avg_pool(
         xb, call.kernel, call.stride, pads, count_include_pad=count,
         divisor_override=call.divisor, dilation=call.dilation, **rule,
     )  # fmt: skip
 
 
-def _adaptive_block(call, xb, *, pads, lib=None):
+def _adaptive_block(call, xb, *, pads):
     import portconv
 
-    return getattr(lib or portconv, f"adaptive_{call.kind}_pool{call.d}d")(xb, call.out)
+    return getattr(portconv, f"adaptive_{call.kind}_pool{call.d}d")(xb, call.out)
 
 
-def _transpose_block(call, xb, w, b=None, *, pads=None, lib=None):
+def _transpose_block(call, xb, w, b=None, **_):
     import portconv
 
-    return (lib or portconv).conv_transpose(
+    return portconv.conv_transpose(
         xb, w, b, call.stride, call.padding, call.output_padding, call.groups, call.dilation
     )
-
-
-# -- the backward, batch chunk by batch chunk ------------------------------------------------------
-
-
-def _block_grads(block, call, needs, xb, gb, *params):
-    """One batch chunk's gradients: the chunk's op recorded by portconv.autograd on the
-    chunk's library (its native backward where it has one) and pulled back from ``gb``."""
-    from portconv import autograd as ag
-
-    leaves = [
-        ag.Variable(a, requires_grad=True) if n and a is not None else a
-        for a, n in zip((xb, *params), needs)
-    ]
-    y = block(call, *leaves, pads=getattr(call, "padding", None), lib=ag)
-    y.backward(gb)
-    return tuple(v.grad if n and v is not None else None for v, n in zip(leaves, needs))
-
-
-def _batch_cut(x: Any, out_shape: tuple) -> bool:
-    """Whether the backward runs per batch chunk: the spatial axes are one chunk already,
-    or one batch chunk's whole input and output fit the memory budget (then they are
-    merged). Otherwise the caller's spatial cut stays and the generic rule runs on it."""
-    from portconv._config import memory_budget
-
-    _known_chunks(x)
-    if all(len(c) == 1 for c in x.chunks[2:]):
-        return True
-    per_sample = math.prod(x.shape[1:]) + math.prod(out_shape[1:])
-    return max(x.chunks[0]) * per_sample * x.dtype.itemsize <= memory_budget()
-
-
-def batch_vjp(run, block):
-    """``NativePath.vjp`` for an op cut by :func:`windowed`: the forward as ``run`` computes
-    it, and a backward of one task per batch chunk (the chunk's forward again, then its
-    backward in memory; weight and bias gradients summed over the chunks), where the generic
-    rule on a Dask array would schedule every slice and sum of its col2im as tasks of their
-    own. Returns None (the generic rule runs) where :func:`_batch_cut` says no."""
-
-    def vjp(call, arrays, needs):
-        import dask
-        import dask.array as da
-
-        x = arrays[0]
-        if not _batch_cut(x, call.out_shape):
-            return None
-        x = x.rechunk({a: -1 for a in range(1, x.ndim)})
-        params = [None if p is None else p.rechunk(-1) for p in arrays[1:]]
-        y = run(call, x, *params)
-
-        def pullback(g):
-            g = g.rechunk(y.chunks) if isinstance(g, da.Array) else da.from_array(g, y.chunks)
-            pieces = [None if p is None else p.to_delayed().ravel()[0] for p in params]
-            grads = dask.delayed(_block_grads, nout=len(arrays))
-            parts = [
-                grads(block, call, needs, xd, gd, *pieces)
-                for xd, gd in zip(x.to_delayed().ravel(), g.to_delayed().ravel())
-            ]
-            out = []
-            for i, (a, n) in enumerate(zip([x, *params], needs)):
-                if not n or a is None:
-                    out.append(None)
-                    continue
-                shapes = [(nb, *a.shape[1:]) for nb in x.chunks[0]] if i == 0 else None
-                blocks = [
-                    da.from_delayed(
-                        p[i], shape=a.shape if i else shapes[k], dtype=a.dtype, meta=a._meta
-                    )
-                    for k, p in enumerate(parts)
-                ]
-                if i == 0:
-                    out.append(da.concatenate(blocks, axis=0))
-                else:  # the chunks' sums in a fixed order
-                    out.append(blocks[0] if len(blocks) == 1 else da.stack(blocks).sum(axis=0))
-            return tuple(out)
-
-        return y, pullback
-
-    return vjp
 
 
 def native_paths() -> dict:
@@ -537,10 +455,10 @@ def native_paths() -> dict:
         return True
 
     return {
-        "conv": NativePath(always, conv, batch_vjp(conv, _conv_block)),
-        "max_pool": NativePath(always, pool, batch_vjp(pool, _pool_block)),
-        "avg_pool": NativePath(always, pool, batch_vjp(pool, _pool_block)),
-        "adaptive_max_pool": NativePath(always, adaptive, batch_vjp(adaptive, _adaptive_block)),
-        "adaptive_avg_pool": NativePath(always, adaptive, batch_vjp(adaptive, _adaptive_block)),
-        "conv_transpose": NativePath(always, transpose, batch_vjp(transpose, _transpose_block)),
+        "conv": NativePath(always, conv),
+        "max_pool": NativePath(always, pool),
+        "avg_pool": NativePath(always, pool),
+        "adaptive_max_pool": NativePath(always, adaptive),
+        "adaptive_avg_pool": NativePath(always, adaptive),
+        "conv_transpose": NativePath(always, transpose),
     }

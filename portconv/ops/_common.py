@@ -201,9 +201,7 @@ def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None
         )
     native = choose(be, call, path)
     if native is not None and native.vjp is not None:
-        done = native.vjp(call, arrays, needs)
-        if done is not None:  # None: no native backward for this call (Dask's spatial cut)
-            return done
+        return native.vjp(call, arrays, needs)
     ad = be.adapter
     if native is not None:
         y = native.run(call, *arrays)
