@@ -23,8 +23,11 @@ array, so native autograd (torch, MXNet) can follow every step. Spatial axes are
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import itertools
 import math
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -36,8 +39,13 @@ Pads = Sequence[tuple[int, int]]
 
 def pad(xp: Any, x: Any, pads: Pads, value: float, device: Any = None) -> Any:
     """``x`` with ``pads[i] = (before, after)`` elements of ``value`` around the i-th
-    spatial axis (the last ``len(pads)`` axes), built by concatenation."""
+    spatial axis (the last ``len(pads)`` axes), built by concatenation, or by the namespace's
+    ``portconv_pad(x, pads, value)`` where its adapter provides one (NumPy: one allocation
+    and one copy instead of one concatenation per axis)."""
     d = len(pads)
+    fast = getattr(xp, "portconv_pad", None)
+    if fast is not None and any(p != (0, 0) for p in pads) and min(min(p) for p in pads) >= 0:
+        return fast(x, pads, value)
     for i, (before, after) in enumerate(pads):
         if before == 0 and after == 0:
             continue
@@ -243,9 +251,72 @@ def tiles(n: int, bytes_per_item: int, budget: int) -> Iterator[tuple[int, int]]
         yield start, min(n, start + step)
 
 
-def by_tiles(xp: Any, n: int, bytes_per_item: int, budget: int, fn) -> Any:
-    """``fn(start, stop)`` over the :func:`tiles` of ``range(n)``, joined along axis 0."""
-    parts = [fn(a, z) for a, z in tiles(n, bytes_per_item, budget)]
+#: the least work (bytes of a tile's buffers) worth handing to another thread
+MIN_THREAD_TILE = 1 << 20
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_size = 0
+_pool_lock = threading.Lock()
+_in_worker = threading.local()
+
+
+def _workers(xp: Any, n: int, bytes_per_item: int, concurrent: bool) -> int:
+    """How many threads :func:`by_tiles` runs on: 1 unless the tiles are independent
+    elementwise work (``concurrent``), the namespace's functions release the GIL (its adapter
+    sets ``portconv_tiles_in_threads``), this is not already a worker, and there is at least
+    :data:`MIN_THREAD_TILE` of work per thread."""
+    if not concurrent or not getattr(xp, "portconv_tiles_in_threads", False):
+        return 1
+    if getattr(_in_worker, "active", False):
+        return 1
+    from ._config import threads
+
+    return max(1, min(threads(), n, (n * bytes_per_item) // MIN_THREAD_TILE))
+
+
+def _run_in_worker(ctx: contextvars.Context, fn, a: int, z: int) -> Any:
+    _in_worker.active = True
+    try:
+        return ctx.run(fn, a, z)  # the caller's portconv.config settings
+    finally:
+        _in_worker.active = False
+
+
+def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The shared pool of tile threads, grown to ``workers`` threads when it has fewer."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = concurrent.futures.ThreadPoolExecutor(workers, "portconv-tiles")
+            _pool_size = workers
+        return _pool
+
+
+def by_tiles(
+    xp: Any, n: int, bytes_per_item: int, budget: int, fn, concurrent: bool = False
+) -> Any:
+    """``fn(start, stop)`` over the :func:`tiles` of ``range(n)``, joined along axis 0.
+
+    With ``concurrent=True`` (``fn`` is elementwise work without a BLAS call of its own, so
+    that threads do not contend with the BLAS's: pooling), the tiles run on up to
+    ``portconv.config(threads=...)`` threads where :func:`_workers` allows it, each tile
+    within ``budget / threads`` so that the tiles in flight stay within the budget, and at
+    least one tile per thread; the result is the same, joined in order."""
+    workers = _workers(xp, n, bytes_per_item, concurrent)
+    if workers == 1:
+        parts = [fn(a, z) for a, z in tiles(n, bytes_per_item, budget)]
+    else:
+        per_thread = -(-n // workers) * bytes_per_item
+        spans = list(tiles(n, bytes_per_item, min(budget // workers, per_thread)))
+        pool, parts = _executor(workers), []
+        for i in range(0, len(spans), workers):  # at most `workers` tiles in flight
+            wave = [
+                pool.submit(_run_in_worker, contextvars.copy_context(), fn, a, z)
+                for a, z in spans[i : i + workers]
+            ]
+            parts.extend(f.result() for f in wave)
     return parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
 
 

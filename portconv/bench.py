@@ -1301,9 +1301,10 @@ def run_bench(
 
     ``epoch_batches``: E1's batches timed (default 40 of the epoch's 235; ``quick``: 2
     batches of 16 images, and E2 on N=2 at 32x32). ``threads``: None leaves every thread
-    pool as it is; a number limits the BLAS and OpenMP pools through ``threadpoolctl`` (and
-    torch's intra-op pool through ``torch.set_num_threads``) for the run, and restores them
-    afterwards; no environment variable is set."""
+    pool as it is; a number limits the BLAS and OpenMP pools through ``threadpoolctl``,
+    torch's intra-op pool through ``torch.set_num_threads`` and portconv's own tile threads
+    through ``portconv.config(threads=...)`` for the run, and restores them afterwards; no
+    environment variable is set."""
     if threads is None:
         return _run_bench(only, quick, repeats, matmul_size, backends, memory, log, epoch_batches)
     if threads < 1:
@@ -1322,7 +1323,9 @@ def run_bench(
     try:
         if torch is not None:
             torch.set_num_threads(threads)
-        with threadpool_limits(limits=threads):
+        from ._config import config
+
+        with threadpool_limits(limits=threads), config(threads=threads):
             result = _run_bench(
                 only, quick, repeats, matmul_size, backends, memory, log, epoch_batches
             )
@@ -1457,9 +1460,10 @@ def configure(sub: Any) -> None:
         "--threads",
         default=None,
         metavar="N[,default]",
-        help="limit the BLAS/OpenMP thread pools (threadpoolctl) and torch's to N threads for "
-        "the run; 'default' leaves them as they are; a comma-separated list runs the suite "
-        "once per setting and prints the ratios side by side (e.g. --threads 1,default)",
+        help="limit the BLAS/OpenMP thread pools (threadpoolctl), torch's and portconv's to N "
+        "threads for the run; 'default' leaves them as they are; a comma-separated list runs "
+        "the suite once per setting and prints the ratios side by side (e.g. --threads "
+        "1,default)",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="also write the results here")
     p.add_argument(

@@ -166,24 +166,23 @@ def _pool(xp: Any, call: PoolCall, x: Any, combine) -> Any:
 
     n_ex, chans = x.shape[0], x.shape[1]
     per_channel = math.prod(call.canvas) * itemsize(xp, x.dtype)
-    budget = memory_budget()
-    if any(p != (0, 0) for p in pads) and n_ex * chans * per_channel > budget:
-        # the padded copy would exceed the budget: pool a tile of examples (or channels)
-        if chans * per_channel <= budget:
-            y = _windows.by_tiles(
-                xp, n_ex, chans * per_channel, budget, lambda a, z: pool(x[a:z, ...])
-            )
-        else:
-            pieces = []
-            for e in range(n_ex):
-                row = [
-                    pool(x[e : e + 1, a:z, ...])
-                    for a, z in _windows.tiles(chans, per_channel, budget)
-                ]
-                pieces.append(row[0] if len(row) == 1 else xp.concat(row, axis=1))
-            y = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
-    else:
-        y = pool(x)
+    per_example = chans * per_channel
+    # tiles of examples keep the padded copy within the budget; an unpadded input is copied
+    # nowhere, so its only tiles are those that run in threads (by_tiles, on NumPy)
+    padded = any(p != (0, 0) for p in pads)
+    budget = memory_budget() if padded else max(memory_budget(), n_ex * per_example)
+    if per_example <= budget:
+        y = _windows.by_tiles(
+            xp, n_ex, per_example, budget, lambda a, z: pool(x[a:z, ...]), concurrent=True
+        )
+    else:  # one padded example exceeds the budget: tiles of its channels
+        pieces = []
+        for e in range(n_ex):
+            row = [
+                pool(x[e : e + 1, a:z, ...]) for a, z in _windows.tiles(chans, per_channel, budget)
+            ]
+            pieces.append(row[0] if len(row) == 1 else xp.concat(row, axis=1))
+        y = pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=0)
     if kind == "max":
         if math.prod(call.kernel) == 1:
             y = xp.asarray(y, copy=True)  # a strided view of the input: never hand that out
@@ -281,7 +280,7 @@ def _integer_forward(xp: Any, call: PoolCall, x: Any) -> Any:
         return _windows.reduce(xpad, call.kernel, call.stride, call.dilation, call.out, xp.maximum)
 
     per_example = call.c * math.prod(call.canvas) * itemsize(xp, x.dtype)
-    y = _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile)
+    y = _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile, concurrent=True)
     return xp.asarray(y, copy=True) if math.prod(call.kernel) == 1 else y
 
 
@@ -328,7 +327,7 @@ def _max_backward(xp: Any, call: PoolCall, x: Any, y: Any, dy: Any) -> Any:
         return _windows.crop(_windows.split(xp, full, z - a), pads)
 
     per_example = call.c * math.prod(kernel) * math.prod(out) * 2 * itemsize(xp, x.dtype)
-    return _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile)
+    return _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile, concurrent=True)
 
 
 def _avg_backward(xp: Any, call: PoolCall, dy: Any) -> Any:
@@ -343,7 +342,7 @@ def _avg_backward(xp: Any, call: PoolCall, dy: Any) -> Any:
         return _windows.crop(_windows.split(xp, full, z - a), pads)
 
     per_example = c * k * math.prod(out) * itemsize(xp, dy.dtype)
-    return _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile)
+    return _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile, concurrent=True)
 
 
 def _backward(xp: Any, call: PoolCall, arrays, y, g, needs) -> tuple:
