@@ -7,6 +7,7 @@ checks naming the argument, and printouts equal to ``torch.nn``'s."""
 from __future__ import annotations
 
 import doctest
+import io
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 import portconv as pc
 import portconv.autograd as ag
-from portconv import nn
+from portconv import models, nn
 from portconv.nn import extra_layers
 
 
@@ -463,3 +464,57 @@ def test_fuzzed_new_layers_build_and_run_or_refuse_with_a_portconv_error(be, dat
         return
     y = y[0] if isinstance(y, tuple) else y
     be.check_array(_data(y), dtype="float32")
+
+
+# -- dry runs (portconv.models.shapes) -------------------------------------------------------------
+
+_DRY = (
+    [(e, s) for e, s in POOLS if "return_indices=True" not in e and ", True" not in e]
+    + [
+        (f"{k}Pad{d}d({p!r}{', 0.5' if k == 'Constant' else ''})", (2, 3) + (4,) * d)
+        for k, d, p in PADS
+    ]  # fmt: skip
+    + UPSAMPLES
+    + [("Upsample(size=(4, 6), mode='nearest-exact')", (1, 2, 3, 3))]
+    + [(f"Dropout{d}d(0.5)", (2, 3) + (3,) * d) for d in (1, 2, 3)]
+    + [("AdaptiveAvgPool2d((2, None), layout='channels_last')", (2, 5, 6, 3))]
+    + [("LPPool2d(2, 3, 2, True, layout='channels_last')", (2, 8, 7, 3))]
+)
+
+
+@pytest.mark.parametrize("expr, shape", _DRY, ids=[f"{e}-{s}" for e, s in _DRY])
+def test_dry_run_of_the_new_layers_equals_a_real_forward(be, expr, shape):
+    """models.output_shape of each layer, without computing, against its forward."""
+    layer = eval(f"nn.{expr}")
+    real = layer(be.asarray(_rand(shape))).shape
+    assert models.output_shape(layer, shape) == tuple(real)
+    assert models.count_parameters(layer, shape) == 0
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_dry_run_of_max_unpooling_is_its_default_output_size(be, d):
+    pool = getattr(nn, f"MaxPool{d}d")(2, return_indices=True)
+    unpool = getattr(nn, f"MaxUnpool{d}d")(2)
+    values, indices = pool(be.asarray(_rand((2, 3) + (6,) * d)))
+    real = unpool(values, indices).shape
+    assert models.output_shape(unpool, tuple(values.shape)) == tuple(real)
+
+
+def test_dry_run_of_a_model_with_the_new_layers_prints_the_layer_summary(be):
+    net = nn.Sequential(
+        nn.ReflectionPad2d(1),
+        nn.Conv2d(1, 4, 3),
+        nn.Dropout2d(0.1),
+        nn.LPPool2d(2, 2),
+        nn.Upsample(scale_factor=2),
+        nn.AdaptiveMaxPool2d((3, None)),
+        nn.Flatten(),
+    )
+    like = be.asarray(np.zeros(1, np.float32))
+    rows = net.layer_summary((1, 1, 12, 12), like=like, file=None)
+    assert models.shape_summary(net, (1, 1, 12, 12), file=io.StringIO()) == rows
+
+
+def test_dry_run_refuses_an_adaptive_max_pooling_with_indices():
+    with pytest.raises(pc.ArgumentError, match=r"return_indices=True\): gives two outputs"):
+        models.output_shape(nn.AdaptiveMaxPool2d(2, return_indices=True), (1, 2, 5, 5))

@@ -5,11 +5,13 @@
 hyperparameters alone, and :func:`count_parameters` gives the number of parameters a model
 would have for an input shape, without creating them: both are instant at any size.
 
-Each layer of :mod:`portconv.nn` and of :mod:`portconv.nn.keras` (channels-last shapes, as
-those layers take them) has a rule here; a block with its own ``forward`` (Inception,
-Residual, DenseBlock, ...) gives its rule as a method ``infer_shape(shape, walk) -> (shape,
-count)``, where ``walk(module, shape)`` applies the rule of a child. A Keras merge layer
-(``Concatenate``, ``Add``) takes the list of its inputs' shapes: ``walk(K.Add(), [y, x])``.
+Each layer of :mod:`portconv.nn` (those of ``torch.nn`` in :mod:`portconv.nn.extra_layers`
+too; max unpooling for its default output size) and of :mod:`portconv.nn.keras`
+(channels-last shapes, as those layers take them) has a rule here; a block with its own
+``forward`` (Inception, Residual, DenseBlock, ...) gives its rule as a method
+``infer_shape(shape, walk) -> (shape, count)``, where ``walk(module, shape)`` applies the
+rule of a child. A Keras merge layer (``Concatenate``, ``Add``) takes the list of its inputs'
+shapes: ``walk(K.Add(), [y, x])``.
 The tests check every rule against a real forward pass.
 """
 
@@ -21,6 +23,14 @@ from typing import Any
 from ..errors import ArgumentError
 from ..nn import Module, Sequential
 from ..nn import keras as K
+from ..nn.extra_layers import (
+    Upsample,
+    _AdaptivePool,
+    _DropoutNd,
+    _LPPool,
+    _MaxUnpool,
+    _Pad,
+)
 from ..nn.layers import (
     AdaptiveAvgPool2D,
     Dense,
@@ -33,7 +43,16 @@ from ..nn.layers import (
     _Elementwise,
     _Pool,
 )
-from ..ops._call import adaptive_call, conv_call, conv_transpose_call, pool_call, pool_mode
+from ..ops._call import (
+    adaptive_call,
+    conv_call,
+    conv_transpose_call,
+    nearest_call,
+    pad_call,
+    pool_call,
+    pool_mode,
+    unpool_call,
+)
 
 Shape = tuple[int, ...]
 
@@ -110,11 +129,49 @@ def _pool(m: _Pool, shape: Shape) -> tuple[Shape, int]:
     return _laid_out(shape, batched[1], call.out, last), 0
 
 
-def _adaptive(m: AdaptiveAvgPool2D, shape: Shape) -> tuple[Shape, int]:
-    _spatial(m, shape, 2)
-    batched = _batched(shape, 2, m.channels_last)
-    call = adaptive_call("avg", batched, m.output_size)
+def _adaptive(m: AdaptiveAvgPool2D | _AdaptivePool, shape: Shape) -> tuple[Shape, int]:
+    d, kind = getattr(m, "d", 2), getattr(m, "kind", "avg")
+    if getattr(m, "return_indices", False):
+        raise ArgumentError(
+            f"{type(m).__name__}(return_indices=True): gives two outputs, the values and "
+            f"their indices; a dry run follows one"
+        )
+    _spatial(m, shape, d)
+    batched = _batched(shape, d, m.channels_last)
+    call = adaptive_call(kind, batched, m.output_size)
     return _laid_out(shape, batched[1], call.out, m.channels_last), 0
+
+
+def _lp_pool(m: _LPPool, shape: Shape) -> tuple[Shape, int]:
+    d, last = m.d, m.channels_last
+    _spatial(m, shape, d)
+    batched = _batched(shape, d, last)
+    mode = pool_mode(m.ceil_mode, "valid")
+    call = pool_call("avg", batched, m.kernel_size, m.stride, 0, 1, mode, True)
+    return _laid_out(shape, batched[1], call.out, last), 0
+
+
+def _unpool(m: _MaxUnpool, shape: Shape) -> tuple[Shape, int]:
+    """The output for the default ``output_size`` (the indices' input is not a shape)."""
+    _spatial(m, shape, m.d)
+    call = unpool_call(_batched(shape, m.d), m.kernel_size, m.stride, m.padding)
+    return _laid_out(shape, shape[-m.d - 1], call.out, False), 0
+
+
+def _pad(m: _Pad, shape: Shape) -> tuple[Shape, int]:
+    _spatial(m, shape, m.d)
+    call = pad_call(_batched(shape, m.d), m._pairs, m.mode, float(m.value), name="mode")
+    return _laid_out(shape, shape[-m.d - 1], call.out, False), 0
+
+
+def _upsample(m: Upsample, shape: Shape) -> tuple[Shape, int]:
+    if len(shape) not in (3, 4, 5):
+        raise ArgumentError(
+            f"Upsample: expected a batched input of 3 to 5 dimensions, got shape {shape}"
+        )
+    exact = m.mode == "nearest-exact"
+    call = nearest_call(shape, m.size, m.scale_factor, m.recompute, exact)
+    return shape[:2] + tuple(call.out), 0
 
 
 def _global(m: Module, shape: Shape) -> tuple[Shape, int]:
@@ -185,11 +242,15 @@ _RULES = (
     (_Conv, _conv),
     (Dense, _dense),
     (_Pool, _pool),
-    (AdaptiveAvgPool2D, _adaptive),
+    ((AdaptiveAvgPool2D, _AdaptivePool), _adaptive),
+    (_LPPool, _lp_pool),
+    (_MaxUnpool, _unpool),
+    (_Pad, _pad),
+    (Upsample, _upsample),
     ((GlobalAvgPool2D, GlobalMaxPool2D), _global),
     (Flatten, _flatten),
     (_BatchNorm, _batchnorm),
-    ((_Elementwise, Dropout), lambda m, s: (s, 0)),
+    ((_Elementwise, Dropout, _DropoutNd), lambda m, s: (s, 0)),
     (K.Conv2D, _keras_conv),
     (K._Pooling2D, _keras_pool),
     (K._GlobalPooling2D, _keras_global),
