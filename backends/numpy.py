@@ -124,8 +124,10 @@ _NAMESPACE: types.ModuleType | None = None
 
 
 def _namespace() -> types.ModuleType:
-    """array-api-compat's NumPy namespace with :func:`matmul` in place of its own (a module
-    of the same functions, so the generic kernels' lookups stay as fast)."""
+    """array-api-compat's NumPy namespace (a module of the same functions, so the generic
+    kernels' lookups stay as fast) with :func:`matmul` in place of its own, and two portconv
+    extensions that the generic code looks for by name: ``portconv_pad`` (:func:`pad`) and
+    ``portconv_tiles_in_threads`` (see ``portconv._windows.by_tiles``)."""
     global _NAMESPACE
     if _NAMESPACE is None:
         import array_api_compat.numpy as compat

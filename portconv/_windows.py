@@ -283,12 +283,12 @@ def _run_in_worker(ctx: contextvars.Context, fn, a: int, z: int) -> Any:
 
 
 def _executor(workers: int) -> concurrent.futures.ThreadPoolExecutor:
-    """The shared pool of tile threads, grown to ``workers`` threads when it has fewer."""
+    """The shared pool of tile threads, replaced by a larger one when it has fewer than
+    ``workers`` (never shut down here: a call in another thread may still be submitting to
+    it; its threads end once the last call holding it lets it go)."""
     global _pool, _pool_size
     with _pool_lock:
         if _pool is None or _pool_size < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
             _pool = concurrent.futures.ThreadPoolExecutor(workers, "portconv-tiles")
             _pool_size = workers
         return _pool

@@ -210,3 +210,22 @@ def test_numpy_pad_equals_the_generic_concatenation(shape, data, value, integer)
     got = _windows.pad(_numpy_namespace(), x, pads, fill)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+def test_tile_threads_from_several_callers_with_different_thread_counts(small_tiles):
+    """Callers in threads of their own, asking for 2, 3 and 4 threads at once (the shared
+    pool grows under them): every result is whole and in order."""
+    import concurrent.futures
+
+    x = np.arange(24 * 3 * 6 * 6, dtype=np.float32).reshape(24, 3, 6, 6) % 7
+    want = pc.max_pool2d(x, 2)
+
+    def call(n):
+        with pc.config(threads=n, memory_budget=3 * 36 * 4):
+            return [pc.max_pool2d(x, 2) for _ in range(5)]
+
+    with concurrent.futures.ThreadPoolExecutor(3) as callers:
+        results = list(callers.map(call, [2, 3, 4] * 2))
+    for got in results:
+        for y in got:
+            np.testing.assert_array_equal(y, want)
