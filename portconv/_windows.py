@@ -243,6 +243,15 @@ def _shift_sum(xp: Any, blocks: list, lattice: Sequence[int], device: Any) -> An
 # -- working in tiles ------------------------------------------------------------------------------
 
 
+def matmul_budget(xp: Any, budget: int) -> int:
+    """The bytes a tile of buffers that feed a matmul (a column buffer) may take: ``budget``,
+    or less where the namespace's adapter names a tile that stays in the CPU's caches until
+    the matmul reads it (``portconv_matmul_tile``; NumPy: see its adapter). Whole examples
+    only: a caller splits an example when it exceeds ``budget``, never for this."""
+    cap = getattr(xp, "portconv_matmul_tile", None)
+    return budget if cap is None else min(budget, cap)
+
+
 def tiles(n: int, bytes_per_item: int, budget: int) -> Iterator[tuple[int, int]]:
     """Split ``range(n)`` into consecutive ``(start, stop)`` tiles whose buffers of
     ``bytes_per_item`` each stay within ``budget`` bytes (at least one item per tile)."""

@@ -895,13 +895,40 @@ def test_plan_for_tens_of_gib_stays_within_budget():
     naive = n * c * math.prod(kernel) * math.prod(out) * item
     assert naive > 27 * 2**30
     budget = 256 * 2**20
-    plan = _plan(n, c, kernel, out, item, budget)
+    plan = _plan(n, c, kernel, out, item, budget, None)
     assert [t[0] for t in plan] == [(i, i + 1) for i in range(n)]  # whole examples fit alone
     # an example larger than the budget is split by output rows
-    plan = _plan(2, 512, kernel, out, item, budget)
+    plan = _plan(2, 512, kernel, out, item, budget, None)
     per_row = 512 * 9 * 224 * item
     assert all((r1 - r0) * per_row <= budget for _, (r0, r1) in plan)
     assert sum(r1 - r0 for _, (r0, r1) in plan) == 2 * 224
+
+
+def test_column_tiles_stay_in_cache_where_the_adapter_names_a_tile():
+    import types
+
+    from portconv.ops.conv import _plan
+
+    numpy_ns = pc.get_adapter("numpy").namespace()
+    cap = numpy_ns.portconv_matmul_tile
+    budget = 32 * 2**20
+    # LeNet's conv2 on a batch of 256: 60 kB of columns per example, 15 MB in all
+    n, c, kernel, out, item = 256, 6, (5, 5), (10, 10), 4
+    per_example = c * 25 * 100 * item
+    tiled = _plan(n, c, kernel, out, item, budget, numpy_ns)
+    assert len(tiled) > 1 and all(rows is None for _, rows in tiled)
+    assert all((z - a) * per_example <= cap for (a, z), _ in tiled)
+    assert [span for span, _ in tiled] == [
+        (a, min(a + cap // per_example, n)) for a in range(0, n, cap // per_example)
+    ]
+    # a namespace that names no tile (lazy and GPU libraries): only the budget counts
+    assert _plan(n, c, kernel, out, item, budget, types.SimpleNamespace()) == [((0, n), None)]
+    # an example beyond the cache tile but within the budget stays whole, one per tile
+    big = _plan(3, 128, (3, 3), (56, 56), item, budget, numpy_ns)
+    assert big == [((i, i + 1), None) for i in range(3)]
+    # and a smaller budget still wins over the tile
+    small = _plan(n, c, kernel, out, item, cap // 4, numpy_ns)
+    assert all((z - a) * per_example <= cap // 4 for (a, z), _ in small)
 
 
 # -- exports -------------------------------------------------------------------------------------

@@ -234,9 +234,9 @@ def test_chunks_run_under_the_memory_budget_of_the_caller(monkeypatch):
     seen = []
     plan = conv_module._plan
 
-    def spy(n, c, kernel, out, item, budget):
+    def spy(n, c, kernel, out, item, budget, xp):
         seen.append(budget)
-        return plan(n, c, kernel, out, item, budget)
+        return plan(n, c, kernel, out, item, budget, xp)
 
     monkeypatch.setattr(conv_module, "_plan", spy)
     x = chunked(np.ones((4, 1, 8, 8)), (2, 1, 8, 8))

@@ -229,3 +229,41 @@ def test_tile_threads_from_several_callers_with_different_thread_counts(small_ti
     for got in results:
         for y in got:
             np.testing.assert_array_equal(y, want)
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_cache_sized_column_tiles_do_not_change_a_result(be, monkeypatch, stride):
+    """A convolution and both its gradients with column buffers in tiles of one or two
+    examples (a tiny ``portconv_matmul_tile`` on the backend's namespace) against one tile for
+    the whole batch (no tile named: only the memory budget counts)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 3, 9, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 2)).astype(np.float32)
+    budgets = []
+    real = _windows.matmul_budget
+
+    def spy(xp, budget):
+        budgets.append(real(xp, budget))
+        return budgets[-1]
+
+    monkeypatch.setattr(_windows, "matmul_budget", spy)
+
+    def run(budget):  # a budget of its own per run: JAX's compiled kernels are traced again
+        with be.run_context(), pc.config(path="generic", memory_budget=budget):
+            xv = ag.Variable(be.asarray(x), requires_grad=True)
+            wv = ag.Variable(be.asarray(w), requires_grad=True)
+            y = ag.conv2d(xv, wv, stride=stride, padding=1)
+            g = np.linspace(-1.0, 1.0, num=int(np.prod(y.shape)), dtype=np.float32)
+            y.backward(be.asarray(g.reshape(y.shape)))
+            return [be.to_numpy(a) for a in (y.data, xv.grad, wv.grad)]
+
+    monkeypatch.delattr(be.xp, "portconv_matmul_tile", raising=False)
+    whole = run(memory_budget())
+    assert budgets and set(budgets) == {memory_budget()}
+    tile = 2 * 3 * 6 * 9 * 8 * 4  # two examples' columns, about
+    monkeypatch.setattr(be.xp, "portconv_matmul_tile", tile, raising=False)
+    budgets.clear()
+    tiled = run(memory_budget() - 1)
+    assert budgets and set(budgets) == {tile}  # each kernel (forward, both gradients) tiled
+    for got, want in zip(tiled, whole):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)

@@ -17,7 +17,8 @@ else the generic one below.
 of every kernel offset into a column buffer (:func:`portconv._windows.gather`) and contract it
 with the weight, reshaped to ``(groups, C_out/groups, C_in/groups * prod(kernel))``, one matmul
 per group. The column buffer is built a tile of examples (or of output rows) at a time so that
-it stays within ``portconv.config(memory_budget=...)``.
+it stays within ``portconv.config(memory_budget=...)``, and, on NumPy, within a few MiB that
+stay in the CPU's caches until the matmul reads them.
 
 **Backward** (:func:`_backward`): the input gradient is the adjoint of every step, i.e. the
 transposed convolution of the output gradient (:func:`portconv.ops.conv_transpose.transpose_cf`
@@ -83,16 +84,20 @@ def _plan(
     out: Sequence[int],
     itemsize: int,
     budget: int,
+    xp: Any,
 ) -> list[tuple[tuple[int, int], tuple[int, int] | None]]:
     """Tiles of the column buffer: ``[((example start, stop), (row start, stop) or None)]``.
 
     Whole examples are batched while ``channels * prod(kernel) * prod(out)`` elements of each
-    fit the budget; an example that does not fit alone is split along its first output axis;
+    fit the budget, and the cache-sized tile of the namespace's adapter where it names one
+    (:func:`portconv._windows.matmul_budget`); an example that does not fit the budget alone
+    is split along its first output axis;
     when a single output row does not fit either, the convolution is refused here, before
     anything is allocated."""
     per_example = channels * math.prod(kernel) * math.prod(out) * itemsize
     if per_example <= budget:
-        return [((a, z), None) for a, z in _windows.tiles(n, per_example, budget)]
+        step = _windows.matmul_budget(xp, budget)
+        return [((a, z), None) for a, z in _windows.tiles(n, per_example, step)]
     per_row = per_example // out[0]
     if per_row > budget:
         raise ArgumentError(
@@ -166,7 +171,7 @@ def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     tile = winograd.choose(call)
     if tile is not None:
         return winograd.conv(xp, call, x, w, tile)
-    plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget())
+    plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget(), xp)
     wm = xp.reshape(w, (groups, c_out // groups, w.shape[1] * math.prod(kernel)))
     pieces = []
     for (a, z), rows in plan:
@@ -217,14 +222,15 @@ def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None) -> Any:
 def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any) -> Any:
     """The gradient of ``conv(x, w)`` with respect to ``w`` (``(C_out, C_in/groups,
     *kernel)``): the output gradient ``dy`` times the transposed column buffer of ``x``,
-    summed over the batch, in tiles of examples within the memory budget."""
+    summed over the batch, in tiles of examples within the memory budget (and the adapter's
+    cache-sized tile, as the forward's)."""
     n, c, c_out = x.shape[0], x.shape[1], dy.shape[1]
     out, kernel, groups, d = tuple(dy.shape[2:]), call.kernel, call.groups, call.d
     k, p = math.prod(kernel), math.prod(out)
     per_example = c * k * p * itemsize(xp, x.dtype)
     channels_major = (1, 0) + tuple(range(2, d + 2))
     acc = None
-    for a, z in _windows.tiles(n, per_example, memory_budget()):
+    for a, z in _windows.tiles(n, per_example, _windows.matmul_budget(xp, memory_budget())):
         m = z - a
         # channels-major tiles, as the forward's: the batch joins the contraction, one
         # large matmul per group instead of one per example

@@ -44,7 +44,8 @@ __all__ = ["conv_transpose", "conv_transpose1d", "conv_transpose2d", "conv_trans
 def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     """The transposed convolution (no bias) of batched, channels-first ``x`` ``(N, C_in,
     *size)`` with ``w`` ``(C_in, C_out/groups, *kernel)``, in tiles of examples within the
-    memory budget: ``(N, C_out, *out)``.
+    memory budget (and the adapter's cache-sized tile, as the convolution's column buffer):
+    ``(N, C_out, *out)``.
 
     One matmul per group over the whole tile, channels-major: ``(g, C_out/g * K, C_in/g) @
     (g, C_in/g, m * P)``, whose columns ``(C_out, K, m, *size)`` col2im takes with the
@@ -77,7 +78,8 @@ def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
         return _windows.crop(_windows.split(xp, full, m), call.padding)
 
     per_example = (c_out * k * p + c_out * math.prod(canvas)) * itemsize(xp, x.dtype)
-    return _windows.by_tiles(xp, n, per_example, memory_budget(), tile)
+    budget = _windows.matmul_budget(xp, memory_budget())
+    return _windows.by_tiles(xp, n, per_example, budget, tile)
 
 
 def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None) -> Any:
