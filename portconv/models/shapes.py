@@ -130,8 +130,8 @@ def _pool(m: _Pool, shape: Shape) -> tuple[Shape, int]:
 
 
 def _adaptive(m: AdaptiveAvgPool2D | _AdaptivePool, shape: Shape) -> tuple[Shape, int]:
-    d, kind = getattr(m, "d", 2), getattr(m, "kind", "avg")
-    if getattr(m, "return_indices", False):
+    d, kind = m.d, m.kind
+    if m.return_indices:
         raise ArgumentError(
             f"{type(m).__name__}(return_indices=True): gives two outputs, the values and "
             f"their indices; a dry run follows one"

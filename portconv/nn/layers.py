@@ -2162,6 +2162,10 @@ class AdaptiveAvgPool2D(Module):
     summary_name = "AdaptiveAvgPool2d"
     takes_array = True
     gluon = True  # Gluon's layout strings too
+    # what models.shapes reads of every adaptive pooling layer (as nn.AdaptiveMaxPool2d has)
+    d = 2
+    kind = "avg"
+    return_indices = False
 
     def __init__(self, output_size: Any, *, layout: str = "channels_first") -> None:
         super().__init__()
