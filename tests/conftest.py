@@ -110,6 +110,62 @@ class BackendUnderTest:
             got.astype(np.float64), expected.astype(np.float64), rtol=rtol, atol=atol
         )
 
+    def compare_editions(self, last, first, x_nchw, *, pad=0, flat_hwc=None, train=False):
+        """A channels-last edition of a model (``models.keras``, ``models.flax``) against the
+        channels-first one (``models``) on the NCHW input ``x_nchw`` (the last edition's
+        input transposed to NHWC, and padded by ``pad`` on each spatial side where the
+        editions' first layers pad differently): both built by one call, every parameter of
+        ``last`` copied into ``first`` (:func:`copy_last_to_first`), then the logits equal
+        to float64 precision. Returns them as NumPy."""
+        x_nhwc = x_nchw.transpose(0, 2, 3, 1)
+        if pad:
+            x_nhwc = np.pad(x_nhwc, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+        xl, xf = self.asarray(x_nhwc), self.asarray(x_nchw)
+        for m in (last, first):
+            m.train(train)
+        with self.run_context():
+            last(xl)  # builds every parameter from the input's sizes, as Keras's and Flax's do
+            first(xf)
+        copy_last_to_first(last, first, self, flat_hwc)
+        with self.run_context():
+            got, want = _data(last(xl)), _data(first(xf))
+        self.check(got, self.to_numpy(want), rtol=1e-9, atol=1e-10, dtype="float64")
+        return self.to_numpy(got)
+
+
+def _data(y):
+    return y.data if isinstance(y, pc.autograd.Variable) else y
+
+
+def copy_last_to_first(last, first, be, flat_hwc=None, seed=1):
+    """Copy every parameter of the built channels-last model ``last`` into the built
+    channels-first ``first``, in declaration order: HWIO kernels -> OIHW weights, dense (in,
+    out) -> (out, in) (the first dense kernel's rows permuted from NHWC's to NCHW's flatten
+    order when ``flat_hwc`` gives the (H, W, C) it flattens), 1-D parameters as they are.
+    Biases and batch-norm scales (Keras's ``gamma``, Flax's ``scale``) are drawn at random
+    first, so that they are tested too."""
+    rng = np.random.default_rng(seed)
+    ls, fs = list(last.named_parameters()), list(first.named_parameters())
+    assert len(ls) == len(fs), (len(ls), len(fs))
+    first_dense = True
+    for (lname, lp), (fname, fp) in zip(ls, fs, strict=True):
+        host = be.to_numpy(lp.data)
+        if host.ndim == 1:
+            scale = lname.endswith(("gamma", "scale"))
+            host = rng.standard_normal(host.shape) * 0.1 + (1.0 if scale else 0.0)
+            lp.data = be.asarray(host)
+            want = host
+        elif host.ndim == 4:
+            want = host.transpose(3, 2, 0, 1)
+        else:
+            want = host.T
+            if first_dense and flat_hwc is not None:
+                h, w, c = flat_hwc
+                want = host.reshape(h, w, c, -1).transpose(3, 2, 0, 1).reshape(host.shape[1], -1)
+            first_dense = False
+        assert want.shape == tuple(fp.shape), (lname, fname, want.shape, tuple(fp.shape))
+        fp.data = be.asarray(np.ascontiguousarray(want))
+
 
 def _dtype_name(dtype) -> str:
     """The name of any backend's dtype object (``torch.float32``, ``array_api_strict.float32``,

@@ -191,65 +191,24 @@ def test_dry_run_refuses_what_the_forward_refuses():
 # -- logits equal to the channels-first editions --------------------------------------------------
 
 
-def _copy_weights(flax_model, torch_model, be, flat_hwc=None, seed=1):
-    """Copy every parameter of ``flax_model`` (built) into ``torch_model`` (built), in
-    declaration order: HWIO kernels -> OIHW weights, dense (in, out) -> (out, in) (the first
-    dense kernel's rows permuted from NHWC's to NCHW's flatten order when ``flat_hwc`` gives
-    the (H, W, C) it flattens), 1-D parameters as they are, drawn at random first so that
-    biases and batch-norm scales are tested too."""
-    rng = np.random.default_rng(seed)
-    fs, ts = list(flax_model.named_parameters()), list(torch_model.named_parameters())
-    assert len(fs) == len(ts), (len(fs), len(ts))
-    first_dense = True
-    for (fname, fp), (tname, tp) in zip(fs, ts, strict=True):
-        host = be.to_numpy(fp.data)
-        if host.ndim == 1:
-            host = rng.standard_normal(host.shape) * 0.1 + (1.0 if fname.endswith("scale") else 0)
-            fp.data = be.asarray(host)
-            want = host
-        elif host.ndim == 4:
-            want = host.transpose(3, 2, 0, 1)
-        else:
-            want = host.T
-            if first_dense and flat_hwc is not None:
-                h, w, c = flat_hwc
-                want = host.reshape(h, w, c, -1).transpose(3, 2, 0, 1).reshape(host.shape[1], -1)
-            first_dense = False
-        assert want.shape == tuple(tp.shape), (fname, tname, want.shape, tuple(tp.shape))
-        tp.data = be.asarray(np.ascontiguousarray(want))
-
-
-def _compare(be, flax_model, torch_model, x_nchw, *, flat_hwc=None, train=False):
-    xf, xt = be.asarray(x_nchw.transpose(0, 2, 3, 1)), be.asarray(x_nchw)
-    for m in (flax_model, torch_model):
-        m.train(train)
-    with be.run_context():
-        flax_model(xf)  # creates every parameter from the input's sizes, as Flax's init
-        torch_model(xt)
-    _copy_weights(flax_model, torch_model, be, flat_hwc)
-    with be.run_context():
-        got = flax_model(xf)
-        want = torch_model(xt)
-    be.check(_data(got), be.to_numpy(_data(want)), rtol=1e-9, atol=1e-10, dtype="float64")
-    return be.to_numpy(_data(got))
-
-
 def test_lenet_equals_the_channels_first_edition(be):
-    got = _compare(be, fm.LeNet(), models.LeNet(), _rand((2, 1, 28, 28)), flat_hwc=(5, 5, 16))
+    got = be.compare_editions(
+        fm.LeNet(), models.LeNet(), _rand((2, 1, 28, 28)), flat_hwc=(5, 5, 16)
+    )
     assert got.shape == (2, 10) and np.abs(got).max() > 0
 
 
 def test_alexnet_equals_the_channels_first_edition(be):
     # both editions pad the first convolution by 1; the others are odd and of stride 1
     x = _rand((1, 1, 67, 67)) * 0.1
-    got = _compare(be, fm.AlexNet(), models.AlexNet(), x, flat_hwc=(1, 1, 256))
+    got = be.compare_editions(fm.AlexNet(), models.AlexNet(), x, flat_hwc=(1, 1, 256))
     assert got.shape == (1, 10)
 
 
 def test_vgg_equals_the_channels_first_edition(be):
     arch = ((1, 4), (2, 8))
-    got = _compare(
-        be, fm.VGG(arch, 5), models.VGG(arch, 5), _rand((2, 3, 12, 12)), flat_hwc=(3, 3, 8)
+    got = be.compare_editions(
+        fm.VGG(arch, 5), models.VGG(arch, 5), _rand((2, 3, 12, 12)), flat_hwc=(3, 3, 8)
     )
     assert got.shape == (2, 5)
 
@@ -258,28 +217,27 @@ def test_nin_equals_the_channels_first_edition(be):
     if be.name == "dask":
         pytest.skip("NiN's fixed 5 x 5 pooling needs a 195 x 195 input: minutes as task graphs")
     # 195 is the smallest input whose map is 5 x 5 where the JAX edition pools 5 x 5
-    got = _compare(be, fm.NiN(3), models.NiN(3), _rand((1, 1, 195, 195)) * 0.1)
+    got = be.compare_editions(fm.NiN(3), models.NiN(3), _rand((1, 1, 195, 195)) * 0.1)
     assert got.shape == (1, 3)
 
 
 def test_googlenet_equals_the_channels_first_edition_on_odd_sizes(be):
     # 33 -> 17 -> 9 -> 5 -> 3: every stride-2 'same' layer sees an odd size, where Flax's SAME
     # pads both sides as the PyTorch edition does
-    got = _compare(be, fm.GoogLeNet(), models.GoogLeNet(), _rand((1, 1, 33, 33)))
+    got = be.compare_editions(fm.GoogLeNet(), models.GoogLeNet(), _rand((1, 1, 33, 33)))
     assert got.shape == (1, 10)
 
 
 def test_resnet_equals_the_channels_first_edition_on_odd_sizes(be):
     arch = ((1, 64), (1, 16), (1, 8))
-    got = _compare(
-        be, fm.ResNet(arch, 3), models.ResNet(arch, 3), _rand((2, 1, 17, 17)), train=True
+    got = be.compare_editions(
+        fm.ResNet(arch, 3), models.ResNet(arch, 3), _rand((2, 1, 17, 17)), train=True
     )
     assert got.shape == (2, 3)
 
 
 def test_densenet_equals_the_channels_first_edition_on_odd_sizes(be):
-    got = _compare(
-        be,
+    got = be.compare_editions(
         fm.DenseNet(8, 4, (2, 2), 3),
         models.DenseNet(8, 4, (2, 2), 3),
         _rand((2, 1, 17, 17)),
@@ -290,15 +248,17 @@ def test_densenet_equals_the_channels_first_edition_on_odd_sizes(be):
 
 def test_regnet_equals_the_channels_first_edition_on_odd_sizes(be):
     arch = ((1, 16, 8, 1), (2, 32, 16, 1))
-    got = _compare(
-        be, fm.AnyNet(arch, 8, 3), models.AnyNet(arch, 8, 3), _rand((2, 1, 17, 17)), train=True
+    got = be.compare_editions(
+        fm.AnyNet(arch, 8, 3), models.AnyNet(arch, 8, 3), _rand((2, 1, 17, 17)), train=True
     )
     assert got.shape == (2, 3)
 
 
 def test_eval_mode_uses_the_running_statistics(be):
     # after a training call, eval mode normalises with the statistics it updated (Flax's rule)
-    got = _compare(be, fm.ResNet(((1, 64),), 3), models.ResNet(((1, 64),), 3), _rand((2, 1, 9, 9)))
+    got = be.compare_editions(
+        fm.ResNet(((1, 64),), 3), models.ResNet(((1, 64),), 3), _rand((2, 1, 9, 9))
+    )
     assert got.shape == (2, 3)
 
 

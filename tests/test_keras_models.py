@@ -236,77 +236,30 @@ def test_dry_run_refuses_a_residual_shortcut_that_does_not_fit():
 # -- logits equal to the channels-first editions --------------------------------------------------
 
 
-def _copy_weights(keras_model, torch_model, be, flat_hwc=None, seed=1):
-    """Copy every parameter of ``keras_model`` (built) into ``torch_model`` (built), in
-    declaration order: HWIO kernels -> OIHW weights, dense (in, out) -> (out, in) (the first
-    dense kernel's rows permuted from NHWC's to NCHW's flatten order when ``flat_hwc`` gives
-    the (H, W, C) it flattens), 1-D parameters as they are. Biases and batch-norm scales are
-    drawn at random first, so that they are tested too."""
-    rng = np.random.default_rng(seed)
-    ks, ts = list(keras_model.named_parameters()), list(torch_model.named_parameters())
-    assert len(ks) == len(ts), (len(ks), len(ts))
-    first_dense = True
-    for (kn, kp), (tn, tp) in zip(ks, ts, strict=True):
-        host = be.to_numpy(kp.data)
-        if host.ndim == 1:
-            host = rng.standard_normal(host.shape) * 0.1 + (1.0 if kn.endswith("gamma") else 0.0)
-            kp.data = be.asarray(host)
-            want = host
-        elif host.ndim == 4:
-            want = host.transpose(3, 2, 0, 1)
-        else:
-            want = host.T
-            if first_dense and flat_hwc is not None:
-                h, w, c = flat_hwc
-                want = host.reshape(h, w, c, -1).transpose(3, 2, 0, 1).reshape(host.shape[1], -1)
-            first_dense = False
-        assert want.shape == tuple(tp.shape), (kn, tn, want.shape, tuple(tp.shape))
-        tp.data = be.asarray(np.ascontiguousarray(want))
-
-
-def _compare(be, keras_model, torch_model, x_nchw, *, pad_keras=0, flat_hwc=None, train=False):
-    x_nhwc = x_nchw.transpose(0, 2, 3, 1)
-    if pad_keras:
-        p = pad_keras
-        x_nhwc = np.pad(x_nhwc, ((0, 0), (p, p), (p, p), (0, 0)))
-    xk, xt = be.asarray(x_nhwc), be.asarray(x_nchw)
-    for m in (keras_model, torch_model):
-        m.train(train)
-    with be.run_context():
-        keras_model(xk)  # builds every layer from the input's sizes, as Keras's build
-        torch_model(xt)
-    _copy_weights(keras_model, torch_model, be, flat_hwc)
-    with be.run_context():
-        got = keras_model(xk)
-        want = torch_model(xt)
-    be.check(_data(got), be.to_numpy(_data(want)), rtol=1e-9, atol=1e-10, dtype="float64")
-    return be.to_numpy(_data(got))
-
-
 def test_alexnet_equals_the_channels_first_edition(be):
     # the PyTorch edition pads its first convolution by 1, the TF edition not: pad the input
     x = _rand((1, 1, 99, 99)) * 0.1
-    got = _compare(be, km.AlexNet(), models.AlexNet(), x, pad_keras=1, flat_hwc=(2, 2, 256))
+    got = be.compare_editions(km.AlexNet(), models.AlexNet(), x, pad=1, flat_hwc=(2, 2, 256))
     assert got.shape == (1, 10) and np.abs(got).max() > 0
 
 
 def test_vgg_equals_the_channels_first_edition(be):
     arch = ((1, 4), (2, 8))
-    got = _compare(
-        be, km.VGG(arch, 5), models.VGG(arch, 5), _rand((2, 3, 12, 12)), flat_hwc=(3, 3, 8)
+    got = be.compare_editions(
+        km.VGG(arch, 5), models.VGG(arch, 5), _rand((2, 3, 12, 12)), flat_hwc=(3, 3, 8)
     )
     assert got.shape == (2, 5)
 
 
 def test_nin_equals_the_channels_first_edition(be):
-    got = _compare(be, km.NiN(7), models.NiN(7), _rand((1, 2, 67, 67)))
+    got = be.compare_editions(km.NiN(7), models.NiN(7), _rand((1, 2, 67, 67)))
     assert got.shape == (1, 7)
 
 
 def test_googlenet_equals_the_channels_first_edition_on_odd_sizes(be):
     # 33 -> 17 -> 9 -> 5 -> 3: every stride-2 layer sees an odd size, where TensorFlow's SAME
     # pads both sides as the PyTorch edition does
-    got = _compare(be, km.GoogLeNet(), models.GoogLeNet(), _rand((1, 1, 33, 33)))
+    got = be.compare_editions(km.GoogLeNet(), models.GoogLeNet(), _rand((1, 1, 33, 33)))
     assert got.shape == (1, 10)
 
 
@@ -316,7 +269,7 @@ def test_resnet_equals_the_channels_first_edition_on_odd_sizes(be):
     for m in tm.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.eps = 1e-3  # Keras's epsilon
-    got = _compare(be, km.ResNet(arch, 3), tm, _rand((2, 1, 17, 17)), train=True)
+    got = be.compare_editions(km.ResNet(arch, 3), tm, _rand((2, 1, 17, 17)), train=True)
     assert got.shape == (2, 3)
 
 
@@ -326,7 +279,7 @@ def test_densenet_equals_the_channels_first_edition_on_odd_sizes(be):
     for m in tm.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.eps = 1e-3  # Keras's epsilon
-    got = _compare(be, km.DenseNet(8, 4, (2, 2), 3), tm, _rand((2, 1, 17, 17)), train=True)
+    got = be.compare_editions(km.DenseNet(8, 4, (2, 2), 3), tm, _rand((2, 1, 17, 17)), train=True)
     assert got.shape == (2, 3)
 
 
@@ -341,14 +294,14 @@ def test_regnetx32_equals_the_channels_first_edition_on_odd_sizes(be):
     # 17 -> 9 -> 5 -> 3: every stride-2 convolution sees an odd size, where SAME pads both
     # sides as the PyTorch edition does; the grouped 3 x 3 kernels are HWIO (3, 3, 16, C)
     tm = _keras_eps(models.RegNetX32())
-    got = _compare(be, km.RegNetX32(), tm, _rand((2, 1, 17, 17)), train=True)
+    got = be.compare_editions(km.RegNetX32(), tm, _rand((2, 1, 17, 17)), train=True)
     assert got.shape == (2, 10)
 
 
 def test_anynet_equals_the_channels_first_edition_on_odd_sizes(be):
     arch = ((1, 8, 4, 0.5), (2, 12, 6, 1))
     tm = _keras_eps(models.AnyNet(arch, 6, 3))
-    got = _compare(be, km.AnyNet(arch, 6, 3), tm, _rand((2, 2, 9, 9)), train=True)
+    got = be.compare_editions(km.AnyNet(arch, 6, 3), tm, _rand((2, 2, 9, 9)), train=True)
     assert got.shape == (2, 3)
 
 
