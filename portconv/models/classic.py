@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import nn
+from ..errors import ArgumentError
 from ._base import Classifier, int_pairs, positive_int
 
 
@@ -77,6 +78,22 @@ VGG_ARCHS = {
     "VGG16": ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)),
     "VGG19": ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),
 }
+
+
+def vgg_arch(name: str, ratio: int = 1) -> tuple[tuple[int, int], ...]:
+    """The architecture ``name`` of :data:`VGG_ARCHS` with every block's channels divided by
+    ``ratio`` (the book trains VGG-11 with ``ratio=4``), which must divide each of them.
+
+    >>> vgg_arch("VGG11", 4)
+    ((1, 16), (1, 32), (2, 64), (2, 128), (2, 128))
+    """
+    ratio = positive_int("ratio", ratio)
+    arch = VGG_ARCHS[name]
+    if any(c % ratio for _, c in arch):
+        raise ArgumentError(
+            f"ratio: must divide every block's channels {[c for _, c in arch]}, got {ratio}"
+        )
+    return tuple((n, c // ratio) for n, c in arch)
 
 
 class VGG(Classifier):

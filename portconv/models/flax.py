@@ -31,7 +31,7 @@ from ..nn import Module
 from ..nn import flax as F
 from ..nn import init as _init
 from ._base import Classifier, int_pairs, positive_int, positive_number
-from .classic import VGG_ARCHS
+from .classic import vgg_arch
 from .googlenet import _pair
 
 __all__ = [
@@ -270,13 +270,7 @@ class VGG11(VGG):
     """
 
     def __init__(self, num_classes: int = 10, ratio: int = 1, *, lr: float = 0.1) -> None:
-        ratio = positive_int("ratio", ratio)
-        arch = VGG_ARCHS["VGG11"]
-        if any(c % ratio for _, c in arch):
-            raise ArgumentError(
-                f"ratio: must divide every block's channels {[c for _, c in arch]}, got {ratio}"
-            )
-        super().__init__(tuple((n, c // ratio) for n, c in arch), num_classes, lr=lr)
+        super().__init__(vgg_arch("VGG11", ratio), num_classes, lr=lr)
 
 
 def nin_block(out_channels: int, kernel_size: Any, strides: Any, padding: Any) -> nn.Sequential:
