@@ -241,8 +241,11 @@ def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any) -> Any:
         g = xp.reshape(
             xp.permute_dims(dy[a:z, ...], channels_major), (groups, c_out // groups, m * p)
         )
-        part = xp.matmul(g, xp.matrix_transpose(cols))  # (g, Cout/g, Cin/g*K)
+        # (g, Cin/g*K, Cout/g): the column buffer as the left, untransposed operand (OpenBLAS
+        # 1.1-1.7x faster on this product than g @ cols^T)
+        part = xp.matmul(cols, xp.matrix_transpose(g))
         acc = part if acc is None else acc + part
+    acc = xp.permute_dims(acc, (0, 2, 1))  # (g, Cout/g, Cin/g*K)
     return xp.reshape(acc, (c_out, c // groups) + tuple(kernel))
 
 
