@@ -182,7 +182,8 @@ def test_fuzz_fit(be, counts, tmp_path_factory, ex):
     }
     hostile = {
         "y": st.sampled_from([y - 1, y + 8, y + 0.5, np.stack([y, y], axis=1), y[:-1]]),
-        "epochs": ints(0, 2),
+        # not ints(0, 2): a huge epoch count is valid, and fit would run it
+        "epochs": st.one_of(st.integers(-5, -1), JUNK, st.just(0.0)),
         "lr": st.one_of(st.sampled_from([0.0, -0.1, math.inf, math.nan]), JUNK),
         "batch_size": ints(1, 8),
         "seed": ints(0, 2**40),
