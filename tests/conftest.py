@@ -82,6 +82,11 @@ class BackendUnderTest:
     def to_numpy(self, y) -> np.ndarray:
         return np.asarray(self.adapter.to_numpy(y))
 
+    @staticmethod
+    def data(y):
+        """The array of a :class:`portconv.autograd.Variable` (a layer's result), else ``y``."""
+        return y.data if isinstance(y, pc.autograd.Variable) else y
+
     def array_type(self):
         probe = self.asarray(np.zeros(1, dtype=np.float32))
         return type(probe)
@@ -128,13 +133,9 @@ class BackendUnderTest:
             first(xf)
         copy_last_to_first(last, first, self, flat_hwc)
         with self.run_context():
-            got, want = _data(last(xl)), _data(first(xf))
+            got, want = self.data(last(xl)), self.data(first(xf))
         self.check(got, self.to_numpy(want), rtol=1e-9, atol=1e-10, dtype="float64")
         return self.to_numpy(got)
-
-
-def _data(y):
-    return y.data if isinstance(y, pc.autograd.Variable) else y
 
 
 def copy_last_to_first(last, first, be, flat_hwc=None, seed=1):

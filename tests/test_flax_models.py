@@ -23,10 +23,6 @@ from portconv.models import flax as fm
 from portconv.nn import flax
 
 
-def _data(y):
-    return y.data if isinstance(y, ag.Variable) else y
-
-
 def _rand(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
@@ -284,7 +280,7 @@ def test_avg_pool_same_counts_the_padding(be, size, k, s):
     x = _rand((2, size, size, 3))
     with be.run_context():
         y = flax.avg_pool(be.asarray(x), (k, k), strides=(s, s), padding="SAME")
-    be.check(_data(y), _ref_avg_pool_same(x, k, s), rtol=1e-12, atol=1e-12, dtype="float64")
+    be.check(be.data(y), _ref_avg_pool_same(x, k, s), rtol=1e-12, atol=1e-12, dtype="float64")
 
 
 def test_pooling_defaults_strides_one_and_takes_pairs(be):
@@ -294,12 +290,12 @@ def test_pooling_defaults_strides_one_and_takes_pairs(be):
         z = flax.max_pool(be.asarray(x), (2, 2), padding=((1, 0), (0, 1)))
         u = flax.avg_pool(be.asarray(x[0]), (2, 2), padding="VALID")  # no batch axis
     want = np.max(np.stack([x[:, a : a + 3, b : b + 4] for a in (0, 1) for b in (0, 1)]), axis=0)
-    be.check(_data(y), want, dtype="float64")
+    be.check(be.data(y), want, dtype="float64")
     xp = np.pad(x, ((0, 0), (1, 0), (0, 1), (0, 0)), constant_values=-np.inf)
     want = np.max(np.stack([xp[:, a : a + 4, b : b + 5] for a in (0, 1) for b in (0, 1)]), axis=0)
-    be.check(_data(z), want, dtype="float64")
+    be.check(be.data(z), want, dtype="float64")
     want = np.mean(np.stack([x[0, a : a + 3, b : b + 4] for a in (0, 1) for b in (0, 1)]), axis=0)
-    be.check(_data(u), want, rtol=1e-12, atol=1e-12, dtype="float64")
+    be.check(be.data(u), want, rtol=1e-12, atol=1e-12, dtype="float64")
 
 
 def test_conv_padding_forms(be):
@@ -322,7 +318,7 @@ def test_conv_padding_forms(be):
         b(be.asarray(x))
         b.kernel.data, b.bias.data = a.kernel.data, a.bias.data
         yb = b(be.asarray(x))
-    be.check(_data(ya), be.to_numpy(_data(yb)), dtype="float64")
+    be.check(be.data(ya), be.to_numpy(be.data(yb)), dtype="float64")
 
 
 def test_batchnorm_training_and_running_statistics(be):
@@ -331,13 +327,13 @@ def test_batchnorm_training_and_running_statistics(be):
     with be.run_context():
         y = bn(be.asarray(x))
     mean, var = x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
-    be.check(_data(y), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-10, atol=1e-10, dtype="float64")
+    be.check(be.data(y), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-10, atol=1e-10, dtype="float64")
     be.check(bn.mean, 0.1 * mean, rtol=1e-12, atol=1e-12, dtype="float64")
     be.check(bn.var, 0.9 + 0.1 * var, rtol=1e-12, atol=1e-12, dtype="float64")
     with be.run_context():
         z = bn(be.asarray(x), use_running_average=True)
     want = (x - 0.1 * mean) / np.sqrt(0.9 + 0.1 * var + 1e-5)
-    be.check(_data(z), want, rtol=1e-10, atol=1e-10, dtype="float64")
+    be.check(be.data(z), want, rtol=1e-10, atol=1e-10, dtype="float64")
     assert sorted(n for n, _ in bn.named_parameters()) == ["bias", "scale"]
 
 
@@ -346,7 +342,7 @@ def test_dropout_deterministic_and_modes(be):
     with be.run_context():
         assert flax.Dropout(0.5, deterministic=True)(x) is x
         assert flax.Dropout(0.5).eval()(x) is x
-        y = be.to_numpy(_data(flax.Dropout(0.5).eval()(x, deterministic=False)))
+        y = be.to_numpy(be.data(flax.Dropout(0.5).eval()(x, deterministic=False)))
     assert set(np.unique(y)) == {0.0, 2.0} and 0.35 < (y == 0).mean() < 0.65
     with pytest.raises(pc.ArgumentError, match="deterministic: given both"):
         flax.Dropout(0.5, deterministic=True)(x, deterministic=False)
@@ -365,7 +361,7 @@ def test_one_sgd_step_lowers_the_loss(be):
     loss.backward()
     opt.step()
     after = ag.cross_entropy(net(x), y)
-    assert float(be.to_numpy(_data(after))) < float(be.to_numpy(_data(loss)))
+    assert float(be.to_numpy(be.data(after))) < float(be.to_numpy(be.data(loss)))
 
 
 def test_flax_default_initialisers():
@@ -401,9 +397,9 @@ def test_variables_round_trip_and_names(be):
     fresh = flax.load_variables(fm.ResNet(((1, 64), (1, 8)), 3), tree).eval()
     model.eval()
     with be.run_context():
-        want = be.to_numpy(_data(model(x)))
+        want = be.to_numpy(be.data(model(x)))
         got = fresh(be.asarray(be.to_numpy(x)))
-    be.check(_data(got), want, rtol=1e-12, atol=1e-12, dtype="float64")
+    be.check(be.data(got), want, rtol=1e-12, atol=1e-12, dtype="float64")
 
 
 def test_densenet_tree_has_the_compact_names():

@@ -21,10 +21,6 @@ from portconv.models import keras as km
 from portconv.nn import keras
 
 
-def _data(y):
-    return y.data if isinstance(y, ag.Variable) else y
-
-
 def _rand(shape, seed=0):
     return np.random.default_rng(seed).standard_normal(shape)
 
@@ -211,8 +207,8 @@ def test_dry_run_equals_a_real_forward(be, make, in_shape, out_shape):
     x = be.asarray(_rand(in_shape).astype(np.float32))
     with be.run_context():
         y = model(x)
-    be.check_array(_data(y), dtype="float32")
-    assert tuple(_data(y).shape) == out_shape
+    be.check_array(be.data(y), dtype="float32")
+    assert tuple(be.data(y).shape) == out_shape
     assert model.num_parameters() == dry_count
     # layer_summary (a real forward, layer by layer) = shape_summary (the dry run); a block
     # with a forward of its own is one row
@@ -352,7 +348,7 @@ def test_one_sgd_step_lowers_the_loss(be, name, make, shape):
         loss.backward()
         opt.step()
         after = ag.cross_entropy(net(x), y)
-    assert float(be.to_numpy(_data(after))) < float(be.to_numpy(_data(loss)))
+    assert float(be.to_numpy(be.data(after))) < float(be.to_numpy(be.data(loss)))
 
 
 # -- arguments and the added layers ---------------------------------------------------------------
@@ -405,8 +401,8 @@ def test_activation_layer(be, name):
     with be.run_context():
         y = keras.Activation(name)(be.asarray(x))
         r = keras.ReLU()(be.asarray(x))
-    be.check(_data(y), want, rtol=1e-12, atol=1e-12, dtype="float64")
-    be.check(_data(r), np.maximum(x, 0), dtype="float64")
+    be.check(be.data(y), want, rtol=1e-12, atol=1e-12, dtype="float64")
+    be.check(be.data(r), np.maximum(x, 0), dtype="float64")
     assert repr(keras.Activation(name)) == f"Activation(activation={name!r})"
 
 
