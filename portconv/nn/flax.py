@@ -39,7 +39,7 @@ from ..ops._call import output_size, padding_pairs
 from . import init as _init
 from . import keras as _keras
 from ._checks import flag, positive_int, real_number
-from .layers import _data, _float_input
+from .layers import _data, _float_input, batch_norm, running_update
 from .module import Module, Sequential, _creation_lock, _host_to, require_array
 
 __all__ = [
@@ -393,35 +393,17 @@ class BatchNorm(Module):
                 if self.mean is None:
                     self.register_buffer("mean", _host_to(np.zeros(c), data))
                     self.register_buffer("var", _host_to(np.ones(c), data))
-        shape = tuple(c if i == ax else 1 for i in range(ndim))
-        axes = tuple(i for i in range(ndim) if i != ax)
         if running is None:
             running = not self.training
-        if running:
-            centred = ag.subtract(x, ag.reshape(Variable(self.mean), shape))
-            var = ag.reshape(Variable(self.var), shape)
-        else:
-            mean = ag.mean(x, axis=axes, keepdims=True)
-            centred = ag.subtract(x, mean)
-            var = ag.mean(ag.multiply(centred, centred), axis=axes, keepdims=True)
-            self._update_running(mean.data, var.data, c)
-        y = ag.multiply(centred, ag.pow(ag.add(var, self.epsilon), -0.5))
-        if self.use_scale:
-            y = ag.multiply(y, ag.reshape(self._params["scale"], shape))
-        if self.use_bias:
-            y = ag.add(y, ag.reshape(self._params["bias"], shape))
+        stats = (self.mean, self.var) if running else None
+        y, batch = batch_norm(
+            x, ax, self.epsilon, self._params.get("scale"), self._params.get("bias"), stats
+        )
+        if batch is not None:
+            keep, take = self.momentum, 1.0 - self.momentum
+            for name, value in (("mean", batch[0]), ("var", batch[1])):
+                self.register_buffer(name, running_update(getattr(self, name), value, keep, take))
         return y
-
-    def _update_running(self, mean: Any, var: Any, c: int) -> None:
-        from .._dispatch import backend_of
-
-        ad = backend_of(mean).adapter
-        xp = ad.namespace()
-        keep, take = self.momentum, 1.0 - self.momentum
-        for name, batch in (("mean", mean), ("var", var)):
-            old = getattr(self, name)
-            new = ad.to_standard(old) * keep + xp.reshape(ad.to_standard(batch), (c,)) * take
-            self.register_buffer(name, ad.from_standard(new, old))
 
     def extra_repr(self) -> str:
         s = ""

@@ -32,7 +32,7 @@ from ..ops._common import prepare
 from . import init as _init
 from ._checks import flag, positive_int, real_number
 from .layers import Dropout as _TorchDropout
-from .layers import _data, _float_input
+from .layers import _data, _float_input, batch_norm, running_update
 from .module import Module, _creation_lock, _host_to, require_array
 
 __all__ = [
@@ -1079,35 +1079,15 @@ class BatchNormalization(_KerasLayer):
                 if self.moving_mean is None:
                     self.register_buffer("moving_mean", _host_to(np.zeros(c), data))
                     self.register_buffer("moving_variance", _host_to(np.ones(c), data))
-        shape = tuple(c if i == ax else 1 for i in range(ndim))
-        axes = tuple(i for i in range(ndim) if i != ax)
-        if self.training:
-            mean = ag.mean(x, axis=axes, keepdims=True)
-            centred = ag.subtract(x, mean)
-            var = ag.mean(ag.multiply(centred, centred), axis=axes, keepdims=True)
-            self._update_moving(mean.data, var.data, c)
-        else:
-            centred = ag.subtract(x, ag.reshape(Variable(self.moving_mean), shape))
-            var = ag.reshape(Variable(self.moving_variance), shape)
-        y = ag.multiply(centred, ag.pow(ag.add(var, self.epsilon), -0.5))
-        if self.scale:
-            y = ag.multiply(y, ag.reshape(self._params["gamma"], shape))
-        if self.center:
-            y = ag.add(y, ag.reshape(self._params["beta"], shape))
+        stats = None if self.training else (self.moving_mean, self.moving_variance)
+        y, batch = batch_norm(
+            x, ax, self.epsilon, self._params.get("gamma"), self._params.get("beta"), stats
+        )
+        if batch is not None:
+            keep, take = self.momentum, 1.0 - self.momentum
+            for name, value in (("moving_mean", batch[0]), ("moving_variance", batch[1])):
+                self.register_buffer(name, running_update(getattr(self, name), value, keep, take))
         return y
-
-    def _update_moving(self, mean: Any, var: Any, c: int) -> None:
-        from .._dispatch import backend_of
-
-        ad = backend_of(mean).adapter
-        xp = ad.namespace()
-        m = xp.reshape(ad.to_standard(mean), (c,))
-        v = xp.reshape(ad.to_standard(var), (c,))
-        keep, take = self.momentum, 1.0 - self.momentum
-        for name, batch in (("moving_mean", m), ("moving_variance", v)):
-            old = getattr(self, name)
-            new = ad.to_standard(old) * keep + batch * take
-            self.register_buffer(name, ad.from_standard(new, old))
 
     def extra_repr(self) -> str:
         s = f"axis={self.axis}, momentum={self.momentum}, epsilon={self.epsilon}"

@@ -2289,6 +2289,61 @@ class GlobalMaxPool2D(Module):
 # -- normalisation and regularisation ------------------------------------------------------------
 
 
+def batch_norm(x: Any, channel: int, eps: float, scale: Any, shift: Any, stats: Any) -> tuple:
+    """Batch normalisation of ``x`` (a Variable or an array) over every axis but ``channel``,
+    as the three editions' layers compute it (:class:`BatchNorm2d`, Keras's
+    ``BatchNormalization``, Flax's ``BatchNorm``): ``(x - mean) / sqrt(var + eps) * scale +
+    shift``, ``scale`` and ``shift`` one per channel (either may be None: left out).
+
+    ``stats``: the running ``(mean, var)`` arrays to normalise with (evaluation), or None to
+    use the batch's own mean and biased variance (training). Returns ``(y, batch)``: the
+    batch's ``(mean, var, count)`` (arrays of one value per channel, and the elements per
+    channel) for the running update (:func:`running_update`), None with ``stats``. The
+    per-channel factors are folded before they meet the (large) input: two elementwise passes
+    over it in evaluation, as frameworks' inference kernels do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.arange(8, dtype=np.float32).reshape(4, 2)  # 4 examples, 2 channels
+    >>> y, (mean, var, count) = batch_norm(x, 1, 0.0, None, None, None)
+    >>> y.data[:, 0].round(3), mean.ravel(), count
+    (array([-1.342, -0.447,  0.447,  1.342], dtype=float32), array([3., 4.], dtype=float32), 4)
+    """
+    data = _data(x)
+    c = int(data.shape[channel])
+    shape = tuple(c if a == channel else 1 for a in range(data.ndim))
+    if stats is None:
+        axes = tuple(a for a in range(data.ndim) if a != channel)
+        mean = ag.mean(x, axis=axes, keepdims=True)
+        centred = ag.subtract(x, mean)
+        var = ag.mean(ag.multiply(centred, centred), axis=axes, keepdims=True)
+        factor = ag.pow(ag.add(var, eps), -0.5)
+        if scale is not None:
+            factor = ag.multiply(factor, ag.reshape(scale, shape))
+        y = ag.multiply(centred, factor)
+        y = y if shift is None else ag.add(y, ag.reshape(shift, shape))
+        return y, (mean.data, var.data, math.prod(data.shape) // c)
+    mean = ag.reshape(Variable(stats[0]), shape)
+    factor = ag.pow(ag.add(ag.reshape(Variable(stats[1]), shape), eps), -0.5)
+    if scale is not None:
+        factor = ag.multiply(factor, ag.reshape(scale, shape))
+    offset = ag.negative(ag.multiply(mean, factor))
+    offset = offset if shift is None else ag.add(offset, ag.reshape(shift, shape))
+    return ag.add(ag.multiply(x, factor), offset), None
+
+
+def running_update(old: Any, batch: Any, keep: float, take: float) -> Any:
+    """``old * keep + batch * take``, one value per channel (``batch`` of any shape holding
+    one per channel), as an array of ``old``'s kind: the update of the running statistics of
+    the three editions' batch normalisations, each with its own momentum convention."""
+    from .._dispatch import backend_of
+
+    ad = backend_of(batch).adapter
+    new = ad.namespace().reshape(ad.to_standard(batch), (math.prod(old.shape),))
+    return ad.from_standard(ad.to_standard(old) * keep + new * take, old)
+
+
 class _BatchNorm(Module):
     """Batch normalisation over the channel axis, 1 or the last (the base of every batch-norm
     layer).
@@ -2401,44 +2456,18 @@ class _BatchNorm(Module):
         w = self._params["weight"]
         if type(w.data) is not type(data):
             self._same_library_as(data, w.data)
-        axes = tuple(a for a in range(data.ndim) if a != channel)
-        shape = tuple(c if a == channel else 1 for a in range(data.ndim))
-        weight, bias = ag.reshape(self.weight, shape), ag.reshape(self.bias, shape)
-        # the per-channel factors are folded before they meet the (large) input: two
-        # elementwise passes over it in evaluation, as frameworks' inference kernels do
-        if self.training:
-            mean = ag.mean(x, axis=axes, keepdims=True)
-            centred = ag.subtract(x, mean)
-            var = ag.mean(centred * centred, axis=axes, keepdims=True)
-            self._update_running(mean.data, var.data, math.prod(data.shape) // c)
-            scale = ag.multiply(ag.pow(ag.add(var, self.eps), -0.5), weight)
-            return ag.add(ag.multiply(centred, scale), bias)
-        mean = ag.reshape(Variable(self.running_mean), shape)
-        inv = ag.pow(ag.add(ag.reshape(Variable(self.running_var), shape), self.eps), -0.5)
-        scale = ag.multiply(inv, weight)
-        return ag.add(ag.multiply(x, scale), ag.subtract(bias, ag.multiply(mean, scale)))
-
-    def _update_running(self, mean: Any, var: Any, n: int) -> None:
-        from .._dispatch import backend_of
-
-        be = backend_of(mean)
-        xp, ad = be.adapter.namespace(), be.adapter
-        c = math.prod(mean.shape)  # one statistic per channel, on whichever axis
-        m = ad.to_standard(mean)
-        v = ad.to_standard(var)
-        m, v = xp.reshape(m, (c,)), xp.reshape(v, (c,))
-        rm, rv = ad.to_standard(self.running_mean), ad.to_standard(self.running_var)
-        if self.convention == "torch":
-            v = v * (n / max(n - 1, 1))
-            keep, take = 1.0 - self.momentum, self.momentum
-        else:
-            keep, take = self.momentum, 1.0 - self.momentum
-        self.register_buffer(
-            "running_mean", ad.from_standard(rm * keep + m * take, self.running_mean)
-        )
-        self.register_buffer(
-            "running_var", ad.from_standard(rv * keep + v * take, self.running_var)
-        )
+        stats = None if self.training else (self.running_mean, self.running_var)
+        y, batch = batch_norm(x, channel, self.eps, self.weight, self.bias, stats)
+        if batch is not None:
+            mean, var, n = batch
+            if self.convention == "torch":  # PyTorch keeps the unbiased variance
+                var = var * (n / max(n - 1, 1))
+                keep, take = 1.0 - self.momentum, self.momentum
+            else:
+                keep, take = self.momentum, 1.0 - self.momentum
+            for name, value in (("running_mean", mean), ("running_var", var)):
+                self.register_buffer(name, running_update(getattr(self, name), value, keep, take))
+        return y
 
     def _repr_name(self) -> str:
         name = type(self).__name__
