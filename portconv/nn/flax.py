@@ -400,9 +400,8 @@ class BatchNorm(Module):
             x, ax, self.epsilon, self._params.get("scale"), self._params.get("bias"), stats
         )
         if batch is not None:
-            keep, take = self.momentum, 1.0 - self.momentum
-            for name, value in (("mean", batch[0]), ("var", batch[1])):
-                self.register_buffer(name, running_update(getattr(self, name), value, keep, take))
+            running = {"mean": batch[0], "var": batch[1]}
+            running_update(self, running, self.momentum, 1.0 - self.momentum)
         return y
 
     def extra_repr(self) -> str:

@@ -1084,9 +1084,8 @@ class BatchNormalization(_KerasLayer):
             x, ax, self.epsilon, self._params.get("gamma"), self._params.get("beta"), stats
         )
         if batch is not None:
-            keep, take = self.momentum, 1.0 - self.momentum
-            for name, value in (("moving_mean", batch[0]), ("moving_variance", batch[1])):
-                self.register_buffer(name, running_update(getattr(self, name), value, keep, take))
+            moving = {"moving_mean": batch[0], "moving_variance": batch[1]}
+            running_update(self, moving, self.momentum, 1.0 - self.momentum)
         return y
 
     def extra_repr(self) -> str:

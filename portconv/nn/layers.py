@@ -2333,15 +2333,18 @@ def batch_norm(x: Any, channel: int, eps: float, scale: Any, shift: Any, stats: 
     return ag.add(ag.multiply(x, factor), offset), None
 
 
-def running_update(old: Any, batch: Any, keep: float, take: float) -> Any:
-    """``old * keep + batch * take``, one value per channel (``batch`` of any shape holding
-    one per channel), as an array of ``old``'s kind: the update of the running statistics of
-    the three editions' batch normalisations, each with its own momentum convention."""
+def running_update(module: Any, stats: dict, keep: float, take: float) -> None:
+    """``buffer * keep + batch * take`` into each of ``module``'s running statistics (``stats``:
+    buffer name -> the batch's value, an array of any shape holding one per channel), as an
+    array of the buffer's kind: the update of the three editions' batch normalisations, each
+    with its own momentum convention."""
     from .._dispatch import backend_of
 
-    ad = backend_of(batch).adapter
-    new = ad.namespace().reshape(ad.to_standard(batch), (math.prod(old.shape),))
-    return ad.from_standard(ad.to_standard(old) * keep + new * take, old)
+    for name, batch in stats.items():
+        old = getattr(module, name)
+        ad = backend_of(batch).adapter
+        new = ad.namespace().reshape(ad.to_standard(batch), (math.prod(old.shape),))
+        module.register_buffer(name, ad.from_standard(ad.to_standard(old) * keep + new * take, old))
 
 
 class _BatchNorm(Module):
@@ -2465,8 +2468,7 @@ class _BatchNorm(Module):
                 keep, take = 1.0 - self.momentum, self.momentum
             else:
                 keep, take = self.momentum, 1.0 - self.momentum
-            for name, value in (("running_mean", mean), ("running_var", var)):
-                self.register_buffer(name, running_update(getattr(self, name), value, keep, take))
+            running_update(self, {"running_mean": mean, "running_var": var}, keep, take)
         return y
 
     def _repr_name(self) -> str:
