@@ -1006,23 +1006,47 @@ def test_a_repeated_bad_call_is_refused_every_time(be):
             pc.conv2d(x, w)
 
 
+def _transposed_reference(g, w, padding):
+    """float64 transposed convolution (stride 1): every kernel offset's product with the
+    input added where the convolution took it from, then the padding cropped."""
+    (pt, pb), (pl, pr) = padding
+    n, _, h, wd = g.shape
+    kh, kw = w.shape[2:]
+    full = np.zeros((n, w.shape[1], h + kh - 1, wd + kw - 1))
+    for i in range(kh):
+        for j in range(kw):
+            full[:, :, i : i + h, j : j + wd] += np.einsum("nchw,cd->ndhw", g, w[:, :, i, j])
+    return full[:, :, pt : full.shape[2] - pb, pl : full.shape[3] - pr]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_winograd_convolutions_meet_the_accuracy_goal(be, dtype):
-    """3 x 3 stride-1 convolutions with many channels run Winograd's F(4x4, 3x3) on the
-    generic path; against a float64 reference their error stays below 1e-4 of the result's
-    largest value in float32 (the accuracy goal) and at rounding level in float64."""
+@pytest.mark.parametrize(
+    "size, channels, padding, tile",
+    [
+        ((9, 11), 64, ((1, 0), (1, 1)), 4),  # F(4x4, 3x3), an odd edge
+        ((6, 6), 64, ((1, 1), (1, 1)), 3),  # F(3x3, 3x3): ResNet-18's 6 x 6 and 3 x 3 maps
+        ((3, 3), 64, ((1, 1), (1, 1)), 3),
+        ((28, 30), 32, ((1, 1), (0, 2)), 4),  # wide maps: from 32 channels
+    ],
+)
+def test_winograd_convolutions_meet_the_accuracy_goal(be, dtype, size, channels, padding, tile):
+    """3 x 3 stride-1 convolutions with many channels, and the transposed convolutions that
+    are their input gradients, run Winograd's F(4x4, 3x3) or F(3x3, 3x3) on the generic path;
+    against a float64 reference their error stays below 1e-4 of the result's largest value in
+    float32 (the accuracy goal) and at rounding level in float64."""
     from portconv.ops import winograd
 
     rng = np.random.default_rng(11)
-    c = winograd.WINOGRAD_CHANNELS
-    x = rng.standard_normal((2, c, 9, 11))
+    c = channels
+    x = rng.standard_normal((2, c) + size)
     w = rng.standard_normal((c, c, 3, 3)) / np.sqrt(9 * c)
     b = rng.standard_normal(c)
-    call = conv_bind(x, w, None, 1, ((1, 0), (1, 1)), 1, 1, "channels_first", 2, False).call
-    assert winograd.choose(call) == 4
+    call = conv_bind(x, w, None, 1, padding, 1, 1, "channels_first", 2, False).call
+    assert winograd.choose(call) == tile
+    assert winograd.choose(winograd.as_convolution(call.adjoint())) is not None
     # float64 reference: every window by sliding_window_view, one tensordot (the loop
-    # reference of this file would take minutes at 128 channels)
-    xpad = np.pad(x, ((0, 0), (0, 0), (1, 0), (1, 1)))
+    # reference of this file would take minutes at 64 channels)
+    xpad = np.pad(x, ((0, 0), (0, 0)) + padding)
     windows = np.lib.stride_tricks.sliding_window_view(xpad, (3, 3), axis=(2, 3))
     ref = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
     ref = ref + b[:, None, None]
@@ -1030,9 +1054,14 @@ def test_winograd_convolutions_meet_the_accuracy_goal(be, dtype):
         be.asarray(x.astype(dtype)),
         be.asarray(w.astype(dtype)),
         be.asarray(b.astype(dtype)),
-        padding=((1, 0), (1, 1)),
+        padding=padding,
         path="generic",
     )
-    scale = np.abs(ref).max()
     tol = 1e-4 if dtype == "float32" else 1e-12
-    be.check(y, ref, rtol=0, atol=tol * scale, dtype=dtype)
+    be.check(y, ref, rtol=0, atol=tol * np.abs(ref).max(), dtype=dtype)
+    g = rng.standard_normal(ref.shape)
+    ref_t = _transposed_reference(g, w, padding)
+    y_t = pc.conv_transpose2d(
+        be.asarray(g.astype(dtype)), be.asarray(w.astype(dtype)), padding=padding, path="generic"
+    )
+    be.check(y_t, ref_t, rtol=0, atol=tol * np.abs(ref_t).max(), dtype=dtype)

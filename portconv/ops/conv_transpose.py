@@ -30,6 +30,7 @@ from typing import Any
 
 from .. import _windows
 from .._config import memory_budget
+from . import winograd
 from ._args import SPATIAL_NAMES, channels_last, itemsize, refuse_huge, whole_array_limit
 from ._call import ConvCall, conv_transpose_call
 from ._common import Op, Plan, bound, prepare, require_float, require_ndim, run, same_dtype
@@ -50,7 +51,14 @@ def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     One matmul per group over the whole tile, channels-major: ``(g, C_out/g * K, C_in/g) @
     (g, C_in/g, m * P)``, whose columns ``(C_out, K, m, *size)`` col2im takes with the
     channels and examples as its leading axes (1-D and 2-D; 3-D, whose columns would have
-    six axes where MXNet allows five, takes one matmul per example)."""
+    six axes where MXNet allows five, takes one matmul per example).
+
+    A stride-1 3 x 3 transposed convolution that Winograd's algorithm computes faster (as a
+    convolution with the flipped kernel: :func:`portconv.ops.winograd.as_convolution`) runs
+    there instead: ResNet's input gradients."""
+    as_conv = winograd.as_convolution(call)
+    if as_conv is not None and winograd.choose(as_conv) is not None:
+        return conv_cf(xp, as_conv, x, winograd.flipped(xp, w, call.groups))
     n, c_in, groups = x.shape[0], x.shape[1], call.groups
     kernel, canvas, d = call.kernel, call.canvas, call.d
     k = math.prod(kernel)

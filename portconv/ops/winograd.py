@@ -3,23 +3,29 @@ API standard (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks
 
 F(m x m, 3 x 3) computes an ``m x m`` tile of outputs from an ``a x a`` tile of inputs
 (``a = m + 2``) with ``a**2`` multiplications per input/output channel pair instead of the
-``9 m**2`` of a direct convolution: 2.25x fewer for F(2x2, 3x3), 4x fewer for F(4x4, 3x3)::
+``9 m**2`` of a direct convolution: 2.25x fewer for F(2x2) and F(3x3) on whole tiles, 4x for
+F(4x4)::
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A        per tile d, kernel g
 
-All tiles at once, that is four matrix products: the input tiles are gathered into ``(a*a,
-C, P)`` (``P`` tiles), transformed by ``kron(B^T, B^T)`` (one product with an ``a*a x a*a``
-constant matrix), multiplied channel-wise with the transformed kernels (``a*a`` products of
-``(C_out, C_in) @ (C_in, P)``: the bulk of the work, at the BLAS's rate), and transformed back
-by ``kron(A^T, A^T)``. The transforms are small constant matrices, so everything is slicing,
-``stack``, ``reshape`` and ``matmul``.
+All tiles at once, in matrix products at the BLAS's rate. The transforms are separable, so
+each is applied one axis at a time, as a product with the small constant matrix along the
+leading axis: the input's ``a`` columns of every tile (strided slices) times ``B^T``, then
+their ``a`` rows times ``B^T``, give ``(a*a, C, P)`` for ``P`` tiles (three times fewer
+operations than one product with ``kron(B^T, B^T)``, and the row slices copy runs of whole
+tile rows). The channel products, ``a*a`` of ``(C_out, C_in) @ (C_in, P)``, are the bulk of
+the work; the output transform takes ``A^T`` along the tile rows and, with the BLAS reading
+the operand transposed, along the columns, which leaves each tile's ``m`` columns innermost,
+so that the final permutation copies whole output rows.
 
-F(4x4, 3x3) uses the interpolation points 0, +-1, +-2 and loses a few bits in float32; which
-convolutions use it is decided in :func:`choose` (measured speed and accuracy).
+Transform matrices from the interpolation points 0, +-1, +-2 (F(4x4)), 0, +-1, 2 (F(3x3)),
+0, +-1 (F(2x2)) and infinity; which convolutions use which is decided in :func:`choose`
+(operation counts, measured speed and accuracy).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .. import _windows
@@ -31,6 +37,23 @@ from ._call import ConvCall
 _BT2 = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
 _G2 = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
 _AT2 = [[1, 1, 1, 0], [0, 1, -1, -1]]
+
+# F(3x3, 3x3), points 0, 1, -1, 2 and infinity
+_BT3 = [
+    [2, -1, -2, 1, 0],
+    [0, -2, -1, 1, 0],
+    [0, 2, -3, 1, 0],
+    [0, -1, 0, 1, 0],
+    [0, 2, -1, -2, 1],
+]
+_G3 = [
+    [1 / 2, 0, 0],
+    [-1 / 2, -1 / 2, -1 / 2],
+    [-1 / 6, 1 / 6, -1 / 6],
+    [1 / 6, 1 / 3, 2 / 3],
+    [0, 0, 1],
+]
+_AT3 = [[1, 1, 1, 1, 0], [0, 1, -1, 2, 0], [0, 1, 1, 4, 1]]
 
 # F(4x4, 3x3), points 0, 1, -1, 2, -2 and infinity
 _BT4 = [
@@ -56,7 +79,7 @@ _AT4 = [
     [0, 1, -1, 8, -8, 1],
 ]
 
-TRANSFORMS = {2: (_BT2, _G2, _AT2), 4: (_BT4, _G4, _AT4)}
+TRANSFORMS = {2: (_BT2, _G2, _AT2), 3: (_BT3, _G3, _AT3), 4: (_BT4, _G4, _AT4)}
 
 
 def _kron(a: list, b: list) -> list:
@@ -75,6 +98,35 @@ def applies(call: ConvCall) -> bool:
     )
 
 
+def as_convolution(call: ConvCall) -> ConvCall | None:
+    """The convolution that computes the stride-1 3 x 3 transposed convolution ``call`` (the
+    input gradient of such a convolution), or None: the transposed convolution of ``x`` with
+    ``w``, cropping ``(before, after)``, is the convolution of ``x`` with ``w`` flipped and its
+    channel axes exchanged (:func:`flipped`), padded ``(2 - before, 2 - after)``; only where
+    no output padding is added and no crop reaches past the kernel (padding at most 2)."""
+    if call.op != "conv_transpose" or call.d != 2 or call.kernel != (3, 3):
+        return None
+    if call.stride != (1, 1) or call.dilation != (1, 1) or any(call.output_padding):
+        return None
+    if any(p > 2 for pair in call.padding for p in pair):
+        return None
+    pads = tuple((2 - b, 2 - a) for b, a in call.padding)
+    return ConvCall(
+        "conv", call.n, call.c_in, call.c_out, call.groups, call.size, call.kernel,
+        call.stride, pads, call.dilation, call.out, False, (), call.dtype, call.device,
+    )  # fmt: skip
+
+
+def flipped(xp: Any, w: Any, groups: int) -> Any:
+    """A transposed convolution's weight ``(C_in, C_out/g, kh, kw)`` as the weight of the
+    convolution :func:`as_convolution` gives, ``(C_out, C_in/g, kh, kw)``: each group's
+    channel axes exchanged and the kernel turned by 180 degrees."""
+    c_in, c_out_g, kh, kw = w.shape
+    w = xp.reshape(w, (groups, c_in // groups, c_out_g, kh, kw))
+    w = xp.reshape(xp.permute_dims(w, (0, 2, 1, 3, 4)), (groups * c_out_g, c_in // groups, kh, kw))
+    return xp.flip(w, axis=(2, 3))
+
+
 def weight_transform(xp: Any, w: Any, m: int, device: Any) -> Any:
     """``G g G^T`` of every ``(C_out, C_in/g)`` kernel: ``(a*a, C_out, C_in/g)``."""
     _, g, _ = TRANSFORMS[m]
@@ -85,66 +137,91 @@ def weight_transform(xp: Any, w: Any, m: int, device: Any) -> Any:
     return xp.reshape(u, (a * a, c_out, c_in))
 
 
-def conv(xp: Any, call: ConvCall, x: Any, w: Any, m: int = 2) -> Any:
+def conv(xp: Any, call: ConvCall, x: Any, w: Any, m: int = 4) -> Any:
     """The convolution (no bias) of batched, channels-first ``x`` with a 3 x 3 ``w`` by
-    F(m x m, 3 x 3), in tiles of examples within the memory budget: ``(N, C_out, *out)``."""
+    F(m x m, 3 x 3), in tiles of examples (:func:`tile_examples`): ``(N, C_out, *out)``."""
     bt, _, at = TRANSFORMS[m]
     a = m + 2
     n, c, groups, c_out = call.n, call.c_in, call.groups, call.c_out
     oh, ow = call.out
     th, tw = -(-oh // m), -(-ow // m)  # tiles per axis
-    (pt, pb), (pl, pr) = call.padding
+    (pt, _), (pl, _) = call.padding
     # pad so that the last tiles' inputs exist: (th*m + 2) x (tw*m + 2)
     pads = [(pt, th * m + 2 - call.size[0] - pt), (pl, tw * m + 2 - call.size[1] - pl)]
     device = call.device
-    bb = xp.asarray(_kron(bt, bt), dtype=x.dtype, device=device)  # (a*a, a*a)
-    aa = xp.asarray(_kron(at, at), dtype=x.dtype, device=device)  # (m*m, a*a)
+    bt = xp.asarray(bt, dtype=x.dtype, device=device)  # (a, a)
+    at = xp.asarray(at, dtype=x.dtype, device=device)  # (m, a)
     u = weight_transform(xp, w, m, device)  # (a*a, C_out, C_in/g)
     u = xp.reshape(u, (a * a, groups, c_out // groups, c // groups))
 
     def tile(e0: int, e1: int) -> Any:
         k = e1 - e0
+        p = k * th * tw
         xt = _windows.pad(xp, x[e0:e1, ...], pads, 0.0, device)
         xcm = xp.permute_dims(xt, (1, 0, 2, 3))  # (C, k, Hp, Wp)
-        d = xp.stack(
-            [
-                xcm[:, :, i : i + m * (th - 1) + 1 : m, j : j + m * (tw - 1) + 1 : m]
-                for i in range(a)
-                for j in range(a)
-            ],
-            axis=0,
-        )  # (a*a, C, k, th, tw): the input tiles
-        p = k * th * tw
-        v = xp.matmul(bb, xp.reshape(d, (a * a, c * p)))  # B^T d B, every tile at once
-        v = xp.reshape(v, (a * a, groups, c // groups, p))
-        mm = xp.matmul(u, v)  # (a*a, g, C_out/g, P): the channel products
-        y = xp.matmul(aa, xp.reshape(mm, (a * a, c_out * p)))  # A^T M A: (m*m, C_out*P)
-        y = xp.reshape(y, (m, m, c_out, k, th, tw))
-        y = xp.permute_dims(y, (3, 2, 4, 0, 5, 1))  # (k, C_out, th, m, tw, m)
-        y = xp.reshape(y, (k, c_out, th * m, tw * m))
-        if (th * m, tw * m) != (oh, ow):
-            y = y[:, :, :oh, :ow]
-        return y
+        cols = xp.stack([xcm[..., j : j + m * (tw - 1) + 1 : m] for j in range(a)], axis=0)
+        hp = th * m + 2
+        s = xp.reshape(xp.matmul(bt, xp.reshape(cols, (a, c * k * hp * tw))), (a, c, k, hp, tw))
+        rows = xp.stack([s[:, :, :, i : i + m * (th - 1) + 1 : m, :] for i in range(a)], axis=0)
+        v = xp.matmul(bt, xp.reshape(rows, (a, a * c * p)))  # B^T d B: (a_i, a_j, C, P)
+        mm = xp.matmul(u, xp.reshape(v, (a * a, groups, c // groups, p)))  # (a*a, g, Co/g, P)
+        y = xp.matmul(at, xp.reshape(mm, (a, a * c_out * p)))  # A^T along rows: (m, a_j, Co*P)
+        y = xp.reshape(y, (m, a, c_out * p))
+        y = xp.matmul(xp.matrix_transpose(y), xp.matrix_transpose(at))  # (m, Co*P, m)
+        y = xp.reshape(y, (m, c_out, k, th, tw * m))
+        y = xp.reshape(xp.permute_dims(y, (2, 1, 3, 0, 4)), (k, c_out, th * m, tw * m))
+        return y if (th * m, tw * m) == (oh, ow) else y[:, :, :oh, :ow]
 
-    per_example = 2 * a * a * max(c, c_out) * th * tw * itemsize(xp, x.dtype)
-    return _windows.by_tiles(xp, n, per_example, memory_budget(), tile)
+    per_example = a * a * (c + c_out) * th * tw * itemsize(xp, x.dtype)
+    step = tile_examples(xp, per_example, a * a * c_out * (c // groups) * itemsize(xp, x.dtype))
+    return _windows.by_tiles(xp, n, per_example, step, tile)
 
 
-#: the channel counts (per group) from which F(4x4, 3x3) beats im2col on NumPy (measured with
-#: ``portconv bench`` on W4, 64 channels: slower; W6, 128 channels: 1.6x faster), where the
-#: channel products dominate the tile transforms
-WINOGRAD_CHANNELS = 128
+def tile_examples(xp: Any, per_example: int, weight_bytes: int) -> int:
+    """The bytes of a tile of examples' transformed inputs and products: the adapter's
+    cache-sized tile (:func:`portconv._windows.matmul_budget`), or more, up to the memory
+    budget, while the transformed weight is larger: the channel products read it once per
+    tile, and a tile whose own buffers are at least as large keeps that reading at most half
+    the traffic (ResNet-18's 512-channel layer on 3 x 3 maps: one tile of 32 examples, 2.2x
+    faster than tiles of 4)."""
+    budget = memory_budget()
+    return min(budget, max(_windows.matmul_budget(xp, budget), weight_bytes, per_example))
+
+
+#: the channel counts (per group) from which Winograd beats im2col on NumPy, on any map, and on
+#: maps of at least :data:`WIDE_MAP` outputs per axis (one thread, 3 x 3 stride 1, Winograd /
+#: im2col time: 64 channels 0.51x on 56 x 56, 0.62x on 28, 0.89-0.95x on 14, 1.1-1.25x on 7,
+#: 0.78x on 4; 32 channels 0.75x on 56, 0.82x on 28, 1.36x on 14; 16 channels 1.0-2.3x)
+WINOGRAD_CHANNELS = 64
+WIDE_MAP_CHANNELS = 32
+WIDE_MAP = 28
+
+
+def tile_size(out: tuple[int, ...]) -> int:
+    """The ``m`` of F(m x m, 3 x 3) with the fewest multiplications for an output of size
+    ``out``: ``ceil(oh/m) * ceil(ow/m) * (m+2)**2`` for m in 4 and 3 (the same count measures
+    the transforms' work), F(4x4) on ties. F(3x3) wins where F(4x4)'s last tiles would be
+    mostly past the edge: ResNet-18's 3 x 3 and 6 x 6 maps (25 and 100 against 36 and 144)."""
+
+    def cost(m: int) -> int:
+        return math.prod(-(-o // m) for o in out) * (m + 2) ** 2
+
+    return min((4, 3), key=cost)
 
 
 def choose(call: ConvCall) -> int | None:
     """The tile size ``m`` of the Winograd algorithm to compute ``call`` with, or None for
-    im2col: F(4x4, 3x3) for 3 x 3 stride-1 convolutions with at least
-    :data:`WINOGRAD_CHANNELS` input and output channels per group. Its error against a float64
-    reference measures about 1e-5 of the result's largest value in float32 (the goal is
-    1e-4; see tests/test_conv.py); F(2x2, 3x3) was measured slower than im2col everywhere
-    (its 16 strided tile slices cost more than the multiplications it saves)."""
+    im2col: 3 x 3 stride-1 convolutions with at least :data:`WINOGRAD_CHANNELS` input and
+    output channels per group (:data:`WIDE_MAP_CHANNELS` on maps of :data:`WIDE_MAP` or more),
+    by F(4x4, 3x3) or F(3x3, 3x3) (:func:`tile_size`). Below that the transforms, whose work
+    grows with the channels where the products' grows with their square, cost more than the
+    saved multiplications. Their error against a float64 reference measures about 1e-5 of the
+    result's largest value in float32 (the goal is 1e-4; see tests/test_conv.py and the
+    Performance page); F(2x2, 3x3) does more work than either."""
     if not applies(call):
         return None
-    if min(call.c_in, call.c_out) // call.groups < WINOGRAD_CHANNELS:
+    channels = min(call.c_in, call.c_out) // call.groups
+    wide = min(call.out) >= WIDE_MAP
+    if channels < (WIDE_MAP_CHANNELS if wide else WINOGRAD_CHANNELS):
         return None
-    return 4
+    return tile_size(call.out)
