@@ -1006,6 +1006,28 @@ def test_a_repeated_bad_call_is_refused_every_time(be):
             pc.conv2d(x, w)
 
 
+def test_the_accuracy_table_names_each_algorithm_and_meets_the_goal():
+    """benchmarks/accuracy.py, which the README's accuracy table comes from: each workload
+    runs the algorithm the table names, and every float32 error is within the 1e-4 goal."""
+    import importlib.util
+    import pathlib
+
+    pytest.importorskip("torch", reason="the accuracy table's float64 reference is PyTorch's")
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
+    spec = importlib.util.spec_from_file_location("portconv_accuracy", path)
+    accuracy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(accuracy)
+    rows = accuracy.measure(dtypes=("float32",), batch=1)
+    ran = {(r["workload"], r["part"]): r["algorithm"] for r in rows}
+    assert ran[("W3", "forward")] == "im2col"
+    assert ran[("W4", "forward")] == ran[("W4", "input gradient")] == "Winograd F(4x4,3x3)"
+    assert ran[("W5", "forward")] == "im2col"  # stride 2
+    assert ran[("W7", "forward")] == "1x1 matmul"
+    assert ran[("E2 512ch 3x3", "forward")] == "Winograd F(3x3,3x3)"
+    worst = max(rows, key=lambda r: r["error"])
+    assert worst["error"] < 1e-4, worst
+
+
 def _transposed_reference(g, w, padding):
     """float64 transposed convolution (stride 1): every kernel offset's product with the
     input added where the convolution took it from, then the padding cropped."""

@@ -14,17 +14,21 @@ backend's native kernel where the adapter's ``can_run(call)`` says it computes e
 else the generic one below.
 
 **Forward** (:func:`conv_cf`) is im2col: pad the input explicitly, stack the strided windows
-of every kernel offset into a column buffer (:func:`portconv._windows.gather`) and contract it
-with the weight, reshaped to ``(groups, C_out/groups, C_in/groups * prod(kernel))``, one matmul
-per group. The column buffer is built a tile of examples (or of output rows) at a time so that
-it stays within ``portconv.config(memory_budget=...)``, and, on NumPy, within a few MiB that
-stay in the CPU's caches until the matmul reads them.
+of every kernel offset into a column buffer (:func:`portconv._windows.flat_gather` for stride
+1, :func:`portconv._windows.gather` otherwise) and contract it with the weight, reshaped to
+``(groups, C_out/groups, C_in/groups * prod(kernel))``, one matmul per group. The column
+buffer is built a tile of examples (or of output rows) at a time so that it stays within
+``portconv.config(memory_budget=...)``, and, on NumPy, within a few MiB that stay in the CPU's
+caches until the matmul reads them. A 1 x 1 kernel is a matmul on a reshape, and 3 x 3
+stride-1 convolutions with enough channels run Winograd's minimal filtering
+(:mod:`portconv.ops.winograd`); :func:`algorithm` names the choice.
 
 **Backward** (:func:`_backward`): the input gradient is the adjoint of every step, i.e. the
 transposed convolution of the output gradient (:func:`portconv.ops.conv_transpose.transpose_cf`
-on :meth:`ConvCall.adjoint`); the weight gradient is the output gradient times the transposed
-column buffer, summed over the batch (:func:`weight_grad`); the bias gradient is the output
-gradient summed over everything but the channels. Nothing is written into an existing array,
+on :meth:`ConvCall.adjoint`, itself Winograd's convolution with the flipped kernel where that
+applies); the weight gradient is the output gradient times the transposed column buffer,
+summed over the batch (:func:`weight_grad`); the bias gradient is the output gradient summed
+over everything but the channels. Nothing is written into an existing array,
 so native autograd (torch, MXNet) also differentiates through the generic forward.
 """
 
@@ -161,12 +165,28 @@ def _pointwise(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     return xp.reshape(xp.matmul(wm, xm), call.out_shape)  # (n, g, Cout/g, P)
 
 
+def _is_pointwise(call: ConvCall) -> bool:
+    return math.prod(call.kernel) == 1 and all(p == (0, 0) for p in call.padding)
+
+
+def algorithm(call: ConvCall) -> str:
+    """The name of the algorithm the generic forward computes the convolution ``call`` with
+    (for reports: ``portconv bench``'s accuracy table): ``"1x1 matmul"``, ``"Winograd
+    F(4x4,3x3)"`` or ``"F(3x3,3x3)"`` (:func:`portconv.ops.winograd.choose`), or
+    ``"im2col"``."""
+    if _is_pointwise(call):
+        return "1x1 matmul"
+    m = winograd.choose(call)
+    return "im2col" if m is None else f"Winograd F({m}x{m},3x3)"
+
+
 def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
-    """The convolution (no bias) of batched, channels-first ``x`` with ``w``, by im2col in
-    tiles that keep the column buffer within the memory budget."""
+    """The convolution (no bias) of batched, channels-first ``x`` with ``w``: a matmul for
+    1 x 1 kernels, Winograd's algorithm where :func:`portconv.ops.winograd.choose` takes it,
+    else im2col in tiles that keep the column buffer within the memory budget."""
     n, c, out, kernel = call.n, call.c_in, call.out, call.kernel
     c_out, groups = w.shape[0], call.groups
-    if math.prod(kernel) == 1 and all(p == (0, 0) for p in call.padding):
+    if _is_pointwise(call):
         return _pointwise(xp, call, x, w)
     tile = winograd.choose(call)
     if tile is not None:

@@ -1,0 +1,111 @@
+"""The generic path's accuracy: every algorithm's largest error against a float64 reference.
+
+Runs the bench workloads W2-W7 (batches of 8) and the 3 x 3 convolutions of ResNet-18's
+inference (E2, batches of 4) through portconv's generic path on NumPy arrays of each dtype,
+the forward and, for the 3 x 3 stride-1 ones, the input gradient (the transposed
+convolution), and compares them with PyTorch's float64 convolution (an independent
+implementation). Prints a Markdown table: workload, what ran, algorithm, dtype, the largest
+absolute error relative to the reference's largest value. Not a test (the tests check the
+goal, 1e-4 in float32, on random configurations: tests/test_conv.py)::
+
+    python benchmarks/accuracy.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+import portconv as pc
+from portconv.bench import WORKLOADS
+from portconv.ops import winograd
+from portconv.ops.conv import algorithm, bind
+
+#: ResNet-18's 3 x 3 stride-1 layers in E2 (96 x 96 images): (channels, map size)
+E2_LAYERS = [(64, 24), (128, 12), (256, 6), (512, 3)]
+
+
+def _cases(batch: int) -> list[tuple[str, tuple, tuple, int, int]]:
+    """(name, input shape, weight shape, stride, padding) of every workload measured."""
+    cases = []
+    for name in ("W2", "W3", "W4", "W5", "W6", "W7"):
+        w = WORKLOADS[name]
+        x_shape = (batch, w.c_in) + tuple(w.size)
+        k_shape = (w.c_out, w.c_in) + tuple(w.kernel)
+        cases.append((name, x_shape, k_shape, w.stride, w.padding))
+    for c, size in E2_LAYERS:
+        cases.append((f"E2 {c}ch {size}x{size}", (4, c, size, size), (c, c, 3, 3), 1, 1))
+    return cases
+
+
+def _relative(y, ref) -> float:
+    return float(np.abs(np.asarray(y, dtype=np.float64) - ref).max() / np.abs(ref).max())
+
+
+def measure(dtypes=("float32", "float64"), batch: int = 8, seed: int = 0) -> list[dict]:
+    """One row per workload, part (forward, input gradient) and dtype."""
+    import torch
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for name, x_shape, k_shape, stride, padding in _cases(batch):
+        x = rng.standard_normal(x_shape)
+        k = rng.standard_normal(k_shape) / np.sqrt(np.prod(k_shape[1:]))
+        ref = torch.nn.functional.conv2d(
+            torch.from_numpy(x), torch.from_numpy(k), stride=stride, padding=padding
+        ).numpy()
+        call = bind(x, k, None, stride, padding, 1, 1, "channels_first", 2, False).call
+        parts = [("forward", algorithm(call), ref, None)]
+        adjoint = winograd.as_convolution(call.adjoint())
+        if adjoint is not None:
+            g = rng.standard_normal(ref.shape)
+            gx = torch.nn.functional.conv_transpose2d(
+                torch.from_numpy(g), torch.from_numpy(k), stride=stride, padding=padding
+            ).numpy()
+            parts.append(("input gradient", algorithm(adjoint), gx, g))
+        for part, algo, expected, g in parts:
+            for dtype in dtypes:
+                xs, ks = x.astype(dtype), k.astype(dtype)
+                if g is None:
+                    y = pc.conv2d(xs, ks, None, stride, padding, path="generic")
+                else:
+                    y = pc.conv_transpose2d(
+                        g.astype(dtype), ks, None, stride, padding, path="generic"
+                    )
+                rows.append(
+                    dict(
+                        workload=name,
+                        part=part,
+                        algorithm=algo,
+                        dtype=dtype,
+                        error=_relative(y, expected),
+                    )
+                )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dtypes", default="float32,float64", help="comma-separated")
+    p.add_argument("--batch", type=int, default=8, help="examples per W2-W7 workload")
+    args = p.parse_args(argv)
+    try:
+        import torch  # noqa: F401 - the reference
+    except ImportError:
+        print("benchmarks/accuracy.py needs PyTorch for its float64 reference", file=sys.stderr)
+        return 2
+    rows = measure(tuple(args.dtypes.split(",")), args.batch)
+    print("| workload | part | algorithm | dtype | max relative error |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['workload']} | {r['part']} | {r['algorithm']} | {r['dtype']} "
+            f"| {r['error']:.1e} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
