@@ -57,14 +57,14 @@ def measure(dtypes=("float32", "float64"), batch: int = 8, seed: int = 0) -> lis
             torch.from_numpy(x), torch.from_numpy(k), stride=stride, padding=padding
         ).numpy()
         call = bind(x, k, None, stride, padding, 1, 1, "channels_first", 2, False).call
-        parts = [("forward", algorithm(call), ref, None)]
+        parts = [("forward", algorithm(np, call), ref, None)]
         adjoint = winograd.as_convolution(call.adjoint())
         if adjoint is not None:
             g = rng.standard_normal(ref.shape)
             gx = torch.nn.functional.conv_transpose2d(
                 torch.from_numpy(g), torch.from_numpy(k), stride=stride, padding=padding
             ).numpy()
-            parts.append(("input gradient", algorithm(adjoint), gx, g))
+            parts.append(("input gradient", algorithm(np, adjoint), gx, g))
         for part, algo, expected, g in parts:
             for dtype in dtypes:
                 xs, ks = x.astype(dtype), k.astype(dtype)

@@ -169,14 +169,14 @@ def _is_pointwise(call: ConvCall) -> bool:
     return math.prod(call.kernel) == 1 and all(p == (0, 0) for p in call.padding)
 
 
-def algorithm(call: ConvCall) -> str:
-    """The name of the algorithm the generic forward computes the convolution ``call`` with
-    (for reports: ``portconv bench``'s accuracy table): ``"1x1 matmul"``, ``"Winograd
-    F(4x4,3x3)"`` or ``"F(3x3,3x3)"`` (:func:`portconv.ops.winograd.choose`), or
-    ``"im2col"``."""
+def algorithm(xp: Any, call: ConvCall) -> str:
+    """The name of the algorithm the generic forward computes the convolution ``call`` with on
+    arrays of namespace ``xp`` (for reports: ``benchmarks/accuracy.py``): ``"1x1 matmul"``,
+    ``"Winograd F(4x4,3x3)"`` or ``"Winograd F(3x3,3x3)"``
+    (:func:`portconv.ops.winograd.choose`), or ``"im2col"``."""
     if _is_pointwise(call):
         return "1x1 matmul"
-    m = winograd.choose(call)
+    m = winograd.choose(xp, call)
     return "im2col" if m is None else f"Winograd F({m}x{m},3x3)"
 
 
@@ -188,7 +188,7 @@ def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     c_out, groups = w.shape[0], call.groups
     if _is_pointwise(call):
         return _pointwise(xp, call, x, w)
-    tile = winograd.choose(call)
+    tile = winograd.choose(xp, call)
     if tile is not None:
         return winograd.conv(xp, call, x, w, tile)
     plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget(), xp)

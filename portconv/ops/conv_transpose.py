@@ -57,7 +57,7 @@ def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     convolution with the flipped kernel: :func:`portconv.ops.winograd.as_convolution`) runs
     there instead: ResNet's input gradients."""
     as_conv = winograd.as_convolution(call)
-    if as_conv is not None and winograd.choose(as_conv) is not None:
+    if as_conv is not None and winograd.choose(xp, as_conv) is not None:
         return conv_cf(xp, as_conv, x, winograd.flipped(xp, w, call.groups))
     n, c_in, groups = x.shape[0], x.shape[1], call.groups
     kernel, canvas, d = call.kernel, call.canvas, call.d

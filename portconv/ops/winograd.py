@@ -3,8 +3,7 @@ API standard (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks
 
 F(m x m, 3 x 3) computes an ``m x m`` tile of outputs from an ``a x a`` tile of inputs
 (``a = m + 2``) with ``a**2`` multiplications per input/output channel pair instead of the
-``9 m**2`` of a direct convolution: 2.25x fewer for F(2x2) and F(3x3) on whole tiles, 4x for
-F(4x4)::
+``9 m**2`` of a direct convolution: 3.24x fewer for F(3x3, 3x3), 4x for F(4x4, 3x3)::
 
     Y = A^T [ (G g G^T) * (B^T d B) ] A        per tile d, kernel g
 
@@ -18,9 +17,9 @@ the work; the output transform takes ``A^T`` along the tile rows and, with the B
 the operand transposed, along the columns, which leaves each tile's ``m`` columns innermost,
 so that the final permutation copies whole output rows.
 
-Transform matrices from the interpolation points 0, +-1, +-2 (F(4x4)), 0, +-1, 2 (F(3x3)),
-0, +-1 (F(2x2)) and infinity; which convolutions use which is decided in :func:`choose`
-(operation counts, measured speed and accuracy).
+Transform matrices from the interpolation points 0, +-1, +-2 (F(4x4)) and 0, +-1, 2 (F(3x3))
+and infinity; which convolutions use which is decided in :func:`choose` (operation counts,
+measured speed and accuracy); F(2x2, 3x3) would take more multiplications than either.
 """
 
 from __future__ import annotations
@@ -32,11 +31,6 @@ from .. import _windows
 from .._config import memory_budget
 from ._args import itemsize
 from ._call import ConvCall
-
-# F(2x2, 3x3)
-_BT2 = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
-_G2 = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-_AT2 = [[1, 1, 1, 0], [0, 1, -1, -1]]
 
 # F(3x3, 3x3), points 0, 1, -1, 2 and infinity
 _BT3 = [
@@ -79,7 +73,8 @@ _AT4 = [
     [0, 1, -1, 8, -8, 1],
 ]
 
-TRANSFORMS = {2: (_BT2, _G2, _AT2), 3: (_BT3, _G3, _AT3), 4: (_BT4, _G4, _AT4)}
+#: (B^T, G, A^T) of F(m x m, 3 x 3) by m
+TRANSFORMS = {3: (_BT3, _G3, _AT3), 4: (_BT4, _G4, _AT4)}
 
 
 def _kron(a: list, b: list) -> list:
@@ -209,7 +204,7 @@ def tile_size(out: tuple[int, ...]) -> int:
     return min((4, 3), key=cost)
 
 
-def choose(call: ConvCall) -> int | None:
+def choose(xp: Any, call: ConvCall) -> int | None:
     """The tile size ``m`` of the Winograd algorithm to compute ``call`` with, or None for
     im2col: 3 x 3 stride-1 convolutions with at least :data:`WINOGRAD_CHANNELS` input and
     output channels per group (:data:`WIDE_MAP_CHANNELS` on maps of :data:`WIDE_MAP` or more),
@@ -217,8 +212,9 @@ def choose(call: ConvCall) -> int | None:
     grows with the channels where the products' grows with their square, cost more than the
     saved multiplications. Their error against a float64 reference measures about 1e-5 of the
     result's largest value in float32 (the goal is 1e-4; see tests/test_conv.py and the
-    Performance page); F(2x2, 3x3) does more work than either."""
-    if not applies(call):
+    Performance page); half precision keeps im2col (float16 on 64 channels: F(4x4) 1.6e-2,
+    im2col 5e-4)."""
+    if not applies(call) or itemsize(xp, call.dtype) < 4:
         return None
     channels = min(call.c_in, call.c_out) // call.groups
     wide = min(call.out) >= WIDE_MAP
