@@ -1,12 +1,12 @@
 """The generic path's accuracy: every algorithm's largest error against a float64 reference.
 
 Runs the bench workloads W2-W7 (batches of 8) and the 3 x 3 convolutions of ResNet-18's
-inference (E2, batches of 4) through portconv's generic path on NumPy arrays of each dtype,
-the forward and, for the 3 x 3 stride-1 ones, the input gradient (the transposed
-convolution), and compares them with PyTorch's float64 convolution (an independent
-implementation). Prints a Markdown table: workload, what ran, algorithm, dtype, the largest
-absolute error relative to the reference's largest value. Not a test (the tests check the
-goal, 1e-4 in float32, on random configurations: tests/test_conv.py)::
+inference (E2, batches of 4) through portconv's generic path on NumPy arrays of each dtype:
+the forward and, where Winograd computes it, the input gradient (the transposed convolution)
+and the weight gradient; and compares them with PyTorch's float64 convolution and autograd
+(an independent implementation). Prints a Markdown table: workload, what ran, algorithm,
+dtype, the largest absolute error relative to the reference's largest value. Not a test (the
+tests check the goal, 1e-4 in float32, on random configurations: tests/test_conv.py)::
 
     python benchmarks/accuracy.py
 """
@@ -57,23 +57,31 @@ def measure(dtypes=("float32", "float64"), batch: int = 8, seed: int = 0) -> lis
             torch.from_numpy(x), torch.from_numpy(k), stride=stride, padding=padding
         ).numpy()
         call = bind(x, k, None, stride, padding, 1, 1, "channels_first", 2, False).call
-        parts = [("forward", algorithm(np, call), ref, None)]
+        parts = [("forward", algorithm(np, call), ref)]
+        g = rng.standard_normal(ref.shape)
         adjoint = winograd.as_convolution(call.adjoint())
         if adjoint is not None:
-            g = rng.standard_normal(ref.shape)
             gx = torch.nn.functional.conv_transpose2d(
                 torch.from_numpy(g), torch.from_numpy(k), stride=stride, padding=padding
             ).numpy()
-            parts.append(("input gradient", algorithm(np, adjoint), gx, g))
-        for part, algo, expected, g in parts:
+            parts.append(("input gradient", algorithm(np, adjoint), gx))
+        if winograd.choose(np, call) is not None:
+            kt = torch.from_numpy(k).requires_grad_()
+            y = torch.nn.functional.conv2d(torch.from_numpy(x), kt, stride=stride, padding=padding)
+            y.backward(torch.from_numpy(g))
+            parts.append(("weight gradient", algorithm(np, call), kt.grad.numpy()))
+        for part, algo, expected in parts:
             for dtype in dtypes:
-                xs, ks = x.astype(dtype), k.astype(dtype)
-                if g is None:
+                xs, ks, gs = x.astype(dtype), k.astype(dtype), g.astype(dtype)
+                if part == "forward":
                     y = pc.conv2d(xs, ks, None, stride, padding, path="generic")
+                elif part == "input gradient":
+                    y = pc.conv_transpose2d(gs, ks, None, stride, padding, path="generic")
                 else:
-                    y = pc.conv_transpose2d(
-                        g.astype(dtype), ks, None, stride, padding, path="generic"
-                    )
+                    kv = pc.autograd.Variable(ks, requires_grad=True)
+                    out = pc.autograd.conv2d(xs, kv, None, stride, padding, path="generic")
+                    (out * gs).sum().backward()
+                    y = kv.grad
                 rows.append(
                     dict(
                         workload=name,

@@ -1022,6 +1022,7 @@ def test_the_accuracy_table_names_each_algorithm_and_meets_the_goal():
     ran = {(r["workload"], r["part"]): r["algorithm"] for r in rows}
     assert ran[("W3", "forward")] == "im2col"
     assert ran[("W4", "forward")] == ran[("W4", "input gradient")] == "Winograd F(4x4,3x3)"
+    assert ran[("W4", "weight gradient")] == "Winograd F(4x4,3x3)"
     assert ran[("W5", "forward")] == "im2col"  # stride 2
     assert ran[("W7", "forward")] == "1x1 matmul"
     assert ran[("E2 512ch 3x3", "forward")] == "Winograd F(3x3,3x3)"
@@ -1062,8 +1063,9 @@ def test_winograd_kernels_match_the_reference_on_any_shape(
 ):
     """Winograd's F(3x3) and F(4x4) kernels (forced here: the choice rule sends so few
     channels to im2col) on random shapes, paddings and groups, against the float64 loop
-    reference; and the stride-1 3 x 3 transposed convolution, which runs as Winograd's
-    convolution with the flipped kernel."""
+    reference: the convolution, its weight gradient, and the stride-1 3 x 3 transposed
+    convolution (its input gradient), which runs as Winograd's convolution with the flipped
+    kernel."""
     from unittest import mock
 
     from portconv.ops import winograd
@@ -1080,13 +1082,30 @@ def test_winograd_kernels_match_the_reference_on_any_shape(
     def forced(xp, call):
         return m if winograd.applies(call) else None
 
+    # the weight gradient of sum(g * conv(x, w)): every output's gradient times its window
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.pad(x, ((0, 0), (0, 0)) + padding), (3, 3), axis=(2, 3)
+    )  # (N, C, oh, ow, 3, 3)
+    ci, co = c_in, c_out
+    ref_w = np.concatenate(
+        [
+            np.einsum(
+                "nohw,nchwrs->ocrs", g[:, k * co : (k + 1) * co], windows[:, k * ci : (k + 1) * ci]
+            )
+            for k in range(groups)
+        ]
+    )
     with mock.patch.object(winograd, "choose", forced):
         y = pc.conv2d(be.asarray(x), be.asarray(w), None, 1, padding, groups=groups, path="generic")
         y_t = pc.conv_transpose2d(
             be.asarray(g), be.asarray(w), None, 1, padding, groups=groups, path="generic"
         )
+        wv = pc.autograd.Variable(be.asarray(w), requires_grad=True)
+        out = pc.autograd.conv2d(be.asarray(x), wv, None, 1, padding, 1, groups, path="generic")
+        (out * be.asarray(g)).sum().backward()
     be.check(y, ref, rtol=1e-9, atol=1e-9)
     be.check(y_t, ref_t, rtol=1e-9, atol=1e-9)
+    be.check(wv.grad, ref_w, rtol=1e-9, atol=1e-9)
 
 
 def test_winograd_as_convolution_takes_only_what_it_computes():

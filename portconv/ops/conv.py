@@ -27,9 +27,10 @@ stride-1 convolutions with enough channels run Winograd's minimal filtering
 transposed convolution of the output gradient (:func:`portconv.ops.conv_transpose.transpose_cf`
 on :meth:`ConvCall.adjoint`, itself Winograd's convolution with the flipped kernel where that
 applies); the weight gradient is the output gradient times the transposed column buffer,
-summed over the batch (:func:`weight_grad`); the bias gradient is the output gradient summed
-over everything but the channels. Nothing is written into an existing array,
-so native autograd (torch, MXNet) also differentiates through the generic forward.
+summed over the batch (:func:`weight_grad`; in Winograd's domain where the forward runs
+there); the bias gradient is the output gradient summed over everything but the channels.
+Nothing is written into an existing array, so native autograd (torch, MXNet) also
+differentiates through the generic forward.
 """
 
 from __future__ import annotations
@@ -243,7 +244,11 @@ def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any) -> Any:
     """The gradient of ``conv(x, w)`` with respect to ``w`` (``(C_out, C_in/groups,
     *kernel)``): the output gradient ``dy`` times the transposed column buffer of ``x``,
     summed over the batch, in tiles of examples within the memory budget (and the adapter's
-    cache-sized tile, as the forward's)."""
+    cache-sized tile, as the forward's); where Winograd computes the forward, in its domain
+    (:func:`portconv.ops.winograd.weight_grad`)."""
+    m = winograd.choose(xp, call)
+    if m is not None:
+        return winograd.weight_grad(xp, call, x, dy, m)
     n, c, c_out = x.shape[0], x.shape[1], dy.shape[1]
     out, kernel, groups, d = tuple(dy.shape[2:]), call.kernel, call.groups, call.d
     k, p = math.prod(kernel), math.prod(out)
