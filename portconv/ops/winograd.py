@@ -24,6 +24,7 @@ measured speed and accuracy); F(2x2, 3x3) would take more multiplications than e
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -132,59 +133,78 @@ def weight_transform(xp: Any, w: Any, m: int, device: Any) -> Any:
     return xp.reshape(u, (a * a, c_out, c_in))
 
 
-def _geometry(call: ConvCall, m: int) -> tuple[int, int, list[tuple[int, int]]]:
-    """Tiles per axis of F(m x m, 3 x 3) on ``call``'s output, and the input padding that
-    makes the last tiles' inputs exist: ``(th*m + 2) x (tw*m + 2)``."""
+@dataclasses.dataclass(frozen=True)
+class _Tiling:
+    """F(m x m, 3 x 3) on one call: the tiles per axis of its output, the input padding that
+    makes the last tiles' inputs exist (``(th*m + 2) x (tw*m + 2)``), the transforms in the
+    arrays' dtype, and the bytes of each tile of examples (:func:`tile_examples`)."""
+
+    m: int
+    a: int
+    th: int
+    tw: int
+    pads: list
+    bt: Any  # (a, a)
+    at: Any  # (m, a)
+    per_example: int
+    step: int
+
+
+def _tiling(xp: Any, call: ConvCall, dtype: Any, m: int) -> _Tiling:
+    bt, _, at = TRANSFORMS[m]
+    a = m + 2
     th, tw = -(-call.out[0] // m), -(-call.out[1] // m)
     (pt, _), (pl, _) = call.padding
     pads = [(pt, th * m + 2 - call.size[0] - pt), (pl, tw * m + 2 - call.size[1] - pl)]
-    return th, tw, pads
+    item = itemsize(xp, dtype)
+    per_example = a * a * (call.c_in + call.c_out) * th * tw * item
+    weight = a * a * call.c_out * (call.c_in // call.groups) * item
+    return _Tiling(
+        m, a, th, tw, pads,
+        xp.asarray(bt, dtype=dtype, device=call.device),
+        xp.asarray(at, dtype=dtype, device=call.device),
+        per_example, tile_examples(xp, per_example, weight),
+    )  # fmt: skip
 
 
-def _input_transform(xp: Any, xt: Any, m: int, th: int, tw: int, bt: Any) -> Any:
+def _input_transform(xp: Any, t: _Tiling, xt: Any) -> Any:
     """``B^T d B`` of every input tile of the padded examples ``xt`` ``(k, C, Hp, Wp)``:
     ``(a*a, C, P)`` with ``P = k * th * tw`` tiles, the tiles' columns first, then their
     rows."""
-    a, k, c = m + 2, xt.shape[0], xt.shape[1]
+    m, a, th, tw = t.m, t.a, t.th, t.tw
+    k, c = xt.shape[0], xt.shape[1]
     hp = th * m + 2
     xcm = xp.permute_dims(xt, (1, 0, 2, 3))  # (C, k, Hp, Wp)
     cols = xp.stack([xcm[..., j : j + m * (tw - 1) + 1 : m] for j in range(a)], axis=0)
-    s = xp.reshape(xp.matmul(bt, xp.reshape(cols, (a, c * k * hp * tw))), (a, c, k, hp, tw))
+    s = xp.reshape(xp.matmul(t.bt, xp.reshape(cols, (a, c * k * hp * tw))), (a, c, k, hp, tw))
     rows = xp.stack([s[:, :, :, i : i + m * (th - 1) + 1 : m, :] for i in range(a)], axis=0)
-    v = xp.matmul(bt, xp.reshape(rows, (a, a * c * k * th * tw)))  # (a_i, a_j, C, P)
+    v = xp.matmul(t.bt, xp.reshape(rows, (a, a * c * k * th * tw)))  # (a_i, a_j, C, P)
     return xp.reshape(v, (a * a, c, k * th * tw))
 
 
 def conv(xp: Any, call: ConvCall, x: Any, w: Any, m: int = 4) -> Any:
     """The convolution (no bias) of batched, channels-first ``x`` with a 3 x 3 ``w`` by
     F(m x m, 3 x 3), in tiles of examples (:func:`tile_examples`): ``(N, C_out, *out)``."""
-    bt, _, at = TRANSFORMS[m]
-    a = m + 2
-    n, c, groups, c_out = call.n, call.c_in, call.groups, call.c_out
+    t = _tiling(xp, call, x.dtype, m)
+    a, th, tw = t.a, t.th, t.tw
+    c, groups, c_out = call.c_in, call.groups, call.c_out
     oh, ow = call.out
-    th, tw, pads = _geometry(call, m)
-    device = call.device
-    bt = xp.asarray(bt, dtype=x.dtype, device=device)  # (a, a)
-    at = xp.asarray(at, dtype=x.dtype, device=device)  # (m, a)
-    u = weight_transform(xp, w, m, device)  # (a*a, C_out, C_in/g)
+    u = weight_transform(xp, w, m, call.device)  # (a*a, C_out, C_in/g)
     u = xp.reshape(u, (a * a, groups, c_out // groups, c // groups))
 
     def tile(e0: int, e1: int) -> Any:
         k = e1 - e0
         p = k * th * tw
-        xt = _windows.pad(xp, x[e0:e1, ...], pads, 0.0, device)
-        v = _input_transform(xp, xt, m, th, tw, bt)
+        v = _input_transform(xp, t, _windows.pad(xp, x[e0:e1, ...], t.pads, 0.0, call.device))
         mm = xp.matmul(u, xp.reshape(v, (a * a, groups, c // groups, p)))  # (a*a, g, Co/g, P)
-        y = xp.matmul(at, xp.reshape(mm, (a, a * c_out * p)))  # A^T along rows: (m, a_j, Co*P)
+        y = xp.matmul(t.at, xp.reshape(mm, (a, a * c_out * p)))  # A^T on rows: (m, a_j, Co*P)
         y = xp.reshape(y, (m, a, c_out * p))
-        y = xp.matmul(xp.matrix_transpose(y), xp.matrix_transpose(at))  # (m, Co*P, m)
+        y = xp.matmul(xp.matrix_transpose(y), xp.matrix_transpose(t.at))  # (m, Co*P, m)
         y = xp.reshape(y, (m, c_out, k, th, tw * m))
         y = xp.reshape(xp.permute_dims(y, (2, 1, 3, 0, 4)), (k, c_out, th * m, tw * m))
         return y if (th * m, tw * m) == (oh, ow) else y[:, :, :oh, :ow]
 
-    per_example = a * a * (c + c_out) * th * tw * itemsize(xp, x.dtype)
-    step = tile_examples(xp, per_example, a * a * c_out * (c // groups) * itemsize(xp, x.dtype))
-    return _windows.by_tiles(xp, n, per_example, step, tile)
+    return _windows.by_tiles(xp, call.n, t.per_example, t.step, tile)
 
 
 def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any, m: int = 4) -> Any:
@@ -193,24 +213,19 @@ def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any, m: int = 4) -> Any:
     of the output transform; the outputs past the edge padded with zero gradient), times the
     input tiles' ``B^T d B``, summed over the tiles (one product per transform point), and
     taken back by ``G^T (.) G``. The same tiles of examples as the forward's."""
-    bt, g, at = TRANSFORMS[m]
-    a = m + 2
-    n, c, groups, c_out = call.n, call.c_in, call.groups, call.c_out
-    oh, ow = call.out
-    th, tw, pads = _geometry(call, m)
-    device = call.device
-    bt = xp.asarray(bt, dtype=x.dtype, device=device)  # (a, a)
-    aa = xp.matrix_transpose(xp.asarray(at, dtype=x.dtype, device=device))  # (a, m)
-    extra = [(0, th * m - oh), (0, tw * m - ow)]
+    t = _tiling(xp, call, x.dtype, m)
+    a, th, tw = t.a, t.th, t.tw
+    c, groups, c_out = call.c_in, call.groups, call.c_out
+    aa = xp.matrix_transpose(t.at)  # (a, m)
+    extra = [(0, th * m - call.out[0]), (0, tw * m - call.out[1])]
 
     def tile(e0: int, e1: int) -> Any:
         k = e1 - e0
         p = k * th * tw
-        xt = _windows.pad(xp, x[e0:e1, ...], pads, 0.0, device)
-        v = _input_transform(xp, xt, m, th, tw, bt)
+        v = _input_transform(xp, t, _windows.pad(xp, x[e0:e1, ...], t.pads, 0.0, call.device))
         d = dy[e0:e1, ...]
         if any(e for _, e in extra):
-            d = _windows.pad(xp, d, extra, 0.0, device)
+            d = _windows.pad(xp, d, extra, 0.0, call.device)
         d = xp.reshape(d, (k, c_out, th, m, tw, m))
         d = xp.reshape(xp.permute_dims(d, (3, 5, 1, 0, 2, 4)), (m, m * c_out * p))  # (y, x, Co, P)
         d = xp.reshape(xp.matmul(aa, d), (a, m, c_out * p))  # A along rows: (a_i, x, Co*P)
@@ -218,13 +233,11 @@ def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any, m: int = 4) -> Any:
         v = xp.reshape(v, (a * a, groups, c // groups, p))
         return xp.matmul(d, xp.matrix_transpose(v))  # (a*a, g, Co/g, Ci/g)
 
-    per_example = a * a * (c + c_out) * th * tw * itemsize(xp, x.dtype)
-    step = tile_examples(xp, per_example, a * a * c_out * (c // groups) * itemsize(xp, x.dtype))
     du = None
-    for e0, e1 in _windows.tiles(n, per_example, step):
+    for e0, e1 in _windows.tiles(call.n, t.per_example, t.step):
         part = tile(e0, e1)
         du = part if du is None else du + part
-    gg = xp.asarray(_kron(g, g), dtype=x.dtype, device=device)  # (a*a, 9)
+    gg = xp.asarray(_kron(TRANSFORMS[m][1], TRANSFORMS[m][1]), dtype=x.dtype, device=call.device)
     dw = xp.matmul(xp.matrix_transpose(gg), xp.reshape(du, (a * a, c_out * (c // groups))))
     return xp.reshape(xp.matrix_transpose(dw), (c_out, c // groups, 3, 3))
 
