@@ -746,6 +746,22 @@ def test_integer_convolutions_against_an_int64_reference(be, signed, per_channel
     assert np.array_equal(be.to_numpy(got), expected)
 
 
+@pytest.mark.parametrize("path", ["generic", None])
+def test_integer_convolutions_stay_exact_where_floats_would_take_winograd(be, path):
+    """A 3 x 3 convolution of 64 channels is one the generic path computes by Winograd's
+    algorithm for floats (fractional transforms: exact to about 1e-14, not to the unit);
+    ONNX's integer convolutions must still give every int32 exactly."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, size=(2, 64, 8, 8)).astype(np.uint8)
+    w = rng.integers(-128, 128, size=(64, 64, 3, 3)).astype(np.int8)
+    xs = np.pad(x.astype(np.int64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(xs, (3, 3), axis=(2, 3))
+    expected = np.einsum("nchwrs,ocrs->nohw", windows, w.astype(np.int64))
+    got = pc.conv_integer(be.asarray(x), be.asarray(w), padding=1, path=path)
+    be.check_array(got, dtype="int32")
+    assert np.array_equal(be.to_numpy(got), expected.astype(np.int32))
+
+
 def test_integer_convolution_refusals(be):
     x, w = be.asarray(np.ones((1, 1, 3, 3), np.uint8)), be.asarray(np.ones((1, 1, 2, 2), np.uint8))
     with pytest.raises(pc.ArrayTypeError, match="x: expected an integer array"):

@@ -194,7 +194,9 @@ class ConvCall(_Spatial):
     ``(c_out,)`` when ``bias``; the result is ``(n, c_out, *out)``. ``padding`` holds the
     (before, after) pairs applied (SAME already resolved); for a transposed convolution it is
     what is cropped from its full result. ``channels_last`` records the caller's layout (the
-    front end permutes; kernels see channels first)."""
+    front end permutes; kernels see channels first). ``exact``: the float64 arrays hold
+    integers whose convolution must come out exact (ONNX's integer convolutions), so no
+    algorithm that rounds (Winograd's) may compute it."""
 
     op: str
     n: int
@@ -212,6 +214,7 @@ class ConvCall(_Spatial):
     dtype: Any = None
     device: Any = None
     channels_last: bool = False
+    exact: bool = False
 
     @property
     def out_shape(self) -> tuple[int, ...]:
@@ -266,6 +269,7 @@ def conv_call(
     device: Any = None,
     channels_last: bool = False,
     kernel_name: str = "weight",
+    exact: bool = False,
 ) -> ConvCall:
     """Check a convolution of an ``(N, C_in, *size)`` input with a ``(C_out, C_in/groups,
     *kernel)`` weight (and a ``(C_out,)`` bias) and describe it (``kernel_name``: what errors
@@ -322,7 +326,7 @@ def conv_call(
         )
     return ConvCall(
         "conv", n, c, c_out, groups, tuple(spatial), tuple(kernel), stride, pads, dilation,
-        out, bias_shape is not None, (), dtype, device, channels_last,
+        out, bias_shape is not None, (), dtype, device, channels_last, exact,
     )  # fmt: skip
 
 

@@ -19,7 +19,8 @@ half to even; the output has ``y_zero_point``'s dtype (else ``x``'s).
 **How**: every product of 8-bit (or 16-bit) integers, and every sum of up to 2**37 of them,
 is exact in float64, so the accumulator is a float64 convolution of the shifted arrays (the
 library's own float64 kernel where it has one: exactly the integer result, in any summation
-order), then wrapped to int32 as int32 arithmetic would wrap. ONNX's stride, padding (every
+order; on the generic path never Winograd's algorithm, whose fractional transforms round),
+then wrapped to int32 as int32 arithmetic would wrap. ONNX's stride, padding (every
 form :func:`portconv.conv` takes: ``"same"``, ``"same_lower"``, (begin, end) pairs),
 dilation and group are :func:`portconv.conv`'s. There is no gradient (the inputs are
 integers); :func:`portconv.conv2d` itself keeps refusing integer input.
@@ -104,7 +105,7 @@ def _accumulate(
         w64 = w64 - _zero_point(xp, zp, "w_zero_point", c_out, ws.ndim)
     call = conv_call(
         tuple(xs.shape), tuple(ws.shape), None, stride, padding, dilation, groups,
-        dtype=x64.dtype, device=be.device,
+        dtype=x64.dtype, device=be.device, exact=True,
     )  # fmt: skip
     return be, xp, forward(Plan(CONV, be, call), [x64, w64, None], path), xs, ws
 

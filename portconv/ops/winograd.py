@@ -283,8 +283,9 @@ def choose(xp: Any, call: ConvCall) -> int | None:
     saved multiplications. Their error against a float64 reference measures about 1e-5 of the
     result's largest value in float32 (the goal is 1e-4; see tests/test_conv.py and the
     Performance page); half precision keeps im2col (float16 on 64 channels: F(4x4) 1.6e-2,
-    im2col 5e-4)."""
-    if not applies(call) or itemsize(xp, call.dtype) < 4:
+    im2col 5e-4), and so does a call that must be exact (``call.exact``: ONNX's integer
+    convolutions, whose float64 result is read as integers)."""
+    if not applies(call) or call.exact or itemsize(xp, call.dtype) < 4:
         return None
     channels = min(call.c_in, call.c_out) // call.groups
     wide = min(call.out) >= WIDE_MAP
