@@ -371,6 +371,10 @@ def windowed(
 def _conv_block(call, xb, w, b=None, *, pads):
     import portconv
 
+    if call.exact:  # ONNX's integer convolutions: every chunk exact too
+        from portconv.ops.conv import exact_conv
+
+        return exact_conv(xb, w, b, call.stride, pads, call.dilation, call.groups)
     return portconv.conv(xb, w, b, call.stride, pads, call.dilation, call.groups)
 
 

@@ -385,6 +385,17 @@ def bind(
     return bound((input, weight, bias), args, check)
 
 
+def exact_conv(input, weight, bias, stride, padding, dilation, groups) -> Any:
+    """:func:`conv` (channels first) of float64 arrays that hold integers, computed exactly:
+    its call is marked ``exact``, so no algorithm that rounds (Winograd's) computes it. For
+    ONNX's integer convolutions and for the adapters that run them chunk by chunk (Dask)."""
+    plan = _check(
+        input, weight, bias, stride, padding, dilation, groups, "channels_first", None, False
+    )
+    plan = dataclasses.replace(plan, call=dataclasses.replace(plan.call, exact=True))
+    return run(plan, (input, weight, bias), None)
+
+
 def padded(plan: Plan, mode: str) -> tuple[Plan, Plan]:
     """A convolution ``plan`` as two: padding its input with ``mode``, then the convolution
     of the padded input without padding (as PyTorch runs ``padding_mode``)."""
