@@ -1057,15 +1057,17 @@ def _transposed_reference(g, w, padding, groups=1):
     c_out=st.integers(1, 3),
     size=st.tuples(st.integers(1, 10), st.integers(1, 10)),
     pads=st.tuples(*[st.integers(0, 2)] * 4),
+    block=st.integers(1, 3),
 )
 def test_winograd_kernels_match_the_reference_on_any_shape(
-    be, m, n, groups, c_in, c_out, size, pads
+    be, m, n, groups, c_in, c_out, size, pads, block
 ):
     """Winograd's F(3x3) and F(4x4) kernels (forced here: the choice rule sends so few
-    channels to im2col) on random shapes, paddings and groups, against the float64 loop
-    reference: the convolution, its weight gradient, and the stride-1 3 x 3 transposed
-    convolution (its input gradient), which runs as Winograd's convolution with the flipped
-    kernel."""
+    channels to im2col) on random shapes, paddings and groups, the weight transformed in
+    blocks of ``block`` output channels per group (forced too: the rule blocks only large
+    weights), against the float64 loop reference: the convolution, its weight gradient, and
+    the stride-1 3 x 3 transposed convolution (its input gradient), which runs as Winograd's
+    convolution with the flipped kernel."""
     from unittest import mock
 
     from portconv.ops import winograd
@@ -1082,6 +1084,9 @@ def test_winograd_kernels_match_the_reference_on_any_shape(
     def forced(xp, call):
         return m if winograd.applies(call) else None
 
+    def blocks(xp, call, m):
+        return min(block, call.c_out // call.groups)
+
     # the weight gradient of sum(g * conv(x, w)): every output's gradient times its window
     windows = np.lib.stride_tricks.sliding_window_view(
         np.pad(x, ((0, 0), (0, 0)) + padding), (3, 3), axis=(2, 3)
@@ -1095,7 +1100,10 @@ def test_winograd_kernels_match_the_reference_on_any_shape(
             for k in range(groups)
         ]
     )
-    with mock.patch.object(winograd, "choose", forced):
+    with (
+        mock.patch.object(winograd, "choose", forced),
+        mock.patch.object(winograd, "weight_blocks", blocks),
+    ):
         y = pc.conv2d(be.asarray(x), be.asarray(w), None, 1, padding, groups=groups, path="generic")
         y_t = pc.conv_transpose2d(
             be.asarray(g), be.asarray(w), None, 1, padding, groups=groups, path="generic"
@@ -1130,6 +1138,31 @@ def test_winograd_as_convolution_takes_only_what_it_computes():
     ):
         assert winograd.as_convolution(transposed(**kw)) is None, kw
     assert winograd.as_convolution(transposed(kernel=(5, 5))) is None
+
+
+def test_winograd_blocks_large_weights_alike():
+    """The transformed weight is computed in blocks of output channels where it exceeds half
+    of NumPy's cache-sized tile: the fewest blocks within that, sized alike (ResNet-18's
+    512-channel layer on 3 x 3 maps: 12 of 40 and one of 32, not 12 of 42 and one of 8; its
+    128-channel layer on 12 x 12 maps: two of 64); small weights whole, and whole on a
+    namespace with no cache-sized tile (array-api-strict)."""
+    import array_api_strict
+
+    from portconv.ops import winograd
+
+    def call(c, size, groups=1):
+        x = np.zeros((32, c, size, size), np.float32)
+        w = np.zeros((c, c // groups, 3, 3), np.float32)
+        return conv_bind(x, w, None, 1, 1, 1, groups, "channels_first", 2, False).call
+
+    xp = pc.backend_of(np.zeros(1)).adapter.namespace()
+    assert xp.portconv_matmul_tile == 4 << 20
+    assert winograd.weight_blocks(xp, call(512, 3), 3) == 40  # 25 * 512 * 4 bytes each
+    assert winograd.weight_blocks(xp, call(128, 12), 4) == 64
+    assert winograd.weight_blocks(xp, call(64, 24), 4) == 64
+    assert winograd.weight_blocks(xp, call(128, 12, groups=4), 4) == 32
+    with pc.config(memory_budget=1 << 30):
+        assert winograd.weight_blocks(array_api_strict, call(512, 3), 3) == 512
 
 
 def test_winograd_leaves_half_precision_to_im2col():
