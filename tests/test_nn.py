@@ -422,6 +422,63 @@ def test_batchnorm_modes(be):
     be.check(bn.running_mean, rm, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("layout", ["channels_first", "channels_last"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_convolution_and_batch_norm_fold_in_evaluation(be, layout, bias, monkeypatch):
+    """In evaluation mode without gradients, a Sequential's convolution followed by a batch
+    norm (and ``nn.fused``'s pair) runs as one convolution, the normalisation folded into its
+    weight and bias: no batch-norm pass, the two layers' values (a float64 reference). With
+    gradients recorded, in training mode, or where the weight is larger than the output, the
+    two layers run as written."""
+    from portconv.nn import layers
+
+    last = layout == "channels_last"
+    conv = nn.Conv2d(3, 8, 3, stride=2, padding=1, bias=bias, layout=layout)
+    bn = nn.BatchNorm2d(8, layout=layout)
+    net = nn.Sequential(conv, bn, nn.ReLU())
+    x = _rand((2, 3, 10, 10), seed=1)
+    xs = x.transpose(0, 2, 3, 1) if last else x
+    for seed in (2, 3):  # training: running statistics that are not the defaults
+        net(be.asarray(_rand(xs.shape, seed=seed) * 2 + 1))
+    bn.weight.data = be.asarray(_rand((8,), seed=4) + 1)
+    bn.bias.data = be.asarray(_rand((8,), seed=5))
+    net.eval()
+    w = be.to_numpy(conv.weight.data).astype(np.float64)
+    w = w.transpose(3, 2, 0, 1) if last else w  # (8, 3, 3, 3)
+    windows = np.lib.stride_tricks.sliding_window_view(
+        np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1))), (3, 3), axis=(2, 3)
+    )[:, :, ::2, ::2]
+    ref = np.einsum("nchwrs,ocrs->nohw", windows, w)
+    if bias:
+        ref += be.to_numpy(conv.bias.data).reshape(1, 8, 1, 1)
+    mean, var, gamma, beta = (
+        be.to_numpy(a).astype(np.float64).reshape(1, 8, 1, 1)
+        for a in (bn.running_mean, bn.running_var, bn.weight.data, bn.bias.data)
+    )
+    ref = np.maximum((ref - mean) / np.sqrt(var + 1e-5) * gamma + beta, 0)
+    ref = ref.transpose(0, 2, 3, 1) if last else ref
+
+    passes = []
+    real = layers.batch_norm
+    monkeypatch.setattr(layers, "batch_norm", lambda *a: passes.append(1) or real(*a))
+    with ag.no_grad():
+        y = net(be.asarray(xs))
+        z = nn.fused(conv, bn, be.asarray(xs))
+    assert passes == []
+    be.check(y.data, ref, rtol=1e-5, atol=1e-5, dtype="float32")
+    be.check(ag.relu(z).data, ref, rtol=1e-5, atol=1e-5)
+    y = net(be.asarray(xs))  # gradients recorded: the batch norm runs
+    assert len(passes) == 1
+    be.check(y.data, ref, rtol=1e-5, atol=1e-5)
+    with ag.no_grad():
+        y = net(be.asarray(xs[:, :, :2] if last else xs[..., :2]))  # 1 output column: 8 x 6
+    assert len(passes) == 2  # weight (216) larger than the output (2 * 8 * 5 * 1 = 80)
+    net.train()
+    with ag.no_grad():
+        net(be.asarray(xs))
+    assert len(passes) == 3
+
+
 def test_gluon_batchnorm_convention(be):
     x = _rand((4, 3, 2, 2), seed=3) * 3 + 1
     mean, var = x.mean(axis=(0, 2, 3)), x.var(axis=(0, 2, 3))  # biased

@@ -54,8 +54,8 @@ class Residual(Module):
         self.bn2 = nn.LazyBatchNorm2d(layout=layout)
 
     def forward(self, X: Any) -> Variable:
-        Y = ag.relu(self.bn1(self.conv1(X)))
-        Y = self.bn2(self.conv2(Y))
+        Y = ag.relu(nn.fused(self.conv1, self.bn1, X))
+        Y = nn.fused(self.conv2, self.bn2, Y)
         if self.conv3 is not None:
             X = self.conv3(X)
         return ag.relu(ag.add(Y, X))
@@ -235,11 +235,11 @@ class ResNeXtBlock(Module):
             self.bn4 = None
 
     def forward(self, X: Any) -> Variable:
-        Y = ag.relu(self.bn1(self.conv1(X)))
-        Y = ag.relu(self.bn2(self.conv2(Y)))
-        Y = self.bn3(self.conv3(Y))
+        Y = ag.relu(nn.fused(self.conv1, self.bn1, X))
+        Y = ag.relu(nn.fused(self.conv2, self.bn2, Y))
+        Y = nn.fused(self.conv3, self.bn3, Y)
         if self.conv4 is not None:
-            X = self.bn4(self.conv4(X))
+            X = nn.fused(self.conv4, self.bn4, X)
         return ag.relu(ag.add(Y, X))
 
     def infer_shape(self, shape: tuple, walk) -> tuple[tuple, int]:

@@ -88,7 +88,7 @@ from .layers import (
     Sigmoid,
     Tanh,
 )
-from .module import Module, Parameter, Sequential, load_npz, save_npz
+from .module import Module, Parameter, Sequential, fused, load_npz, save_npz
 
 manual_seed = init.manual_seed
 
@@ -175,6 +175,7 @@ __all__ = [
     "ZeroPad2d",
     "ZeroPad3d",
     "flax",
+    "fused",
     "init",
     "keras",
     "load_npz",

@@ -265,7 +265,11 @@ class _Conv(Module):
         w = params["weight"]
         if type(w.data) is not type(data):
             self._same_library_as(data, w.data)
-        b = params.get("bias")
+        return self._apply(x, w, params.get("bias"))
+
+    def _apply(self, x: Any, w: Any, b: Any) -> Variable:
+        """This layer's operation on ``x`` with weight ``w`` and bias ``b`` (or None), then
+        its activation."""
         d = self.d
         if self.transposed:
             op = getattr(ag, f"conv_transpose{d}d")
@@ -280,6 +284,47 @@ class _Conv(Module):
                 layout=_layout_name(self.channels_last),
             )  # fmt: skip
         return self.act(y) if self.act is not None else y
+
+    def _then(self, after: Module, x: Any) -> Variable | None:
+        """``after(self(x))`` as one convolution where ``after`` is a batch norm in evaluation
+        mode and no gradient is recorded: the normalisation's per-channel factor folded into
+        the weight and its offset into the bias (``conv(x, w * f) + (b * f + offset)``, the
+        same arithmetic), so that its two passes over the output are saved. Only where the
+        weight is smaller than the output (ResNet-18's stem and its 64- and 128-channel
+        layers; its deeper weights are larger than their maps, and scaling them would cost
+        more than the passes it saves), both layers are settled (a lazy layer's first call
+        runs unfused) and neither's ``forward`` is overridden; else None: the caller runs the
+        two layers."""
+        if not isinstance(after, _BatchNorm) or after.training or ag.is_grad_enabled():
+            return None
+        if self.transposed or self.act is not None:
+            return None
+        if type(self).forward is not _Conv.forward or type(after).forward is not _BatchNorm.forward:
+            return None
+        if not (self._placed and after._placed) or self._drafts or after._drafts:
+            return None
+        if self._incomplete() or after._incomplete():
+            return None
+        data = _data(x)
+        w, b = self._params["weight"], self._params.get("bias")
+        if type(w.data) is not type(data) or type(after.weight.data) is not type(data):
+            return None
+        ndim = getattr(data, "ndim", None)
+        if ndim != self.d + 2 or ndim not in after.ndims:
+            return None
+        axis = self._channel_axis(ndim)
+        if after.axis not in (axis, axis - ndim) or int(after.weight.shape[0]) != self.channels:
+            return None
+        cin = int(data.shape[axis])
+        out = math.prod(data.shape) // max(cin, 1) * self.channels
+        out //= math.prod(_as_tuple(self.stride, self.d))
+        if math.prod(w.shape) >= out:
+            return None
+        factor, offset = eval_affine(after.running_mean, after.running_var, after.eps,
+                                     after.weight, after.bias)  # fmt: skip
+        scale = factor if self.channels_last else ag.reshape(factor, (-1,) + (1,) * (self.d + 1))
+        bias = offset if b is None else ag.add(ag.multiply(b, factor), offset)
+        return self._apply(x, ag.multiply(w, scale), bias)
 
     # -- printing
     def _repr_name(self) -> str:
@@ -2324,13 +2369,23 @@ def batch_norm(x: Any, channel: int, eps: float, scale: Any, shift: Any, stats: 
         y = ag.multiply(centred, factor)
         y = y if shift is None else ag.add(y, ag.reshape(shift, shape))
         return y, (mean.data, var.data, math.prod(data.shape) // c)
-    mean = ag.reshape(Variable(stats[0]), shape)
-    factor = ag.pow(ag.add(ag.reshape(Variable(stats[1]), shape), eps), -0.5)
+    factor, offset = eval_affine(stats[0], stats[1], eps, scale, shift)
+    return ag.add(ag.multiply(x, ag.reshape(factor, shape)), ag.reshape(offset, shape)), None
+
+
+def eval_affine(mean: Any, var: Any, eps: float, scale: Any, shift: Any) -> tuple:
+    """Evaluation-mode batch normalisation as ``x * factor + offset``: ``factor = scale /
+    sqrt(var + eps)`` and ``offset = shift - mean * factor``, one value per channel (1-D
+    Variables; ``scale``, ``shift`` None: left out). :func:`batch_norm` applies them to its
+    input, a convolution followed by a batch norm folds them into its weight and bias."""
+    mean, var = (ag.reshape(Variable(a), (math.prod(a.shape),)) for a in (mean, var))
+    factor = ag.pow(ag.add(var, eps), -0.5)
     if scale is not None:
-        factor = ag.multiply(factor, ag.reshape(scale, shape))
+        factor = ag.multiply(factor, ag.reshape(scale, (math.prod(scale.shape),)))
     offset = ag.negative(ag.multiply(mean, factor))
-    offset = offset if shift is None else ag.add(offset, ag.reshape(shift, shape))
-    return ag.add(ag.multiply(x, factor), offset), None
+    if shift is not None:
+        offset = ag.add(offset, ag.reshape(shift, (math.prod(shift.shape),)))
+    return factor, offset
 
 
 def running_update(module: Any, stats: dict, keep: float, take: float) -> None:

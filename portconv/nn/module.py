@@ -460,6 +460,11 @@ class Module:
             )
         return net(*args)
 
+    def _then(self, after: Module, x: Any) -> Any:
+        """``after(self(x))`` computed as one step where this module has a joint form with
+        ``after`` (:func:`fused`), else None: the caller runs the two."""
+        return None
+
     def check_input(self, x: Any) -> None:
         """Refuse an input that the first layer would refuse (layers check dtype, number of
         dimensions and channels), before a first call moves or creates anything. A model
@@ -881,6 +886,40 @@ def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return read_npz(path)
 
 
+def _joint(first: Module, second: Module, x: Any) -> Any:
+    try:
+        return first._then(second, x)
+    except PortconvError as exc:
+        _blame(exc, first)
+        raise
+
+
+def fused(first: Module, second: Module, x: Any) -> Any:
+    """``second(first(x))``, computed as one step where the pair has a joint form: in
+    evaluation mode without gradients, a convolution followed by a batch norm runs as one
+    convolution with the normalisation folded into its weight and bias (where the weight is
+    smaller than the output; see ``_Conv._then``). For blocks that call their layers from
+    their own ``forward`` (the book's ``Residual``); :class:`Sequential` does it for each
+    adjacent pair of its layers. The result is the two layers' within float rounding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import portconv as pc
+    >>> from portconv import nn
+    >>> conv, bn = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+    >>> x = np.ones((2, 3, 16, 16), np.float32)
+    >>> y = bn(conv(x))  # settles both layers (placed, no lazy shapes left)
+    >>> _ = conv.eval(), bn.eval()
+    >>> with pc.autograd.no_grad():
+    ...     y, z = nn.fused(conv, bn, x), bn(conv(x))
+    >>> bool(np.allclose(y.data, z.data, atol=1e-6)), y.shape
+    (True, (2, 8, 16, 16))
+    """
+    y = _joint(first, second, x)
+    return second(first(x)) if y is None else y
+
+
 class Sequential(Module):
     """Layers applied in order; children are named "0", "1", ... as in PyTorch.
 
@@ -920,8 +959,11 @@ class Sequential(Module):
             self.add_module(str(len(self._children)), layer)
 
     def forward(self, x: Any) -> Any:
-        for _, layer in self.children():
-            x = layer(x)
+        layers = list(self._children.values())
+        i = 0
+        while i < len(layers):  # each pair of layers with a joint form runs as one (fused)
+            y = _joint(layers[i], layers[i + 1], x) if i + 1 < len(layers) else None
+            x, i = (layers[i](x), i + 1) if y is None else (y, i + 2)
         return x
 
     def _first_layer(self) -> Module | None:
