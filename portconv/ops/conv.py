@@ -388,7 +388,8 @@ def bind(
 def exact_conv(input, weight, bias, stride, padding, dilation, groups) -> Any:
     """:func:`conv` (channels first) of float64 arrays that hold integers, computed exactly:
     its call is marked ``exact``, so no algorithm that rounds (Winograd's) computes it. For
-    ONNX's integer convolutions and for the adapters that run them chunk by chunk (Dask)."""
+    the adapters that run ONNX's integer convolutions chunk by chunk (Dask); those ops
+    (:mod:`portconv.ops.qconv`) build their own call, marked by ``conv_call(exact=True)``."""
     plan = _check(
         input, weight, bias, stride, padding, dilation, groups, "channels_first", None, False
     )
