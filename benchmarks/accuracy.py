@@ -1,7 +1,8 @@
 """The generic path's accuracy: every algorithm's largest error against a float64 reference.
 
-Runs the bench workloads W2-W7 (batches of 8) and the 3 x 3 convolutions of ResNet-18's
-inference (E2, batches of 4) through portconv's generic path on NumPy arrays of each dtype:
+Runs the bench workloads W2-W7 (batches of 8), the 3 x 3 convolutions of ResNet-18's
+inference (E2, batches of 4) and a 1-D and a 3-D convolution with kernels of 3 (which
+Winograd computes too) through portconv's generic path on NumPy arrays of each dtype:
 the forward and, where Winograd computes it, the input gradient (the transposed convolution)
 and the weight gradient; and compares them with PyTorch's float64 convolution and autograd
 (an independent implementation). Prints a Markdown table: workload, what ran, algorithm,
@@ -26,6 +27,13 @@ from portconv.ops.conv import algorithm, bind
 #: ResNet-18's 3 x 3 stride-1 layers in E2 (96 x 96 images): (channels, map size)
 E2_LAYERS = [(64, 24), (128, 12), (256, 6), (512, 3)]
 
+#: 1-D and 3-D convolutions with kernels of 3: (name, input shape, weight shape)
+OTHER_DIMS = [
+    ("1-D 256ch 256", (4, 256, 256), (256, 256, 3)),
+    ("3-D 64ch 16^3", (2, 64, 16, 16, 16), (64, 64, 3, 3, 3)),
+    ("3-D 512ch 12^3", (1, 512, 12, 12, 12), (512, 512, 3, 3, 3)),
+]
+
 
 def _cases(batch: int) -> list[tuple[str, tuple, tuple, int, int]]:
     """(name, input shape, weight shape, stride, padding) of every workload measured."""
@@ -37,6 +45,7 @@ def _cases(batch: int) -> list[tuple[str, tuple, tuple, int, int]]:
         cases.append((name, x_shape, k_shape, w.stride, w.padding))
     for c, size in E2_LAYERS:
         cases.append((f"E2 {c}ch {size}x{size}", (4, c, size, size), (c, c, 3, 3), 1, 1))
+    cases.extend((name, x, k, 1, 1) for name, x, k in OTHER_DIMS)
     return cases
 
 
@@ -51,35 +60,36 @@ def measure(dtypes=("float32", "float64"), batch: int = 8, seed: int = 0) -> lis
     rng = np.random.default_rng(seed)
     rows = []
     for name, x_shape, k_shape, stride, padding in _cases(batch):
+        d = len(k_shape) - 2
+        conv = getattr(torch.nn.functional, f"conv{d}d")
         x = rng.standard_normal(x_shape)
         k = rng.standard_normal(k_shape) / np.sqrt(np.prod(k_shape[1:]))
-        ref = torch.nn.functional.conv2d(
-            torch.from_numpy(x), torch.from_numpy(k), stride=stride, padding=padding
-        ).numpy()
-        call = bind(x, k, None, stride, padding, 1, 1, "channels_first", 2, False).call
+        ref = conv(torch.from_numpy(x), torch.from_numpy(k), stride=stride, padding=padding).numpy()
+        call = bind(x, k, None, stride, padding, 1, 1, "channels_first", d, False).call
         parts = [("forward", algorithm(np, call), ref)]
         g = rng.standard_normal(ref.shape)
         adjoint = winograd.as_convolution(call.adjoint())
         if adjoint is not None:
-            gx = torch.nn.functional.conv_transpose2d(
+            gx = getattr(torch.nn.functional, f"conv_transpose{d}d")(
                 torch.from_numpy(g), torch.from_numpy(k), stride=stride, padding=padding
             ).numpy()
             parts.append(("input gradient", algorithm(np, adjoint), gx))
         if winograd.choose(np, call) is not None:
             kt = torch.from_numpy(k).requires_grad_()
-            y = torch.nn.functional.conv2d(torch.from_numpy(x), kt, stride=stride, padding=padding)
+            y = conv(torch.from_numpy(x), kt, stride=stride, padding=padding)
             y.backward(torch.from_numpy(g))
             parts.append(("weight gradient", algorithm(np, call), kt.grad.numpy()))
         for part, algo, expected in parts:
             for dtype in dtypes:
                 xs, ks, gs = x.astype(dtype), k.astype(dtype), g.astype(dtype)
                 if part == "forward":
-                    y = pc.conv2d(xs, ks, None, stride, padding, path="generic")
+                    y = pc.conv(xs, ks, None, stride, padding, path="generic")
                 elif part == "input gradient":
-                    y = pc.conv_transpose2d(gs, ks, None, stride, padding, path="generic")
+                    y = pc.conv_transpose(gs, ks, None, stride, padding, path="generic")
                 else:
                     kv = pc.autograd.Variable(ks, requires_grad=True)
-                    out = pc.autograd.conv2d(xs, kv, None, stride, padding, path="generic")
+                    op = getattr(pc.autograd, f"conv{d}d")
+                    out = op(xs, kv, None, stride, padding, path="generic")
                     (out * gs).sum().backward()
                     y = kv.grad
                 rows.append(

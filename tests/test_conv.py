@@ -1026,27 +1026,41 @@ def test_the_accuracy_table_names_each_algorithm_and_meets_the_goal():
     assert ran[("W5", "forward")] == "im2col"  # stride 2
     assert ran[("W7", "forward")] == "1x1 matmul"
     assert ran[("E2 512ch 3x3", "forward")] == "Winograd F(3x3,3x3)"
+    assert ran[("1-D 256ch 256", "weight gradient")] == "Winograd F(4,3)"
+    assert ran[("3-D 64ch 16^3", "input gradient")] == "Winograd F(3x3x3,3x3x3)"
     worst = max(rows, key=lambda r: r["error"])
     assert worst["error"] < 1e-4, worst
 
 
 def _transposed_reference(g, w, padding, groups=1):
-    """float64 transposed convolution (stride 1): every kernel offset's product with the
-    input added where the convolution took it from, then the padding cropped."""
-    (pt, pb), (pl, pr) = padding
-    n, c_in, h, wd = g.shape
-    kh, kw = w.shape[2:]
+    """float64 transposed convolution (stride 1) in any dimensions: every kernel offset's
+    product with the input added where the convolution took it from, then the padding
+    cropped."""
+    n, c_in = g.shape[:2]
+    size, kernel = g.shape[2:], w.shape[2:]
     c_in_g, c_out_g = c_in // groups, w.shape[1]
-    full = np.zeros((n, c_out_g * groups, h + kh - 1, wd + kw - 1))
+    full = np.zeros((n, c_out_g * groups) + tuple(s + k - 1 for s, k in zip(size, kernel)))
     for k in range(groups):
         gk = g[:, k * c_in_g : (k + 1) * c_in_g]
         wk = w[k * c_in_g : (k + 1) * c_in_g]
-        for i in range(kh):
-            for j in range(kw):
-                full[:, k * c_out_g : (k + 1) * c_out_g, i : i + h, j : j + wd] += np.einsum(
-                    "nchw,cd->ndhw", gk, wk[:, :, i, j]
-                )
-    return full[:, :, pt : full.shape[2] - pb, pl : full.shape[3] - pr]
+        for tap in itertools.product(*(range(t) for t in kernel)):
+            part = np.moveaxis(np.tensordot(gk, wk[(...,) + tap], axes=([1], [0])), -1, 1)
+            spots = tuple(slice(t, t + s) for t, s in zip(tap, size))
+            full[(slice(None), slice(k * c_out_g, (k + 1) * c_out_g)) + spots] += part
+    crop = tuple(slice(b, full.shape[2 + i] - e) for i, (b, e) in enumerate(padding))
+    return full[(slice(None), slice(None)) + crop]
+
+
+@st.composite
+def winograd_shapes(draw):
+    """A 1-, 2- or 3-D input size and (before, after) padding pairs that leave room for a
+    3-tap kernel along every axis (3-D sizes kept small: the references loop)."""
+    d = draw(st.integers(1, 3))
+    top = 10 if d < 3 else 6
+    size = tuple(draw(st.integers(1, top)) for _ in range(d))
+    pads = tuple((draw(st.integers(0, 2)), draw(st.integers(0, 2))) for _ in range(d))
+    hypothesis_assume(all(s + b + e >= 3 for s, (b, e) in zip(size, pads)))
+    return size, pads
 
 
 @given(
@@ -1055,29 +1069,28 @@ def _transposed_reference(g, w, padding, groups=1):
     groups=st.integers(1, 2),
     c_in=st.integers(1, 3),
     c_out=st.integers(1, 3),
-    size=st.tuples(st.integers(1, 10), st.integers(1, 10)),
-    pads=st.tuples(*[st.integers(0, 2)] * 4),
+    shape=winograd_shapes(),
     block=st.integers(1, 3),
 )
 def test_winograd_kernels_match_the_reference_on_any_shape(
-    be, m, n, groups, c_in, c_out, size, pads, block
+    be, m, n, groups, c_in, c_out, shape, block
 ):
-    """Winograd's F(3x3) and F(4x4) kernels (forced here: the choice rule sends so few
-    channels to im2col) on random shapes, paddings and groups, the weight transformed in
-    blocks of ``block`` output channels per group (forced too: the rule blocks only large
-    weights), against the float64 loop reference: the convolution, its weight gradient, and
-    the stride-1 3 x 3 transposed convolution (its input gradient), which runs as Winograd's
-    convolution with the flipped kernel."""
+    """Winograd's F(3) and F(4) kernels in 1, 2 and 3 dimensions (forced here: the choice
+    rule sends so few channels to im2col) on random shapes, paddings and groups, the weight
+    transformed in blocks of ``block`` output channels per group (forced too: the rule blocks
+    only large weights), against the float64 references: the convolution, its weight
+    gradient, and the stride-1 3-tap transposed convolution (its input gradient), which runs
+    as Winograd's convolution with the flipped kernel."""
     from unittest import mock
 
     from portconv.ops import winograd
 
-    (pt, pb), (pl, pr) = padding = ((pads[0], pads[1]), (pads[2], pads[3]))
-    hypothesis_assume(size[0] + pt + pb >= 3 and size[1] + pl + pr >= 3)
-    rng = np.random.default_rng(abs(hash((m, n, groups, c_in, c_out, size, pads))) % 2**32)
+    size, padding = shape
+    d = len(size)
+    rng = np.random.default_rng(abs(hash((m, n, groups, c_in, c_out, shape))) % 2**32)
     x = rng.standard_normal((n, c_in * groups) + size)
-    w = rng.standard_normal((c_out * groups, c_in, 3, 3))
-    ref = ref_conv(x, w, None, (1, 1), padding, (1, 1), groups)
+    w = rng.standard_normal((c_out * groups, c_in) + (3,) * d)
+    ref = ref_conv(x, w, None, (1,) * d, padding, (1,) * d, groups)
     g = rng.standard_normal(ref.shape)
     ref_t = _transposed_reference(g, w, padding, groups)
 
@@ -1088,28 +1101,32 @@ def test_winograd_kernels_match_the_reference_on_any_shape(
         return min(block, call.c_out // call.groups)
 
     # the weight gradient of sum(g * conv(x, w)): every output's gradient times its window
+    spatial = tuple(range(2, d + 2))
     windows = np.lib.stride_tricks.sliding_window_view(
-        np.pad(x, ((0, 0), (0, 0)) + padding), (3, 3), axis=(2, 3)
-    )  # (N, C, oh, ow, 3, 3)
+        np.pad(x, ((0, 0), (0, 0)) + padding), (3,) * d, axis=spatial
+    )  # (N, C, *out, *kernel)
     ci, co = c_in, c_out
     ref_w = np.concatenate(
         [
-            np.einsum(
-                "nohw,nchwrs->ocrs", g[:, k * co : (k + 1) * co], windows[:, k * ci : (k + 1) * ci]
+            np.tensordot(
+                g[:, k * co : (k + 1) * co],
+                windows[:, k * ci : (k + 1) * ci],
+                axes=([0, *spatial], [0, *spatial]),
             )
             for k in range(groups)
         ]
-    )
+    )  # (C_out/g, C_in/g, *kernel) per group
     with (
         mock.patch.object(winograd, "choose", forced),
         mock.patch.object(winograd, "weight_blocks", blocks),
     ):
-        y = pc.conv2d(be.asarray(x), be.asarray(w), None, 1, padding, groups=groups, path="generic")
-        y_t = pc.conv_transpose2d(
+        y = pc.conv(be.asarray(x), be.asarray(w), None, 1, padding, groups=groups, path="generic")
+        y_t = pc.conv_transpose(
             be.asarray(g), be.asarray(w), None, 1, padding, groups=groups, path="generic"
         )
         wv = pc.autograd.Variable(be.asarray(w), requires_grad=True)
-        out = pc.autograd.conv2d(be.asarray(x), wv, None, 1, padding, 1, groups, path="generic")
+        op = getattr(pc.autograd, f"conv{d}d")
+        out = op(be.asarray(x), wv, None, 1, padding, 1, groups, path="generic")
         out.backward(be.asarray(g))
     be.check(y, ref, rtol=1e-9, atol=1e-9)
     be.check(y_t, ref_t, rtol=1e-9, atol=1e-9)
@@ -1186,6 +1203,28 @@ def test_winograd_tile_size_takes_the_fewest_multiplications():
     assert winograd.tile_size((56, 56)) == 4
     assert winograd.tile_size((7, 7)) == 4  # 144 against 225
     assert winograd.tile_size((12, 12)) == 4
+    assert winograd.tile_size((6,)) == 3  # 1-D: 10 against 12
+    assert winograd.tile_size((64,)) == 4
+    assert winograd.tile_size((16, 16, 16)) == 3  # 3-D: F(3) only (F(4)'s error, 1.3e-4)
+
+
+def test_winograd_thresholds_by_dimension():
+    """Winograd from 256 channels in 1-D (64 on lengths of 64 and more), 64 in 2-D (32 on
+    maps of 28 and more), 16 in 3-D (8 on volumes of 16 and more): the measured crossovers."""
+    from portconv.ops import winograd
+
+    def chosen(c, size):
+        x = np.zeros((2, c) + size, np.float32)
+        w = np.zeros((c, c) + (3,) * len(size), np.float32)
+        call = conv_bind(x, w, None, 1, 1, 1, 1, "channels_first", len(size), False).call
+        return winograd.choose(np, call)
+
+    assert chosen(64, (64,)) == 4 and chosen(63, (64,)) is None
+    assert chosen(64, (32,)) is None and chosen(256, (32,)) == 4
+    assert chosen(64, (14, 14)) == 4 and chosen(32, (14, 14)) is None
+    assert chosen(32, (28, 28)) == 4
+    assert chosen(16, (8, 8, 8)) == 3 and chosen(8, (8, 8, 8)) is None
+    assert chosen(8, (16, 16, 16)) == 3
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -1196,30 +1235,34 @@ def test_winograd_tile_size_takes_the_fewest_multiplications():
         ((6, 6), 64, ((1, 1), (1, 1)), 3),  # F(3x3, 3x3): ResNet-18's 6 x 6 and 3 x 3 maps
         ((3, 3), 64, ((1, 1), (1, 1)), 3),
         ((28, 30), 32, ((1, 1), (0, 2)), 4),  # wide maps: from 32 channels
+        ((70,), 64, ((1, 1),), 4),  # 1-D F(4, 3)
+        ((9, 8, 7), 32, ((1, 1), (0, 1), (1, 0)), 3),  # 3-D F(3x3x3, 3x3x3)
     ],
 )
 def test_winograd_convolutions_meet_the_accuracy_goal(be, dtype, size, channels, padding, tile):
-    """3 x 3 stride-1 convolutions with many channels, and the transposed convolutions that
-    are their input gradients, run Winograd's F(4x4, 3x3) or F(3x3, 3x3) on the generic path;
-    against a float64 reference their error stays below 1e-4 of the result's largest value in
-    float32 (the accuracy goal) and at rounding level in float64."""
+    """Stride-1 convolutions with kernels of 3 and many channels (1-D, 3 x 3, 3 x 3 x 3), and
+    the transposed convolutions that are their input gradients, run Winograd's F(4) or F(3) on
+    the generic path; against a float64 reference their error stays below 1e-4 of the
+    result's largest value in float32 (the accuracy goal) and at rounding level in float64."""
     from portconv.ops import winograd
 
     rng = np.random.default_rng(11)
-    c = channels
+    c, d = channels, len(size)
     x = rng.standard_normal((2, c) + size)
-    w = rng.standard_normal((c, c, 3, 3)) / np.sqrt(9 * c)
+    w = rng.standard_normal((c, c) + (3,) * d) / np.sqrt(3**d * c)
     b = rng.standard_normal(c)
-    call = conv_bind(x, w, None, 1, padding, 1, 1, "channels_first", 2, False).call
+    call = conv_bind(x, w, None, 1, padding, 1, 1, "channels_first", d, False).call
     assert winograd.choose(np, call) == tile
     assert winograd.choose(np, winograd.as_convolution(call.adjoint())) is not None
     # float64 reference: every window by sliding_window_view, one tensordot (the loop
     # reference of this file would take minutes at 64 channels)
+    spatial = tuple(range(2, d + 2))
     xpad = np.pad(x, ((0, 0), (0, 0)) + padding)
-    windows = np.lib.stride_tricks.sliding_window_view(xpad, (3, 3), axis=(2, 3))
-    ref = np.tensordot(windows, w, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
-    ref = ref + b[:, None, None]
-    y = pc.conv2d(
+    windows = np.lib.stride_tricks.sliding_window_view(xpad, (3,) * d, axis=spatial)
+    taps = tuple(range(d + 2, 2 * d + 2))
+    ref = np.tensordot(windows, w, axes=((1,) + taps, (1,) + spatial))
+    ref = np.moveaxis(ref, -1, 1) + b.reshape((c,) + (1,) * d)
+    y = pc.conv(
         be.asarray(x.astype(dtype)),
         be.asarray(w.astype(dtype)),
         be.asarray(b.astype(dtype)),
@@ -1230,7 +1273,7 @@ def test_winograd_convolutions_meet_the_accuracy_goal(be, dtype, size, channels,
     be.check(y, ref, rtol=0, atol=tol * np.abs(ref).max(), dtype=dtype)
     g = rng.standard_normal(ref.shape)
     ref_t = _transposed_reference(g, w, padding)
-    y_t = pc.conv_transpose2d(
+    y_t = pc.conv_transpose(
         be.asarray(g.astype(dtype)), be.asarray(w.astype(dtype)), padding=padding, path="generic"
     )
     be.check(y_t, ref_t, rtol=0, atol=tol * np.abs(ref_t).max(), dtype=dtype)

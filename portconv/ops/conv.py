@@ -174,11 +174,14 @@ def algorithm(xp: Any, call: ConvCall) -> str:
     """The name of the algorithm the generic forward computes the convolution ``call`` with on
     arrays of namespace ``xp`` (for reports: ``benchmarks/accuracy.py``): ``"1x1 matmul"``,
     ``"Winograd F(4x4,3x3)"`` or ``"Winograd F(3x3,3x3)"``
-    (:func:`portconv.ops.winograd.choose`), or ``"im2col"``."""
+    (:func:`portconv.ops.winograd.choose`; ``"Winograd F(4,3)"`` in 1-D, ``"Winograd
+    F(3x3x3,3x3x3)"`` in 3-D), or ``"im2col"``."""
     if _is_pointwise(call):
         return "1x1 matmul"
     m = winograd.choose(xp, call)
-    return "im2col" if m is None else f"Winograd F({m}x{m},3x3)"
+    if m is None:
+        return "im2col"
+    return f"Winograd F({'x'.join([str(m)] * call.d)},{'x'.join(['3'] * call.d)})"
 
 
 def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:

@@ -53,7 +53,7 @@ def transpose_cf(xp: Any, call: ConvCall, x: Any, w: Any) -> Any:
     channels and examples as its leading axes (1-D and 2-D; 3-D, whose columns would have
     six axes where MXNet allows five, takes one matmul per example).
 
-    A stride-1 3 x 3 transposed convolution that Winograd's algorithm computes faster (as a
+    A stride-1 3-tap transposed convolution that Winograd's algorithm computes faster (as a
     convolution with the flipped kernel: :func:`portconv.ops.winograd.as_convolution`) runs
     there instead: ResNet's input gradients."""
     as_conv = winograd.as_convolution(call)
