@@ -336,9 +336,10 @@ def tile_examples(xp: Any, per_example: int, weight_bytes: int) -> int:
 #: NumPy on any output, and on outputs of at least ``wide_map`` per axis. One thread, stride 1,
 #: Winograd / im2col time. 2-D: 64 channels 0.51x on 56 x 56, 0.62x on 28, 0.89-0.95x on 14,
 #: 1.1-1.25x on 7, 0.78x on 4; 32 channels 0.75x on 56, 0.82x on 28, 1.36x on 14; 16 channels
-#: 1.0-2.3x. 1-D (a third as many saved multiplications): 64 channels 0.71-0.97x on lengths
-#: 64-1024, 1.05x on 16; 256 channels 0.66-0.83x on any. 3-D (8x fewer with F(3)): 16
-#: channels 0.31-0.71x on 4-28 per axis, 8 channels 0.40-0.83x from 16 and 0.97-1.06x below.
+#: 1.0-2.3x. 1-D (F(4, 3): 2x fewer multiplications, against 4x in 2-D): 64 channels
+#: 0.71-0.97x on lengths 64-1024, 1.05x on 16; 256 channels 0.66-0.83x on any. 3-D
+#: (F(3x3x3): 5.8x fewer): 16 channels 0.31-0.71x on 4-28 per axis, 8 channels 0.40-0.83x from
+#: 16 and 0.97-1.06x below.
 THRESHOLDS = {
     1: {"channels": 256, "wide_channels": 64, "wide_map": 64},
     2: {"channels": 64, "wide_channels": 32, "wide_map": 28},
