@@ -125,13 +125,12 @@ def flipped(xp: Any, w: Any, groups: int) -> Any:
     return xp.flip(w, axis=tuple(range(2, 2 + len(kernel))))
 
 
-def weight_transform(xp: Any, w: Any, m: int, device: Any) -> Any:
+def weight_transform(xp: Any, w: Any, g: Any) -> Any:
     """``G g G^T`` (in 2-D; ``G`` along every axis in any) of every ``(C_out, C_in/g)`` kernel:
     ``(a**d, C_out, C_in/g)``. Separable: the kernels, laid out as ``3**d`` rows, times ``G``
     along their first axis, then their second, ... (three-term contractions; in 2-D half the
-    time of one product with ``kron(G, G)``)."""
-    g = xp.asarray(TRANSFORMS[m][1], dtype=w.dtype, device=device)  # (a, 3)
-    a, d = m + 2, w.ndim - 2
+    time of one product with ``kron(G, G)``). ``g``: ``G``, ``(a, 3)``, in ``w``'s dtype."""
+    a, d = g.shape[0], w.ndim - 2
     c_out, c_in = w.shape[0], w.shape[1]
     u = xp.matrix_transpose(xp.reshape(w, (c_out * c_in, 3**d)))  # (3**d, pairs)
     for i in range(d):  # (a**i, 3, rest) -> (a**i, a, rest)
@@ -164,13 +163,14 @@ class _Tiling:
     tiles: tuple  # per axis
     pads: list
     bt: Any  # (a, a)
+    g: Any  # (a, 3)
     at: Any  # (m, a)
     per_example: int
     step: int
 
 
 def _tiling(xp: Any, call: ConvCall, dtype: Any, m: int) -> _Tiling:
-    bt, _, at = TRANSFORMS[m]
+    bt, g, at = TRANSFORMS[m]
     a, d = m + 2, call.d
     tiles = tuple(-(-o // m) for o in call.out)
     pads = [(p, t * m + 2 - n - p) for (p, _), t, n in zip(call.padding, tiles, call.size)]
@@ -180,6 +180,7 @@ def _tiling(xp: Any, call: ConvCall, dtype: Any, m: int) -> _Tiling:
     return _Tiling(
         m, a, tiles, pads,
         xp.asarray(bt, dtype=dtype, device=call.device),
+        xp.asarray(g, dtype=dtype, device=call.device),
         xp.asarray(at, dtype=dtype, device=call.device),
         per_example, tile_examples(xp, per_example, weight),
     )  # fmt: skip
@@ -254,7 +255,7 @@ def conv(xp: Any, call: ConvCall, x: Any, w: Any, m: int = 4) -> Any:
 
     def transformed(o0: int, o1: int) -> Any:  # (a**d, g, o1 - o0, C_in/g)
         part = xp.reshape(wg[:, o0:o1, :], (groups * (o1 - o0), c // groups) + kernel)
-        u = weight_transform(xp, part, m, call.device)
+        u = weight_transform(xp, part, t.g)
         return xp.reshape(u, (a**d, groups, o1 - o0, c // groups))
 
     starts = range(0, c_out_g, block)
@@ -312,7 +313,7 @@ def weight_grad(xp: Any, call: ConvCall, x: Any, dy: Any, m: int = 4) -> Any:
     for e0, e1 in _windows.tiles(call.n, t.per_example, t.step):
         part = tile(e0, e1)
         du = part if du is None else du + part
-    gt = xp.matrix_transpose(xp.asarray(TRANSFORMS[m][1], dtype=x.dtype, device=call.device))
+    gt = xp.matrix_transpose(t.g)
     pairs = c_out * (c // groups)
     for i in range(d):  # G^T along each axis: (3**i, a, rest) -> (3**i, 3, rest)
         du = xp.matmul(gt, xp.reshape(du, (3**i, a, a ** (d - 1 - i) * pairs)))
