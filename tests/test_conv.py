@@ -932,6 +932,66 @@ def test_column_tiles_stay_in_cache_where_the_adapter_names_a_tile():
     assert all((z - a) * per_example <= cap // 4 for (a, z), _ in small)
 
 
+@pytest.mark.parametrize("layout", ["by example", "channels-major"])
+@given(cfg=conv_configs(layouts=False), by_rows=st.booleans())
+def test_im2col_column_layouts_match_the_reference(be, layout, cfg, by_rows):
+    """Both layouts of im2col's column buffer (one product per example, or one channels-major
+    product per group; forced here, :func:`_by_example` chooses by the weight's size), on
+    random configurations, also when a memory budget of one output row's columns splits
+    every example into rows, against the float64 reference; the rule never lays out by
+    example with groups."""
+    from unittest import mock
+
+    conv_module = importlib.import_module("portconv.ops.conv")
+    x, w, b, ref = make_case(cfg)
+    row = cfg["c_in"] * math.prod(cfg["kernel"]) * math.prod(ref.shape[3:]) * x.itemsize
+    budget = row if by_rows else None
+    x, w, ref = to_layout(cfg, x, w, ref)
+
+    def forced(call, columns, for_backward):
+        return layout == "by example" and call.groups == 1
+
+    settings = {} if budget is None else {"memory_budget": budget}
+    with mock.patch.object(conv_module, "_by_example", forced), pc.config(**settings):
+        y = call(be, cfg, x, w, b, path="generic")
+    tol = tolerance(cfg["dtype"])
+    be.check(y, ref, rtol=tol, atol=tol)
+
+
+def test_im2col_lays_out_by_example_only_small_weights_and_never_for_a_backward():
+    from portconv.ops._call import conv_call
+    from portconv.ops.conv import _by_example
+
+    def rule(x_shape, w_shape, stride=1, padding=0, groups=1, for_backward=False):
+        c = conv_call(x_shape, w_shape, None, stride, padding, 1, groups)
+        columns = c.out[0] * (c.size[1] + sum(c.padding[1])) if stride == 1 else math.prod(c.out)
+        return _by_example(c, columns, for_backward)
+
+    assert rule((256, 1, 28, 28), (6, 1, 5, 5), padding=2)  # LeNet: 6 rows, 896 columns
+    assert rule((256, 6, 14, 14), (16, 6, 5, 5))  # 16 rows, 140 columns
+    # ResNet-18's 256 -> 512 stride 2: 512 rows, 49 columns per example
+    assert not rule((32, 256, 14, 14), (512, 256, 3, 3), stride=2, padding=1)
+    assert not rule((8, 4, 14, 14), (4, 2, 3, 3), groups=2)
+    assert not rule((256, 1, 28, 28), (6, 1, 5, 5), padding=2, for_backward=True)
+
+
+def test_a_recorded_convolution_keeps_its_result_channels_major(be):
+    """Where portconv's autograd records a convolution for its backward, im2col multiplies
+    channels-major (NumPy's ``concat`` keeps the tiles' permuted products channels-major in
+    memory, so the backward's products read the gradient without a copy); a forward alone
+    multiplies by example, its result in place."""
+    if be.name != "numpy":
+        pytest.skip("memory layout (strides) of NumPy's results; runs in the numpy session")
+    x = np.random.default_rng(0).standard_normal((64, 6, 14, 14)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((16, 6, 5, 5)).astype(np.float32)
+    wv = pc.autograd.Variable(w, requires_grad=True)
+    recorded = pc.autograd.conv2d(x, wv, path="generic").data
+    plain = pc.conv2d(x, w, path="generic")
+    np.testing.assert_allclose(recorded, plain, rtol=1e-5, atol=1e-4)
+    outermost = [int(np.argmax(a.strides)) for a in (recorded, plain)]
+    assert outermost == [1, 0]  # in memory: channels, then examples; examples first
+
+
 # -- exports -------------------------------------------------------------------------------------
 
 

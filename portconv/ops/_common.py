@@ -109,17 +109,25 @@ class Op:
     ``recorded`` (optional): the forward to use where the library's own autograd records the
     call (``Adapter.records``), when ``forward`` uses operations whose framework gradient
     differs from portconv's rule (``maximum`` splits a tie's gradient; max pooling routes it
-    to the first maximum)."""
+    to the first maximum). ``differentiated`` (optional): the forward to use where portconv's
+    autograd keeps the result for ``backward`` (:func:`vjp`), when a result laid out for the
+    backward is computed differently (convolution: channels-major, see
+    ``portconv.ops.conv._by_example``)."""
 
     name: str
     forward: Callable[..., Any]
     backward: Callable[..., tuple]
     recorded: Callable[..., Any] | None = None
+    differentiated: Callable[..., Any] | None = None
 
-    def generic(self, adapter: Any, arrays: Any) -> Callable[..., Any]:
-        """The generic forward for these arrays."""
+    def generic(
+        self, adapter: Any, arrays: Any, differentiated: bool = False
+    ) -> Callable[..., Any]:
+        """The generic forward for these arrays (``differentiated``: for :func:`vjp`)."""
         if self.recorded is not None and adapter.records(arrays):
             return self.recorded
+        if differentiated and self.differentiated is not None:
+            return self.differentiated
         return self.forward
 
 
@@ -206,7 +214,7 @@ def vjp(plan: Plan, arrays: list[Any], needs: tuple[bool, ...], path: str | None
     if native is not None:
         y = native.run(call, *arrays)
     else:
-        y = ad.compiled(plan.op.generic(ad, arrays), (0, 1))(xp, call, *arrays)
+        y = ad.compiled(plan.op.generic(ad, arrays, differentiated=True), (0, 1))(xp, call, *arrays)
     backward = ad.compiled(plan.op.backward, (0, 1, 5))
     return y, lambda g: backward(xp, call, arrays, y, g, needs)
 

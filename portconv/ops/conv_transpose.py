@@ -98,7 +98,7 @@ def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None) -> Any:
 def _backward(xp: Any, call: ConvCall, arrays, y, g, needs) -> tuple:
     x, w, b = arrays
     adjoint = call.adjoint()  # the convolution of g with w
-    gx = conv_cf(xp, adjoint, g, w) if needs[0] else None
+    gx = conv_cf(xp, adjoint, g, w, for_backward=True) if needs[0] else None
     gw = weight_grad(xp, adjoint, g, x) if needs[1] else None
     gb = bias_grad(xp, g) if len(needs) > 2 and needs[2] and b is not None else None
     return gx, gw, gb
