@@ -280,14 +280,13 @@ def _add_bias(xp: Any, y: Any, b: Any) -> Any:
     return y + xp.reshape(b, (b.shape[0],) + (1,) * (y.ndim - 2))
 
 
-def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None) -> Any:
-    y = conv_cf(xp, call, x, w)
+def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None, for_backward=False) -> Any:
+    y = conv_cf(xp, call, x, w, for_backward)
     return y if b is None else _add_bias(xp, y, b)
 
 
 def _forward_for_backward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None) -> Any:
-    y = conv_cf(xp, call, x, w, for_backward=True)
-    return y if b is None else _add_bias(xp, y, b)
+    return _forward(xp, call, x, w, b, for_backward=True)
 
 
 # -- the generic backward --------------------------------------------------------------------------
