@@ -959,13 +959,15 @@ def test_im2col_column_layouts_match_the_reference(be, layout, cfg, by_rows):
 
 
 def test_im2col_lays_out_by_example_only_small_weights_and_never_for_a_backward():
+    from types import SimpleNamespace
+
     from portconv.ops._call import conv_call
-    from portconv.ops.conv import _by_example
+    from portconv.ops.conv import _by_example, _grid
 
     def rule(x_shape, w_shape, stride=1, padding=0, groups=1, for_backward=False):
         c = conv_call(x_shape, w_shape, None, stride, padding, 1, groups)
-        columns = c.out[0] * (c.size[1] + sum(c.padding[1])) if stride == 1 else math.prod(c.out)
-        return _by_example(c, columns, for_backward)
+        padded_tile = SimpleNamespace(shape=(c.n, c.c_in) + tuple(c.canvas))
+        return _by_example(c, math.prod(_grid(c, padded_tile, c.out)), for_backward)
 
     assert rule((256, 1, 28, 28), (6, 1, 5, 5), padding=2)  # LeNet: 6 rows, 896 columns
     assert rule((256, 6, 14, 14), (16, 6, 5, 5))  # 16 rows, 140 columns

@@ -280,7 +280,9 @@ def _add_bias(xp: Any, y: Any, b: Any) -> Any:
     return y + xp.reshape(b, (b.shape[0],) + (1,) * (y.ndim - 2))
 
 
-def _forward(xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None, for_backward=False) -> Any:
+def _forward(
+    xp: Any, call: ConvCall, x: Any, w: Any, b: Any = None, for_backward: bool = False
+) -> Any:
     y = conv_cf(xp, call, x, w, for_backward)
     return y if b is None else _add_bias(xp, y, b)
 
