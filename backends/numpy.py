@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import types
 from typing import Any
 
@@ -120,6 +121,23 @@ def pad(x: np.ndarray, pads: Any, value: float) -> np.ndarray:
     return out
 
 
+def interleave(parts: list, stride: tuple) -> np.ndarray:
+    """``portconv._windows.interleave``: each residue's part written into its strided
+    positions of one new array, laid out in memory as the first part is (a channels-major
+    gradient stays channels-major).
+
+    >>> interleave([np.zeros((1, 2)), np.ones((1, 2))], (1, 2))
+    array([[0., 1., 0., 1.]])
+    """
+    d, first = len(stride), parts[0]
+    lattice = first.shape[first.ndim - d :]
+    shape = first.shape[: first.ndim - d] + tuple(n * s for n, s in zip(lattice, stride))
+    out = np.empty_like(first, dtype=np.result_type(*parts), shape=shape)
+    for residue, part in zip(itertools.product(*(range(s) for s in stride)), parts):
+        out[(...,) + tuple(slice(r, None, s) for r, s in zip(residue, stride))] = part
+    return out
+
+
 #: the bytes of one tile of a column buffer (a convolution's, its transpose's, its weight
 #: gradient's), so that the buffer is still in cache when OpenBLAS reads it: on the project's
 #: machine (1 MiB of L2 per core, 32 MiB of L3) LeNet's convolutions with tiles of 2-6 MiB
@@ -163,11 +181,11 @@ _NAMESPACE: types.ModuleType | None = None
 
 def _namespace() -> types.ModuleType:
     """array-api-compat's NumPy namespace (a module of the same functions, so the generic
-    kernels' lookups stay as fast) with :func:`matmul` in place of its own, and three portconv
+    kernels' lookups stay as fast) with :func:`matmul` in place of its own, and four portconv
     extensions that the generic code looks for by name: ``portconv_pad`` (:func:`pad`),
-    ``portconv_tiles_in_threads`` (see ``portconv._windows.by_tiles``) and
-    ``portconv_matmul_tile`` (:data:`MATMUL_TILE`). Building it settles the allocator
-    (:func:`settle_allocator`)."""
+    ``portconv_interleave`` (:func:`interleave`), ``portconv_tiles_in_threads`` (see
+    ``portconv._windows.by_tiles``) and ``portconv_matmul_tile`` (:data:`MATMUL_TILE`).
+    Building it settles the allocator (:func:`settle_allocator`)."""
     global _NAMESPACE
     if _NAMESPACE is None:
         import array_api_compat.numpy as compat
@@ -177,6 +195,7 @@ def _namespace() -> types.ModuleType:
         ns.__dict__.update({k: v for k, v in vars(compat).items() if k not in module_own})
         ns.matmul = matmul
         ns.portconv_pad = pad  # see portconv._windows.pad
+        ns.portconv_interleave = interleave  # see portconv._windows.interleave
         ns.portconv_matmul_tile = MATMUL_TILE  # see portconv._windows.matmul_budget
         # NumPy's functions release the GIL on large arrays: pooling's tiles may run in threads
         ns.portconv_tiles_in_threads = True

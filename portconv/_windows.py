@@ -170,7 +170,8 @@ def col2im(
     an array of shape ``(L, *canvas)``, each offset's values put where its window took them
     from, overlaps summed. With ``lead=2``, ``cols`` is ``(L1, prod(kernel), L2, *out)`` and
     the result ``(L1, L2, *canvas)`` (the kernel axis between two leading axes: a
-    channels-major product's columns, without a permutation).
+    channels-major product's columns, without a permutation). ``cols`` may also be the list
+    of every offset's ``(*lead, *out)`` values, in the order of :func:`offsets` (no stack).
 
     Strides are taken apart by residue: kernel offset ``o`` (dilation applied) writes the
     canvas positions ``o + stride * t``, i.e. position ``o // stride + t`` of the sub-lattice
@@ -180,8 +181,11 @@ def col2im(
     never needs more than 5 dimensions, MXNet's limit). Nothing is zero-stuffed: the padded
     copies are ``prod(stride)`` times smaller than the canvas, and windows that tile the
     canvas (stride = kernel, LeNet's pooling) cost one interleave and no sum."""
-    d = len(kernel)
-    lead_shape = tuple(cols.shape[:1]) + tuple(cols.shape[2 : 2 + lead - 1])
+    if isinstance(cols, (list, tuple)):
+        offset_values, lead_shape = list(cols), tuple(cols[0].shape[:lead])
+    else:
+        offset_values = [cols[:, i, ...] for i in range(cols.shape[1])]
+        lead_shape = tuple(cols.shape[:1]) + tuple(cols.shape[2 : 2 + lead - 1])
     lattice = tuple(-(-c // s) for c, s in zip(canvas, stride))
     by_residue: dict[tuple[int, ...], list] = {}
     for i, off in enumerate(offsets(kernel, dilation)):
@@ -190,29 +194,51 @@ def col2im(
         by_residue.setdefault(residue, []).append((i, base))
     parts: dict[tuple[int, ...], Any] = {}
     for residue in itertools.product(*(range(s) for s in stride)):
-        blocks = [(cols[:, i, ...], base) for i, base in by_residue.get(residue, ())]
+        blocks = [(offset_values[i], base) for i, base in by_residue.get(residue, ())]
         if blocks:
             parts[residue] = _shift_sum(xp, blocks, lattice, device)
         else:  # no offset writes these positions (a stride beyond the kernel)
-            parts[residue] = xp.zeros(lead_shape + lattice, dtype=cols.dtype, device=device)
+            dtype = offset_values[0].dtype
+            parts[residue] = xp.zeros(lead_shape + lattice, dtype=dtype, device=device)
+    full = interleave(xp, list(parts.values()), stride)
+    if tuple(full.shape[lead:]) != tuple(canvas):
+        full = full[(...,) + tuple(slice(0, c) for c in canvas)]
+    return full
+
+
+def interleave(xp: Any, parts: Sequence[Any], stride: Sequence[int]) -> Any:
+    """The ``prod(stride)`` arrays ``parts`` (``(..., *lattice)``, one per residue of the
+    stride in row-major order) as one array ``(..., *(lattice * stride))`` whose positions
+    equal to a residue (mod stride) hold that residue's part: by stacking, one axis at a time, or
+    by the namespace's ``portconv_interleave(parts, stride)`` where its adapter provides one
+    (NumPy: strided writes into one new array, 6-9x faster than stacking, whose innermost
+    copies are a few elements long).
+
+    >>> import numpy as np
+    >>> interleave(np, [np.zeros((1, 2)), np.ones((1, 2))], (1, 2))
+    array([[0., 1., 0., 1.]])
+    """
+    fast = getattr(xp, "portconv_interleave", None)
+    if fast is not None and len(parts) > 1:
+        return fast(list(parts), tuple(stride))
+    d = len(stride)
+    residues = itertools.product(*(range(s) for s in stride))
+    by_residue = dict(zip(residues, parts))
     for a in reversed(range(d)):  # interleave the residues of axis a into it
         merged = {}
         for prefix in itertools.product(*(range(s) for s in stride[:a])):
-            group = [parts[prefix + (r,)] for r in range(stride[a])]
+            group = [by_residue[prefix + (r,)] for r in range(stride[a])]
             if len(group) == 1:
                 merged[prefix] = group[0]
                 continue
-            axis = lead + a  # of n_a, in (*lead, n_0, ..., n_a, ...)
-            t = xp.stack(group, axis=axis + 1)  # (*lead, n_0, ..., n_a, s_a, n_a+1, ...)
+            axis = group[0].ndim - d + a  # of n_a, in (..., n_0, ..., n_a, ...)
+            t = xp.stack(group, axis=axis + 1)  # (..., n_0, ..., n_a, s_a, n_a+1, ...)
             shape = tuple(t.shape)
             merged[prefix] = xp.reshape(
                 t, shape[:axis] + (shape[axis] * shape[axis + 1],) + shape[axis + 2 :]
             )
-        parts = merged
-    full = parts[()]
-    if tuple(full.shape[lead:]) != tuple(canvas):
-        full = full[(...,) + tuple(slice(0, c) for c in canvas)]
-    return full
+        by_residue = merged
+    return by_residue[()]
 
 
 def _shift_sum(xp: Any, blocks: list, lattice: Sequence[int], device: Any) -> Any:

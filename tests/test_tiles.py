@@ -212,6 +212,64 @@ def test_numpy_pad_equals_the_generic_concatenation(shape, data, value, integer)
     np.testing.assert_array_equal(got, want)
 
 
+@given(
+    lead=st.lists(st.integers(0, 3), min_size=1, max_size=2),
+    data=st.data(),
+    integer=st.booleans(),
+    channels_major=st.booleans(),
+)
+def test_numpy_interleave_equals_the_generic_stacking(lead, data, integer, channels_major):
+    """The NumPy namespace's interleave (strided writes into one array) against the
+    standard's stacks (the compat namespace has no ``portconv_interleave``), for 1-3 strided
+    axes, any lattice and stride, and the first part's memory layout kept: a part laid out
+    channels-major (axes 1 and 0 swapped in memory) gives a channels-major result."""
+    import array_api_compat.numpy as compat
+
+    d = data.draw(st.integers(1, 3))
+    lattice = data.draw(st.lists(st.integers(0, 3), min_size=d, max_size=d))
+    stride = tuple(data.draw(st.lists(st.integers(1, 3), min_size=d, max_size=d)))
+    shape = tuple(lead) + (2,) + tuple(lattice)
+    dtype = np.int16 if integer else np.float32
+    parts = []
+    for i in range(int(np.prod(stride))):
+        part = np.arange(int(np.prod(shape)), dtype=dtype).reshape(shape) * 10 + i
+        if channels_major and len(shape) > 2:
+            part = np.ascontiguousarray(np.swapaxes(part, 0, 1)).swapaxes(0, 1)
+        parts.append(part)
+    want = _windows.interleave(compat, parts, stride)
+    got = _windows.interleave(_numpy_namespace(), parts, stride)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+    for residue in np.ndindex(*stride):
+        at = (...,) + tuple(slice(r, None, s) for r, s in zip(residue, stride))
+        np.testing.assert_array_equal(got[at], parts[np.ravel_multi_index(residue, stride)])
+    if channels_major and len(shape) > 2 and got.size and shape[0] > 1:
+        assert got.strides[1] > got.strides[0]
+
+
+def test_col2im_takes_the_offsets_values_as_a_list_or_stacked(be):
+    """``col2im`` of the kernel offsets' values given one by one (max pooling's gradient)
+    equals col2im of their stack, with one leading axis and with two."""
+    xp = be.xp
+
+    def standard(a):  # the kernels' arrays (MXNet's numpy arrays for legacy NDArrays)
+        return be.adapter.to_standard(be.asarray(a))
+
+    rng = np.random.default_rng(0)
+    kernel, stride, dilation, canvas = (2, 3), (2, 2), (1, 1), (7, 8)
+    out = (3, 3)
+    values = rng.standard_normal((4, 6) + out).astype(np.float32)
+    listed = [standard(values[:, i, ...]) for i in range(6)]
+    want = _windows.col2im(xp, standard(values), kernel, stride, dilation, canvas)
+    got = _windows.col2im(xp, listed, kernel, stride, dilation, canvas)
+    np.testing.assert_allclose(be.to_numpy(got), be.to_numpy(want), rtol=0, atol=1e-6)
+    two = [standard(values[:, i, ...].reshape((2, 2) + out)) for i in range(6)]
+    got2 = _windows.col2im(xp, two, kernel, stride, dilation, canvas, lead=2)
+    np.testing.assert_allclose(
+        be.to_numpy(got2).reshape((4,) + canvas), be.to_numpy(want), rtol=0, atol=1e-6
+    )
+
+
 def test_tile_threads_from_several_callers_with_different_thread_counts(small_tiles):
     """Callers in threads of their own, asking for 2, 3 and 4 threads at once (the shared
     pool grows under them): every result is whole and in order."""

@@ -309,9 +309,10 @@ def _max_backward(xp: Any, call: PoolCall, x: Any, y: Any, dy: Any) -> Any:
     )
 
     def tile(a: int, z: int) -> Any:
-        xpad = _windows.pad(xp, _windows.merge(xp, x[a:z, ...]), pads, float("-inf"), call.device)
-        yt = _windows.merge(xp, y[a:z, ...])
-        g = _windows.merge(xp, dy[a:z, ...])
+        # (m, C, ...) throughout: merging the examples and channels would copy arrays that
+        # are channels-major in memory (a convolution's output and what is computed from it)
+        xpad = _windows.pad(xp, x[a:z, ...], pads, float("-inf"), call.device)
+        yt, g = y[a:z, ...], dy[a:z, ...]
         taken, parts = None, []
         for offset in _windows.offsets(kernel, dilation):
             w = _windows.window(xpad, offset, stride, out)
@@ -322,9 +323,8 @@ def _max_backward(xp: Any, call: PoolCall, x: Any, y: Any, dy: Any) -> Any:
                 hit = hit & ~taken
                 taken = taken | hit
             parts.append(g * xp.astype(hit, g.dtype))
-        routed = xp.stack(parts, axis=1)  # (m*C, K, *out)
-        full = _windows.col2im(xp, routed, kernel, stride, dilation, call.canvas, call.device)
-        return _windows.crop(_windows.split(xp, full, z - a), pads)
+        full = _windows.col2im(xp, parts, kernel, stride, dilation, call.canvas, call.device, 2)
+        return _windows.crop(full, pads)
 
     per_example = call.c * math.prod(kernel) * math.prod(out) * 2 * itemsize(xp, x.dtype)
     return _windows.by_tiles(xp, call.n, per_example, memory_budget(), tile, concurrent=True)
