@@ -846,19 +846,24 @@ def test_non_contiguous_views(be):
 def column_buffers(monkeypatch):
     """Records the byte size of every column buffer the generic path builds."""
     sizes = []
-    gather = _windows.gather
 
-    def spy(xp, x, *args, **kwargs):
-        cols = gather(xp, x, *args, **kwargs)
-        sizes.append(math.prod(cols.shape) * 8)  # float64 arrays below
-        return cols
+    def spy_on(name):
+        gather = getattr(_windows, name)
 
-    monkeypatch.setattr(_windows, "gather", spy)
+        def spy(xp, x, *args, **kwargs):
+            cols = gather(xp, x, *args, **kwargs)
+            sizes.append(math.prod(cols.shape) * 8)  # float64 arrays below
+            return cols
+
+        monkeypatch.setattr(_windows, name, spy)
+
+    spy_on("gather")  # strided windows
+    spy_on("flat_gather")  # stride 1: flattened shifts
     return sizes
 
 
 @pytest.mark.parametrize("budget", [10**9, 6000, 1500, 700])
-@pytest.mark.parametrize("stride, dilation", [((1, 2), (1, 1)), ((2, 1), (2, 1))])
+@pytest.mark.parametrize("stride, dilation", [((1, 2), (1, 1)), ((2, 1), (2, 1)), ((1, 1), (1, 1))])
 def test_generic_path_tiles_within_memory_budget(be, column_buffers, budget, stride, dilation):
     rng = np.random.default_rng(10)
     x = rng.standard_normal((3, 2, 9, 5))
@@ -866,7 +871,10 @@ def test_generic_path_tiles_within_memory_budget(be, column_buffers, budget, str
     b = rng.standard_normal(3)
     pads = [(1, 1), (0, 1)]
     ref = ref_conv(x, w, b, stride, pads, dilation, 1)
-    naive = 3 * 2 * 6 * math.prod(ref.shape[2:]) * 8  # N * C * prod(kernel) * prod(out) * 8
+    # N * C * prod(kernel) * positions * 8: the output positions, or for stride 1 the output
+    # rows of the whole padded width (flattened shifts)
+    positions = ref.shape[2] * (5 + 1) if stride == (1, 1) else math.prod(ref.shape[2:])
+    naive = 3 * 2 * 6 * positions * 8
     with pc.config(memory_budget=budget):
         y = pc.conv2d(
             be.asarray(x), be.asarray(w), be.asarray(b), stride, pads, dilation, path="generic"
@@ -943,9 +951,13 @@ def test_im2col_column_layouts_match_the_reference(be, layout, cfg, by_rows):
     from unittest import mock
 
     conv_module = importlib.import_module("portconv.ops.conv")
+    from portconv.ops._call import conv_call
+
     x, w, b, ref = make_case(cfg)
-    row = cfg["c_in"] * math.prod(cfg["kernel"]) * math.prod(ref.shape[3:]) * x.itemsize
-    budget = row if by_rows else None
+    c = conv_call(x.shape, w.shape, None, cfg["stride"], cfg["padding"], cfg["dilation"],
+                  cfg["groups"])  # fmt: skip
+    positions = math.prod(conv_module._grid(c, 1))  # of one output row
+    budget = cfg["c_in"] * math.prod(cfg["kernel"]) * positions * x.itemsize if by_rows else None
     x, w, ref = to_layout(cfg, x, w, ref)
 
     def forced(call, columns, for_backward):
@@ -959,15 +971,12 @@ def test_im2col_column_layouts_match_the_reference(be, layout, cfg, by_rows):
 
 
 def test_im2col_lays_out_by_example_only_small_weights_and_never_for_a_backward():
-    from types import SimpleNamespace
-
     from portconv.ops._call import conv_call
     from portconv.ops.conv import _by_example, _grid
 
     def rule(x_shape, w_shape, stride=1, padding=0, groups=1, for_backward=False):
         c = conv_call(x_shape, w_shape, None, stride, padding, 1, groups)
-        padded_tile = SimpleNamespace(shape=(c.n, c.c_in) + tuple(c.canvas))
-        return _by_example(c, math.prod(_grid(c, padded_tile, c.out)), for_backward)
+        return _by_example(c, math.prod(_grid(c, c.out[0])), for_backward)
 
     assert rule((256, 1, 28, 28), (6, 1, 5, 5), padding=2)  # LeNet: 6 rows, 896 columns
     assert rule((256, 6, 14, 14), (16, 6, 5, 5))  # 16 rows, 140 columns

@@ -88,43 +88,44 @@ def _plan(
     n: int,
     channels: int,
     kernel: Sequence[int],
-    out: Sequence[int],
+    grid: Sequence[int],
     itemsize: int,
     budget: int,
     xp: Any,
 ) -> list[tuple[tuple[int, int], tuple[int, int] | None]]:
     """Tiles of the column buffer: ``[((example start, stop), (row start, stop) or None)]``.
 
-    Whole examples are batched while ``channels * prod(kernel) * prod(out)`` elements of each
-    fit the budget, and the cache-sized tile of the namespace's adapter where it names one
+    Whole examples are batched while ``channels * prod(kernel) * prod(grid)`` elements of
+    each (``grid``: the positions :func:`_grid` computes, output rows first) fit the budget,
+    and the cache-sized tile of the namespace's adapter where it names one
     (:func:`portconv._windows.matmul_budget`); an example that does not fit the budget alone
     is split along its first output axis;
     when a single output row does not fit either, the convolution is refused here, before
     anything is allocated."""
-    per_example = channels * math.prod(kernel) * math.prod(out) * itemsize
+    per_example = channels * math.prod(kernel) * math.prod(grid) * itemsize
     if per_example <= budget:
         step = _windows.matmul_budget(xp, budget)
         return [((a, z), None) for a, z in _windows.tiles(n, per_example, step)]
-    per_row = per_example // out[0]
+    per_row = per_example // grid[0]
     if per_row > budget:
         raise ArgumentError(
             f"input: the generic convolution needs a column buffer of {per_row} bytes for a "
-            f"single output row (C_in {channels} x kernel {tuple(kernel)} x output "
-            f"{tuple(out[1:])} x {itemsize} bytes; {per_example * n} bytes for the whole "
+            f"single output row (C_in {channels} x kernel {tuple(kernel)} x positions "
+            f"{tuple(grid[1:])} x {itemsize} bytes; {per_example * n} bytes for the whole "
             f"batch), more than the memory budget of {budget} bytes; raise it with "
             f"portconv.config(memory_budget=...) or use a backend with a native kernel"
         )
-    rows = list(_windows.tiles(out[0], per_row, budget))
+    rows = list(_windows.tiles(grid[0], per_row, budget))
     return [((i, i + 1), r) for i in range(n) for r in rows]
 
 
-def _grid(call: ConvCall, xpad: Any, out: Sequence[int]) -> tuple[int, ...]:
-    """The positions :func:`_columns` computes for each example of a padded tile: stride 1
-    uses the flattened shifts of :func:`portconv._windows.flat_gather` (``out[0]`` rows of the
-    whole padded width, and so on), other strides the output positions ``out``."""
+def _grid(call: ConvCall, rows: int) -> tuple[int, ...]:
+    """The positions :func:`_columns` computes for each example of a padded tile of ``rows``
+    output rows: stride 1 uses the flattened shifts of :func:`portconv._windows.flat_gather`
+    (the rows of the whole padded width, and so on), other strides the output positions."""
     if all(s == 1 for s in call.stride):
-        return (out[0],) + tuple(xpad.shape[3:])
-    return tuple(out)
+        return (rows,) + tuple(call.canvas[1:])
+    return (rows,) + tuple(call.out[1:])
 
 
 def _by_example(call: ConvCall, columns: int, for_backward: bool) -> bool:
@@ -185,7 +186,7 @@ def _columns_times_weight(xp, call: ConvCall, xpad, wm, out, for_backward: bool)
     Cout/g, Cin/g*K)``: a batch of ``(Cout, Cin*K) @ (Cin*K, L)``, one per example, or one
     matmul per group, ``(g, Cout/g, Cin/g*K) @ (g, Cin/g*K, m*L)`` (:func:`_by_example`);
     ``(m, C_out, *out)``."""
-    m, grid = xpad.shape[0], _grid(call, xpad, out)
+    m, grid = xpad.shape[0], _grid(call, out[0])
     by_example = _by_example(call, math.prod(grid), for_backward)
     cols = _columns(xp, call, xpad, out, grid, by_example)
     c_out = wm.shape[0] * wm.shape[1]
@@ -239,7 +240,7 @@ def conv_cf(xp: Any, call: ConvCall, x: Any, w: Any, for_backward: bool = False)
     tile = winograd.choose(xp, call)
     if tile is not None:
         return winograd.conv(xp, call, x, w, tile)
-    plan = _plan(n, c, kernel, out, itemsize(xp, x.dtype), memory_budget(), xp)
+    plan = _plan(n, c, kernel, _grid(call, out[0]), itemsize(xp, x.dtype), memory_budget(), xp)
     wm = xp.reshape(w, (groups, c_out // groups, w.shape[1] * math.prod(kernel)))
     pieces = []
     for (a, z), rows in plan:
