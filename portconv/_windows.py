@@ -177,8 +177,8 @@ def col2im(
     canvas positions ``o + stride * t``, i.e. position ``o // stride + t`` of the sub-lattice
     of positions ``= o % stride`` (mod stride). Each sub-lattice, ``canvas / stride`` per
     axis, is the sum of its offsets' values shifted by ``o // stride`` (a pad each); the
-    sub-lattices are then interleaved into the canvas, one axis at a time (so a 3-D canvas
-    never needs more than 5 dimensions, MXNet's limit). Nothing is zero-stuffed: the padded
+    sub-lattices are then interleaved into the canvas (:func:`interleave`, one axis at a
+    time: each stack adds a single axis). Nothing is zero-stuffed: the padded
     copies are ``prod(stride)`` times smaller than the canvas, and windows that tile the
     canvas (stride = kernel, LeNet's pooling) cost one interleave and no sum."""
     if isinstance(cols, (list, tuple)):
