@@ -950,9 +950,9 @@ def test_im2col_column_layouts_match_the_reference(be, layout, cfg, by_rows):
     example with groups."""
     from unittest import mock
 
-    conv_module = importlib.import_module("portconv.ops.conv")
     from portconv.ops._call import conv_call
 
+    conv_module = importlib.import_module("portconv.ops.conv")
     x, w, b, ref = make_case(cfg)
     c = conv_call(x.shape, w.shape, None, cfg["stride"], cfg["padding"], cfg["dilation"],
                   cfg["groups"])  # fmt: skip
